@@ -1,0 +1,17 @@
+/** One jest project per workspace; tests import sibling packages from source, so no build is needed first. */
+const swc = ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescript' } }, module: { type: 'commonjs' } }];
+const workspaces = ['shared', 'users-service', 'auth-service', 'chat-service', 'gateway', 'standalone'];
+
+/** @type {import('jest').Config} */
+module.exports = {
+  projects: workspaces.map((name) => ({
+    displayName: name,
+    rootDir: `<rootDir>/${name}`,
+    testEnvironment: 'node',
+    transform: { '^.+\\.ts$': swc },
+    testMatch: ['<rootDir>/src/**/*.test.ts', '<rootDir>/test/**/*.test.ts'],
+    moduleNameMapper: { '^@chat/([a-z-]+)$': '<rootDir>/../$1/src/index.ts' },
+    setupFiles: ['<rootDir>/../jest.setup.js'],
+  })),
+  testTimeout: 30000,
+};

@@ -1,0 +1,41 @@
+import type { Bus, Subscription } from '../bus/bus';
+import type { Logger } from '../logger';
+import { BusJwksResolver, type KeyResolver } from './keys';
+import { followRevocations, RevocationList } from './revocations';
+import { createTokenVerifier, type TokenVerifier } from './verifier';
+
+export interface TokenVerification {
+  verifier: TokenVerifier;
+  revocations: RevocationList;
+  /** Stops following revocations. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Everything a service needs to accept access tokens: keys from auth-service over the bus (or `keys`),
+ * and the revocation list fed by the durable stream, replayed over `windowSeconds`.
+ */
+export async function startTokenVerification(options: {
+  bus: Bus;
+  logger: Logger;
+  issuer: string;
+  audience: string;
+  windowSeconds: number;
+  keys?: KeyResolver;
+}): Promise<TokenVerification> {
+  const revocations = new RevocationList(options.windowSeconds);
+  const subscriptions: Subscription[] = await followRevocations(options.bus, revocations, options);
+  const verifier = createTokenVerifier({
+    keys: options.keys ?? new BusJwksResolver(options.bus),
+    issuer: options.issuer,
+    audience: options.audience,
+    revocations,
+  });
+  return {
+    verifier,
+    revocations,
+    stop: async () => {
+      await Promise.all(subscriptions.map((subscription) => subscription.unsubscribe()));
+    },
+  };
+}

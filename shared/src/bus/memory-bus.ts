@@ -1,0 +1,220 @@
+import { AppError, UpstreamUnavailableError } from '../errors';
+import { currentRequestId, REQUEST_ID_HEADER, runWithContext, acceptRequestId } from '../context';
+import type { Logger } from '../logger';
+import type {
+  Bus,
+  BusHandler,
+  BusMessage,
+  ConsumeOptions,
+  PublishOptions,
+  RequestOptions,
+  Subscription,
+} from './bus';
+import { DURABLE_PREFIX, errorReply, subjectMatches, unwrapReply } from './bus';
+
+interface CoreSub {
+  subject: string;
+  queue?: string;
+  handler: BusHandler;
+}
+
+interface Responder {
+  subject: string;
+  respond: (message: BusMessage) => Promise<unknown>;
+}
+
+interface StoredEvent {
+  seq: number;
+  time: number;
+  message: BusMessage;
+}
+
+/** A cursor over the durable log shared by every consumer of one durable name (or one ephemeral consumer). */
+interface Cursor {
+  filter: string;
+  next: number;
+  members: BusHandler[];
+  turn: number;
+  running: boolean;
+}
+
+const RETRY_MIN_MS = 50;
+const RETRY_MAX_MS = 5_000;
+
+/**
+ * The bus for the one-process run: the same semantics as NatsBus (JSON copies, queue groups,
+ * request/reply with errors and timeouts, a durable log with named and replaying consumers),
+ * held in memory. Durable events live as long as the process, capped at `maxEvents`.
+ */
+export class MemoryBus implements Bus {
+  private readonly subs = new Set<CoreSub>();
+  private readonly responders = new Set<Responder>();
+  private readonly queueTurns = new Map<string, number>();
+  private readonly log: StoredEvent[] = [];
+  private seq = 0;
+  private readonly durables = new Map<string, Cursor>();
+  private readonly cursors = new Set<Cursor>();
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private closed = false;
+
+  constructor(private readonly options: { logger: Logger; maxEvents?: number }) {}
+
+  publish(subject: string, data: unknown, options?: PublishOptions): void {
+    this.assertOpen();
+    const message = this.envelope(subject, data, options);
+    const groups = new Map<string, CoreSub[]>();
+    for (const sub of this.subs) {
+      if (!subjectMatches(sub.subject, subject)) continue;
+      if (sub.queue === undefined) {
+        this.dispatch(sub.handler, message);
+      } else {
+        const key = `${sub.queue}\u0000${sub.subject}`;
+        groups.set(key, [...(groups.get(key) ?? []), sub]);
+      }
+    }
+    for (const [key, members] of groups) {
+      const turn = this.queueTurns.get(key) ?? 0;
+      this.queueTurns.set(key, turn + 1);
+      this.dispatch(members[turn % members.length]!.handler, message);
+    }
+  }
+
+  subscribe(subject: string, handler: BusHandler, options: { queue?: string } = {}): Subscription {
+    const sub: CoreSub = { subject, handler, queue: options.queue };
+    this.subs.add(sub);
+    return { unsubscribe: async () => void this.subs.delete(sub) };
+  }
+
+  async request(subject: string, data: unknown, options: RequestOptions = {}): Promise<unknown> {
+    this.assertOpen();
+    const responder = [...this.responders].find((candidate) => subjectMatches(candidate.subject, subject));
+    if (!responder) throw new UpstreamUnavailableError(`No service answers ${subject}.`);
+    const message = this.envelope(subject, data, options);
+    const timeoutMs = options.timeoutMs ?? 5_000;
+    let timer: NodeJS.Timeout | undefined;
+    const reply = new Promise<unknown>((resolve, reject) => {
+      timer = setTimeout(() => reject(new UpstreamUnavailableError(`${subject} did not answer in ${timeoutMs} ms.`)), timeoutMs);
+      setImmediate(() => {
+        responder.respond(message).then(resolve, reject);
+      });
+    });
+    try {
+      return unwrapReply(JSON.parse(JSON.stringify(await reply)));
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Queue groups need no bookkeeping here: a request always goes to exactly one responder. */
+  serve(subject: string, handler: (message: BusMessage) => unknown): Subscription {
+    const respond = async (message: BusMessage) =>
+      runWithContext({ requestId: acceptRequestId(message.headers[REQUEST_ID_HEADER]) }, async () => {
+        try {
+          return { ok: true, data: (await handler(message)) ?? null };
+        } catch (error) {
+          if (!(error instanceof AppError)) this.options.logger.error('bus responder failed', { subject, error });
+          return errorReply(error);
+        }
+      });
+    const responder: Responder = { subject, respond };
+    this.responders.add(responder);
+    return { unsubscribe: async () => void this.responders.delete(responder) };
+  }
+
+  async publishDurable(subject: string, data: unknown, options?: PublishOptions): Promise<void> {
+    this.assertOpen();
+    if (!subject.startsWith(DURABLE_PREFIX)) throw new Error(`Durable subjects start with ${DURABLE_PREFIX}: ${subject}`);
+    this.log.push({ seq: ++this.seq, time: Date.now(), message: this.envelope(subject, data, options) });
+    const overflow = this.log.length - (this.options.maxEvents ?? 100_000);
+    if (overflow > 0) this.log.splice(0, overflow);
+    for (const cursor of this.cursors) this.pump(cursor);
+  }
+
+  async consume(subject: string, handler: BusHandler, options: ConsumeOptions = {}): Promise<Subscription> {
+    this.assertOpen();
+    let cursor: Cursor;
+    if (options.durable !== undefined) {
+      const existing = this.durables.get(options.durable);
+      cursor = existing ?? { filter: subject, next: 1, members: [], turn: 0, running: false };
+      this.durables.set(options.durable, cursor);
+    } else {
+      const since = options.since?.getTime();
+      const first = since === undefined ? undefined : this.log.find((event) => event.time >= since);
+      cursor = { filter: subject, next: first?.seq ?? this.seq + 1, members: [], turn: 0, running: false };
+    }
+    cursor.members.push(handler);
+    this.cursors.add(cursor);
+    this.pump(cursor);
+    return {
+      unsubscribe: async () => {
+        cursor.members = cursor.members.filter((member) => member !== handler);
+        if (cursor.members.length === 0) this.cursors.delete(cursor);
+      },
+    };
+  }
+
+  async flush(): Promise<void> {
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+
+  isConnected(): boolean {
+    return !this.closed;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.subs.clear();
+    this.responders.clear();
+    this.cursors.clear();
+    await Promise.allSettled([...this.inFlight]);
+  }
+
+  private envelope(subject: string, data: unknown, options?: PublishOptions): BusMessage {
+    const requestId = currentRequestId();
+    const headers = { ...(requestId ? { [REQUEST_ID_HEADER]: requestId } : {}), ...options?.headers };
+    return { subject, data: data === undefined ? null : JSON.parse(JSON.stringify(data)), headers };
+  }
+
+  private dispatch(handler: BusHandler, message: BusMessage): void {
+    const run = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => runWithContext({ requestId: acceptRequestId(message.headers[REQUEST_ID_HEADER]) }, () => handler(message)))
+      .catch((error: unknown) => this.options.logger.error('bus handler failed', { subject: message.subject, error }));
+    this.track(run);
+  }
+
+  /** Delivers the cursor's pending events one at a time, in order, retrying a failed one with backoff. */
+  private pump(cursor: Cursor): void {
+    if (cursor.running || cursor.members.length === 0 || this.closed) return;
+    cursor.running = true;
+    const run = (async () => {
+      let delay = RETRY_MIN_MS;
+      while (!this.closed && cursor.members.length > 0) {
+        const event = this.log.find((stored) => stored.seq >= cursor.next && subjectMatches(cursor.filter, stored.message.subject));
+        if (!event) break;
+        const handler = cursor.members[cursor.turn++ % cursor.members.length]!;
+        try {
+          await runWithContext({ requestId: acceptRequestId(event.message.headers[REQUEST_ID_HEADER]) }, () =>
+            handler(event.message),
+          );
+          cursor.next = event.seq + 1;
+          delay = RETRY_MIN_MS;
+        } catch (error) {
+          this.options.logger.warn('durable handler failed; retrying', { subject: event.message.subject, error });
+          await new Promise((resolve) => setTimeout(resolve, delay * (0.5 + Math.random())));
+          delay = Math.min(delay * 2, RETRY_MAX_MS);
+        }
+      }
+      cursor.running = false;
+    })();
+    this.track(run);
+  }
+
+  private track(promise: Promise<unknown>): void {
+    this.inFlight.add(promise);
+    void promise.finally(() => this.inFlight.delete(promise));
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new UpstreamUnavailableError('The bus is closed.');
+  }
+}

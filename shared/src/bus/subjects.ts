@@ -1,0 +1,46 @@
+import { z } from 'zod';
+import { defineSubject } from './bus';
+import { userPublicSchema, userSchema } from '../schemas';
+
+/**
+ * Subjects more than one service uses. Durable events (JetStream stream EVENTS) start with `events.`;
+ * a service's private subjects live in its own `src/bus/`.
+ */
+export const subjects = {
+  /** users-service publishes after a signup; never carries a password or hash. */
+  userCreated: defineSubject('events.users.user.created', z.object({ user: userSchema })),
+  userUpdated: defineSubject('events.users.user.updated', z.object({ user: userSchema })),
+  /** Every verifier refuses the user's tokens from here on; auth-service ends their sessions. */
+  userDeleted: defineSubject(
+    'events.users.user.deleted',
+    z.object({ userId: z.string(), deletedAt: z.string() }),
+  ),
+  /** A session is over (logout, refresh-token reuse, user deleted): its tokens are refused everywhere. */
+  sessionEnded: defineSubject(
+    'events.auth.session.ended',
+    z.object({
+      sessionId: z.string(),
+      userId: z.string(),
+      reason: z.enum(['logout', 'refresh_reuse', 'user_deleted']),
+      endedAt: z.string(),
+    }),
+  ),
+  /**
+   * Request/reply, answered by users-service: checks a login (username or email) and password with the
+   * same work and the same INVALID_CREDENTIALS answer for an unknown user as for a wrong password.
+   * The password crosses the bus here, which is why production NATS runs with TLS.
+   */
+  verifyCredentials: defineSubject(
+    'users.v1.verify-credentials',
+    z.object({ login: z.string().max(256), password: z.string().max(1024) }),
+  ),
+  verifyCredentialsReply: defineSubject('users.v1.verify-credentials.reply', z.object({ user: userSchema })),
+  /** Request/reply, answered by users-service: public profiles of up to 200 users; unknown ids are left out. */
+  getPublicUsers: defineSubject('users.v1.get-public', z.object({ ids: z.array(z.string()).max(200) })),
+  getPublicUsersReply: defineSubject('users.v1.get-public.reply', z.object({ users: z.array(userPublicSchema) })),
+  /** Request/reply: auth-service answers with the public keys that verify access tokens. */
+  jwks: defineSubject(
+    'auth.v1.jwks',
+    z.object({ keys: z.array(z.object({ kid: z.string() }).passthrough()) }),
+  ),
+} as const;

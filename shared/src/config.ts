@@ -1,0 +1,46 @@
+import { z } from 'zod';
+import { ConfigError } from './errors';
+
+/** Settings every service reads (api-contract.md, "Running it"). */
+export const baseConfigShape = {
+  PORT: z.coerce.number().int().min(0).max(65535),
+  HOST: z.string().default('0.0.0.0'),
+  LOG_LEVEL: z.enum(['error', 'warn', 'info', 'http', 'debug']).default('info'),
+  MONGO_URL: z
+    .string()
+    .regex(/^mongodb(\+srv)?:\/\//, 'must be a mongodb:// or mongodb+srv:// URL')
+    .optional(),
+  NATS_URL: z.string().min(1).optional(),
+  DATA_DIR: z.string().min(1).default('./data'),
+  /** Where auth-service answers; other services fetch JWKS from it over the bus, this is for humans. */
+  JWT_ISSUER: z.string().min(1).default('chat-auth'),
+  JWT_AUDIENCE: z.string().min(1).default('chat'),
+  /** How far back a verifier replays session revocations at start-up; at least the access-token lifetime. */
+  REVOCATION_WINDOW_SECONDS: z.coerce.number().int().positive().default(3600),
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+};
+
+/** Parses one service's settings from `env`; a bad setting throws a ConfigError naming every bad one. */
+export function loadConfig<S extends z.ZodRawShape>(
+  shape: S,
+  env: Record<string, string | undefined>,
+): Readonly<z.infer<z.ZodObject<S>>> {
+  const cleaned: Record<string, string> = {};
+  for (const [key, value] of Object.entries(env)) if (value !== undefined && value !== '') cleaned[key] = value;
+  const result = z.object(shape).safeParse(cleaned);
+  if (!result.success) {
+    const lines = result.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  return Object.freeze(result.data);
+}
+
+/** A comma-separated list in one variable. */
+export const csv = z
+  .string()
+  .transform((value) =>
+    value
+      .split(',')
+      .map((item) => item.trim())
+      .filter(Boolean),
+  );

@@ -1,0 +1,31 @@
+import { Router } from 'express';
+
+/** A named dependency check: resolves true when reachable. */
+export type ReadinessCheck = () => Promise<boolean> | boolean;
+
+/**
+ * `GET /healthz`: the process answers. `GET /readyz`: every dependency answers (503 and which failed
+ * otherwise), each check bounded by a timeout so a hung dependency cannot hang the probe.
+ */
+export function healthRouter(checks: Record<string, ReadinessCheck>, timeoutMs = 2_000): Router {
+  const router = Router();
+  router.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  router.get('/readyz', async (_req, res) => {
+    const entries = await Promise.all(
+      Object.entries(checks).map(async ([name, check]) => {
+        let timer: NodeJS.Timeout | undefined;
+        const timeout = new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(false), timeoutMs);
+        });
+        const ok = await Promise.race([Promise.resolve().then(check), timeout]).catch(() => false);
+        clearTimeout(timer);
+        return [name, ok ? 'ok' : 'unavailable'] as const;
+      }),
+    );
+    const ready = entries.every(([, state]) => state === 'ok');
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable', checks: Object.fromEntries(entries) });
+  });
+  return router;
+}

@@ -1,0 +1,68 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express, { type Express, type RequestHandler } from 'express';
+import type { Logger } from '../logger';
+import { accessLog, requestContext } from './request-context';
+import { errorHandler, notFoundHandler } from './error-handler';
+
+export interface ServiceAppOptions {
+  logger: Logger;
+  /** Largest JSON body accepted; larger answers 413. */
+  bodyLimit?: string;
+  /** Mounted in order after the common middleware, before the 404 and error handlers. */
+  routes: RequestHandler[];
+  /** Express `trust proxy`: how many proxies (the gateway) stand in front, for the client address. */
+  trustProxy?: number | boolean;
+}
+
+/** An express app with the common edge: request ids, access log, strict JSON, 404 and error shape. */
+export function createServiceApp(options: ServiceAppOptions): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', options.trustProxy ?? 1);
+  app.use(requestContext, accessLog(options.logger));
+  app.use(express.json({ limit: options.bodyLimit ?? '64kb', strict: true }));
+  for (const route of options.routes) app.use(route);
+  app.use(notFoundHandler);
+  app.use(errorHandler(options.logger));
+  return app;
+}
+
+/** A listening HTTP server and how to stop it. */
+export interface RunningServer {
+  server: http.Server;
+  port: number;
+  url: string;
+  /** Stops accepting, lets open requests finish until `deadlineMs`, then closes every connection. */
+  close(deadlineMs?: number): Promise<void>;
+}
+
+export async function listen(handler: http.RequestListener, port: number, host = '0.0.0.0'): Promise<RunningServer> {
+  const server = http.createServer(handler);
+  server.headersTimeout = 20_000;
+  server.requestTimeout = 30_000;
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const bound = (server.address() as AddressInfo).port;
+  const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  return {
+    server,
+    port: bound,
+    url: `http://${urlHost}:${bound}`,
+    close: (deadlineMs = 5_000) =>
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(() => server.closeAllConnections(), deadlineMs);
+        server.close(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+        server.closeIdleConnections();
+      }),
+  };
+}

@@ -1,0 +1,17 @@
+import type { z } from 'zod';
+import { ValidationError, type FieldIssue } from '../errors';
+
+/** zod issues as the contract's `details`: a dotted path (empty for the whole value) and a message. */
+export function issuesToDetails(error: z.ZodError): FieldIssue[] {
+  return error.issues.map((issue) => ({
+    path: issue.path.map(String).join('.'),
+    message: issue.message,
+  }));
+}
+
+/** Parses untrusted input at an edge: a typed value, or a ValidationError naming every bad field. */
+export function parseInput<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
+  const result = schema.safeParse(value);
+  if (!result.success) throw new ValidationError(issuesToDetails(result.error));
+  return result.data;
+}

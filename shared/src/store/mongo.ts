@@ -1,0 +1,37 @@
+import mongoose from 'mongoose';
+import type { Logger } from '../logger';
+
+/**
+ * A mongoose connection of a service's own: models registered on it never leak between services that
+ * share one process. Plain objects out (`lean`), never documents, is each adapter's job.
+ */
+export async function connectMongo(url: string, options: { appName: string; logger: Logger }): Promise<mongoose.Connection> {
+  const connection = mongoose.createConnection(url, {
+    appName: options.appName,
+    serverSelectionTimeoutMS: 5_000,
+    connectTimeoutMS: 5_000,
+    socketTimeoutMS: 30_000,
+    maxPoolSize: 20,
+    autoIndex: false,
+    autoCreate: false,
+  });
+  connection.on('disconnected', () => options.logger.warn('mongodb disconnected'));
+  connection.on('reconnected', () => options.logger.info('mongodb reconnected'));
+  await connection.asPromise();
+  return connection;
+}
+
+/** True once the connection answers a ping; the readiness check. */
+export async function mongoReachable(connection: mongoose.Connection): Promise<boolean> {
+  if (connection.readyState !== 1 || !connection.db) return false;
+  await connection.db.admin().command({ ping: 1 });
+  return true;
+}
+
+/** The index key a duplicate-key error (11000) is about, e.g. `usernameLower`, or undefined for other errors. */
+export function duplicateKeyField(error: unknown): string | undefined {
+  const mongoError = error as { code?: number; keyPattern?: Record<string, unknown>; message?: string };
+  if (mongoError?.code !== 11000) return undefined;
+  if (mongoError.keyPattern) return Object.keys(mongoError.keyPattern)[0];
+  return /index: (?:\w+\.)*?(\w+?)_1/.exec(mongoError.message ?? '')?.[1] ?? '';
+}

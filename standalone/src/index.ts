@@ -1,0 +1,3 @@
+/** @chat/standalone: the whole system in one process, for `npm start` and end-to-end tests. */
+export { createSystem } from './app';
+export { loadStandaloneConfig, type StandaloneConfig } from './config';
