@@ -1,6 +1,6 @@
 /** One jest project per workspace; tests import sibling packages from source, so no build is needed first. */
 const swc = ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescript' } }, module: { type: 'commonjs' } }];
-const workspaces = ['shared', 'users-service', 'auth-service', 'chat-service', 'gateway', 'standalone'];
+const workspaces = ['shared', 'client', 'users-service', 'auth-service', 'chat-service', 'gateway', 'standalone'];
 
 /** @type {import('jest').Config} */
 module.exports = {

@@ -1,0 +1,159 @@
+import { ChatClient, type SocketLike } from './chat-client';
+import type { Message, ServerEvent } from './protocol';
+
+/** A scripted server end: the test decides what the server sends and sees what the client wrote. */
+class ScriptedSocket implements SocketLike {
+  readyState = 0;
+  sent: Array<Record<string, unknown>> = [];
+  onopen: ((event: unknown) => void) | null = null;
+  onmessage: ((event: { data: unknown }) => void) | null = null;
+  onclose: ((event: { code: number; reason: string }) => void) | null = null;
+  onerror: ((event: unknown) => void) | null = null;
+
+  constructor(readonly url: string) {}
+
+  send(data: string): void {
+    this.sent.push(JSON.parse(data) as Record<string, unknown>);
+  }
+  close(code = 1000, reason = ''): void {
+    this.readyState = 3;
+    this.onclose?.({ code, reason });
+  }
+  serverSends(events: ServerEvent | ServerEvent[]): void {
+    this.readyState = 1;
+    this.onmessage?.({ data: JSON.stringify(events) });
+  }
+}
+
+const user = { id: 'u1', username: 'ann', name: null, createdAt: '2026-01-01T00:00:00.000Z' };
+const room = {
+  id: 'r1',
+  name: 'general',
+  kind: 'public' as const,
+  memberCount: 2,
+  createdBy: 'u1',
+  createdAt: user.createdAt,
+};
+const hello: ServerEvent = { type: 'hello', user, sessionId: 's1', rooms: [room], online: [] };
+
+function message(seq: number): Message {
+  return {
+    id: `m${seq}`,
+    roomId: 'r1',
+    seq,
+    sender: { id: 'u2', username: 'bob' },
+    text: `#${seq}`,
+    createdAt: user.createdAt,
+  };
+}
+
+function setup(history: Message[] = []) {
+  const sockets: ScriptedSocket[] = [];
+  const fetched: string[] = [];
+  const client = new ChatClient({
+    baseUrl: 'http://chat.test',
+    token: () => 'tok',
+    createSocket: (url) => {
+      const socket = new ScriptedSocket(url);
+      sockets.push(socket);
+      return socket;
+    },
+    fetch: (async (url: string) => {
+      fetched.push(url);
+      const after = Number(new URL(url).searchParams.get('after')?.slice(1));
+      const items = history.filter((item) => item.seq > after);
+      return new Response(JSON.stringify({ items, hasMore: false }), { status: 200 });
+    }) as typeof fetch,
+    minReconnectDelayMs: 1,
+    maxReconnectDelayMs: 2,
+    random: () => 1,
+  });
+  const delivered: number[] = [];
+  client.on('message', (item) => delivered.push(item.seq));
+  return { client, sockets, fetched, delivered };
+}
+
+const tick = () => new Promise((resolve) => setTimeout(resolve, 5));
+
+describe('ChatClient', () => {
+  it('puts the token in the socket URL and resolves connect with hello', async () => {
+    const { client, sockets } = setup();
+    const connected = client.connect();
+    await tick();
+    expect(sockets[0]!.url).toBe('ws://chat.test/ws?token=tok');
+    sockets[0]!.serverSends(hello);
+    await expect(connected).resolves.toMatchObject({ sessionId: 's1' });
+    client.close();
+  });
+
+  it('delivers each message once, in order, from single and array frames', async () => {
+    const { client, sockets, delivered } = setup();
+    void client.connect();
+    await tick();
+    const socket = sockets[0]!;
+    socket.serverSends(hello);
+    socket.serverSends([
+      { type: 'message', message: message(1) },
+      { type: 'message', message: message(2) },
+    ]);
+    socket.serverSends({ type: 'message', message: message(2) });
+    socket.serverSends({ type: 'message', message: message(3) });
+    expect(delivered).toEqual([1, 2, 3]);
+    client.close();
+  });
+
+  it('fills a gap in seq from history before delivering what came after it', async () => {
+    const { client, sockets, delivered, fetched } = setup([message(1), message(2), message(3), message(4)]);
+    void client.connect();
+    await tick();
+    const socket = sockets[0]!;
+    socket.serverSends(hello);
+    socket.serverSends({ type: 'message', message: message(1) });
+    socket.serverSends({ type: 'message', message: message(4) });
+    await tick();
+    expect(fetched[0]).toContain('/api/rooms/r1/messages?after=m1');
+    expect(delivered).toEqual([1, 2, 3, 4]);
+    client.close();
+  });
+
+  it('reconnects after a restart close, resends unacknowledged sends with the same clientMsgId and rejoins with since', async () => {
+    const { client, sockets } = setup();
+    void client.connect();
+    await tick();
+    sockets[0]!.serverSends(hello);
+    sockets[0]!.serverSends({ type: 'message', message: message(7) });
+    const sent = client.send('r1', 'hi');
+    const first = sockets[0]!.sent.find((frame) => frame.type === 'send')!;
+    sockets[0]!.close(1012, 'restarting');
+    await tick();
+    expect(sockets).toHaveLength(2);
+    sockets[1]!.serverSends(hello);
+    const resent = sockets[1]!.sent.find((frame) => frame.type === 'send')!;
+    expect(resent.clientMsgId).toBe(first.clientMsgId);
+    expect(sockets[1]!.sent).toContainEqual(
+      expect.objectContaining({ type: 'join', roomId: 'r1', since: 'm7' }),
+    );
+    const stored = {
+      ...message(8),
+      sender: { id: 'u1', username: 'ann' },
+      clientMsgId: String(first.clientMsgId),
+    };
+    sockets[1]!.serverSends({ type: 'ack', ref: String(resent.ref), message: stored });
+    await expect(sent).resolves.toMatchObject({ id: 'm8' });
+    client.close();
+  });
+
+  it('does not reconnect after the session ended (4001) and says so', async () => {
+    const { client, sockets } = setup();
+    const closed: Array<{ code: number; final: boolean }> = [];
+    client.on('closed', (event) => closed.push(event));
+    void client.connect();
+    await tick();
+    sockets[0]!.serverSends(hello);
+    sockets[0]!.close(4001, 'session ended');
+    await tick();
+    expect(closed).toEqual([{ code: 4001, reason: 'session ended', final: true }]);
+    expect(sockets).toHaveLength(1);
+    expect(client.connectionState).toBe('closed');
+  });
+});

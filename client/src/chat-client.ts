@@ -1,0 +1,472 @@
+import { Emitter } from './emitter';
+import {
+  FINAL_CLOSE_CODES,
+  type ClientFrame,
+  type Message,
+  type Room,
+  type ServerEvent,
+  type UserPublic,
+} from './protocol';
+
+/** The part of a WebSocket the client uses: the browser's WebSocket and the `ws` package both fit. */
+export interface SocketLike {
+  readonly readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((event: unknown) => void) | null;
+  onmessage: ((event: { data: unknown }) => void) | null;
+  onclose: ((event: { code: number; reason: string }) => void) | null;
+  onerror: ((event: unknown) => void) | null;
+}
+
+export interface ChatClientOptions {
+  /** The gateway, e.g. `http://localhost:8080`; the socket goes to the same host at `/ws`. */
+  baseUrl: string;
+  /** The current access token, asked for at every (re)connect and history fetch. */
+  token: () => string | Promise<string>;
+  /** Opens a socket; defaults to the global WebSocket (browsers). Node passes `(url) => new WebSocket(url)` from `ws`. */
+  createSocket?: (url: string) => SocketLike;
+  fetch?: typeof fetch;
+  minReconnectDelayMs?: number;
+  maxReconnectDelayMs?: number;
+  /** How long a join or leave waits for its reply. Sends wait for their ack across reconnects. */
+  replyTimeoutMs?: number;
+  /** For jitter; injectable so tests can pin it. */
+  random?: () => number;
+}
+
+export type ConnectionState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
+
+export interface ClientEvents {
+  hello: Extract<ServerEvent, { type: 'hello' }>;
+  /** Each room message exactly once, in `seq` order per room, whether it came live, on rejoin or from history. */
+  message: Message;
+  presence: { user: UserPublic; status: 'online' | 'offline' };
+  typing: { roomId: string; user: UserPublic; active: boolean };
+  'member.joined': { roomId: string; user: UserPublic };
+  'member.left': { roomId: string; user: UserPublic };
+  'room.invited': { room: Room };
+  'session.expiring': { expiresAt: string };
+  /** A server `error` frame that answered no request of this client's. */
+  error: { code: string; message: string };
+  state: ConnectionState;
+  /** The socket closed; `final` when the client will not reconnect by itself (session ended, forbidden, abuse). */
+  closed: { code: number; reason: string; final: boolean };
+}
+
+/** A server `error` frame that answered one of this client's requests. */
+export class ChatError extends Error {
+  override name = 'ChatError';
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+interface Pending {
+  resolve: (event: ServerEvent) => void;
+  reject: (error: Error) => void;
+  timer?: ReturnType<typeof setTimeout>;
+}
+
+interface OutboxEntry {
+  frame: Extract<ClientFrame, { type: 'send' }>;
+  resolve: (message: Message) => void;
+  reject: (error: Error) => void;
+}
+
+interface RoomCursor {
+  lastSeq?: number;
+  lastId?: string;
+  /** Messages that arrived past a gap, waiting for the history that fills it. */
+  early: Message[];
+  repairing: boolean;
+}
+
+const OPEN = 1;
+const SEEN_IDS_KEPT = 2_000;
+
+function randomId(): string {
+  return globalThis.crypto.randomUUID();
+}
+
+/**
+ * A client for the chat socket protocol. It reconnects with exponential backoff and full jitter, rejoins
+ * every room it has seen with `since` the last message it delivered, retries unacknowledged sends with
+ * the same `clientMsgId` (the server stores each once), drops duplicates by message id and `seq`, and
+ * when it sees a jump in `seq` fetches the missing messages from history before delivering what follows.
+ */
+export class ChatClient extends Emitter<ClientEvents> {
+  private socket: SocketLike | undefined;
+  private state: ConnectionState = 'idle';
+  private attempt = 0;
+  private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  private helloWaiters: Array<{
+    resolve: (hello: ClientEvents['hello']) => void;
+    reject: (error: Error) => void;
+  }> = [];
+  private readonly pending = new Map<string, Pending>();
+  private readonly outbox = new Map<string, OutboxEntry>();
+  private readonly rooms = new Map<string, RoomCursor>();
+  private readonly seenIds = new Set<string>();
+  private readonly options: Required<Omit<ChatClientOptions, 'createSocket' | 'fetch'>> &
+    Pick<ChatClientOptions, 'createSocket' | 'fetch'>;
+
+  constructor(options: ChatClientOptions) {
+    super();
+    this.options = {
+      minReconnectDelayMs: 250,
+      maxReconnectDelayMs: 10_000,
+      replyTimeoutMs: 10_000,
+      random: Math.random,
+      ...options,
+    };
+  }
+
+  get connectionState(): ConnectionState {
+    return this.state;
+  }
+
+  /** Opens the socket (again, after a final close) and resolves with the server's `hello`. */
+  connect(): Promise<ClientEvents['hello']> {
+    const hello = new Promise<ClientEvents['hello']>((resolve, reject) =>
+      this.helloWaiters.push({ resolve, reject }),
+    );
+    if (this.state === 'idle' || this.state === 'closed') {
+      this.attempt = 0;
+      void this.open('connecting');
+    }
+    return hello;
+  }
+
+  /** Stores `text` in the room; resolves with the stored message once the server acknowledged it. */
+  send(roomId: string, text: string): Promise<Message> {
+    const clientMsgId = randomId();
+    const frame = { type: 'send', roomId, text, clientMsgId, ref: clientMsgId } as const;
+    return new Promise<Message>((resolve, reject) => {
+      this.outbox.set(clientMsgId, { frame, resolve, reject });
+      if (this.isOpen()) this.write(frame);
+    });
+  }
+
+  /** Joins a public room, or confirms membership of any room; missed messages arrive as `message` events. */
+  async join(roomId: string): Promise<{ hasMore: boolean }> {
+    const cursor = this.cursor(roomId);
+    const reply = await this.request({
+      type: 'join',
+      roomId,
+      ...(cursor.lastId ? { since: cursor.lastId } : {}),
+    });
+    if (reply.type !== 'joined')
+      throw new ChatError('UNEXPECTED_REPLY', `Expected joined, got ${reply.type}.`);
+    for (const message of reply.missed) this.ingest(message);
+    return { hasMore: reply.hasMore };
+  }
+
+  async leave(roomId: string): Promise<void> {
+    await this.request({ type: 'leave', roomId });
+    this.rooms.delete(roomId);
+  }
+
+  /** Best effort: dropped while disconnected, as a typing signal is worthless later. */
+  typing(roomId: string, active: boolean): void {
+    if (this.isOpen()) this.write({ type: 'typing', roomId, active });
+  }
+
+  /** Hands the server a fresh access token for this socket (after a refresh), extending its life. */
+  refresh(token: string): void {
+    if (this.isOpen()) this.write({ type: 'refresh', token });
+  }
+
+  async ping(): Promise<void> {
+    await this.request({ type: 'ping' });
+  }
+
+  /** A page of a room's history over HTTP, oldest first; it does not pass through the `message` events. */
+  async history(
+    roomId: string,
+    page: { before?: string; after?: string; limit?: number } = {},
+  ): Promise<{ items: Message[]; hasMore: boolean }> {
+    const query = new URLSearchParams();
+    if (page.before) query.set('before', page.before);
+    if (page.after) query.set('after', page.after);
+    if (page.limit) query.set('limit', String(page.limit));
+    const doFetch = this.options.fetch ?? globalThis.fetch;
+    const response = await doFetch(
+      `${this.options.baseUrl}/api/rooms/${encodeURIComponent(roomId)}/messages?${query.toString()}`,
+      { headers: { authorization: `Bearer ${await this.options.token()}` } },
+    );
+    const body = (await response.json()) as {
+      items: Message[];
+      hasMore: boolean;
+      error?: { code: string; message: string };
+    };
+    if (!response.ok)
+      throw new ChatError(body.error?.code ?? 'HTTP_ERROR', body.error?.message ?? response.statusText);
+    return body;
+  }
+
+  /** Closes for good: no reconnect; unacknowledged sends are rejected. */
+  close(): void {
+    this.setState('closed');
+    clearTimeout(this.reconnectTimer);
+    this.socket?.close(1000, 'client closed');
+    this.socket = undefined;
+    const closed = new ChatError('CLOSED', 'The client was closed.');
+    for (const entry of this.outbox.values()) entry.reject(closed);
+    this.outbox.clear();
+    this.failPending(closed);
+    this.failHelloWaiters(closed);
+  }
+
+  private async open(state: 'connecting' | 'reconnecting'): Promise<void> {
+    this.setState(state);
+    let token: string;
+    try {
+      token = await this.options.token();
+    } catch (error) {
+      this.scheduleReconnect();
+      this.emit('error', { code: 'TOKEN_UNAVAILABLE', message: String(error) });
+      return;
+    }
+    if (this.state === 'closed') return;
+    const url = `${this.options.baseUrl.replace(/^http/, 'ws')}/ws?token=${encodeURIComponent(token)}`;
+    const create =
+      this.options.createSocket ?? ((target: string) => new WebSocket(target) as unknown as SocketLike);
+    const socket = create(url);
+    this.socket = socket;
+    socket.onmessage = (event) => {
+      if (this.socket === socket) this.onFrame(event.data);
+    };
+    socket.onclose = (event) => {
+      if (this.socket === socket) this.onClose(event.code, event.reason);
+    };
+    socket.onerror = () => {
+      // The close event that follows every error carries the code; reconnecting happens there.
+    };
+  }
+
+  private onFrame(data: unknown): void {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(typeof data === 'string' ? data : String(data));
+    } catch {
+      this.emit('error', { code: 'INVALID_JSON', message: 'The server sent a frame that is not JSON.' });
+      return;
+    }
+    for (const event of Array.isArray(parsed) ? parsed : [parsed]) this.onEvent(event as ServerEvent);
+  }
+
+  private onEvent(event: ServerEvent): void {
+    switch (event.type) {
+      case 'hello':
+        return this.onHello(event);
+      case 'message':
+        return this.ingest(event.message);
+      case 'ack': {
+        this.ingest(event.message);
+        const clientMsgId = event.message.clientMsgId ?? event.ref;
+        const entry = clientMsgId ? this.outbox.get(clientMsgId) : undefined;
+        if (entry && clientMsgId) {
+          this.outbox.delete(clientMsgId);
+          entry.resolve(event.message);
+        }
+        return;
+      }
+      case 'error': {
+        const entry = event.ref ? this.outbox.get(event.ref) : undefined;
+        if (entry && event.ref) {
+          this.outbox.delete(event.ref);
+          entry.reject(new ChatError(event.code, event.message));
+          return;
+        }
+        const waiting = event.ref ? this.pending.get(event.ref) : undefined;
+        if (waiting && event.ref) {
+          this.settle(event.ref);
+          waiting.reject(new ChatError(event.code, event.message));
+          return;
+        }
+        this.emit('error', { code: event.code, message: event.message });
+        return;
+      }
+      case 'joined':
+      case 'left':
+      case 'pong': {
+        const waiting = event.ref ? this.pending.get(event.ref) : undefined;
+        if (waiting && event.ref) {
+          this.settle(event.ref);
+          waiting.resolve(event);
+        }
+        return;
+      }
+      case 'presence':
+        return this.emit('presence', { user: event.user, status: event.status });
+      case 'typing':
+        return this.emit('typing', { roomId: event.roomId, user: event.user, active: event.active });
+      case 'member.joined':
+      case 'member.left':
+        return this.emit(event.type, { roomId: event.roomId, user: event.user });
+      case 'room.invited':
+        this.cursor(event.room.id);
+        return this.emit('room.invited', { room: event.room });
+      case 'session.expiring':
+        return this.emit('session.expiring', { expiresAt: event.expiresAt });
+    }
+  }
+
+  private onHello(hello: ClientEvents['hello']): void {
+    this.attempt = 0;
+    this.setState('open');
+    for (const room of hello.rooms) this.cursor(room.id);
+    this.emit('hello', hello);
+    const waiters = this.helloWaiters;
+    this.helloWaiters = [];
+    for (const waiter of waiters) waiter.resolve(hello);
+    for (const entry of this.outbox.values()) this.write(entry.frame);
+    // Rooms with a delivered message were seen on an earlier socket: catch up on what that one missed.
+    for (const [roomId, cursor] of this.rooms) {
+      if (cursor.lastId) void this.rejoin(roomId);
+    }
+  }
+
+  /** After a reconnect: what was missed comes with `joined`, and anything past its page from history. */
+  private async rejoin(roomId: string): Promise<void> {
+    try {
+      const { hasMore } = await this.join(roomId);
+      if (hasMore) await this.repair(roomId);
+    } catch (error) {
+      if (error instanceof ChatError && error.code === 'FORBIDDEN') this.rooms.delete(roomId);
+      else this.emit('error', { code: 'REJOIN_FAILED', message: String(error) });
+    }
+  }
+
+  private onClose(code: number, reason: string): void {
+    this.socket = undefined;
+    const final = FINAL_CLOSE_CODES.has(code) || this.state === 'closed';
+    this.failPending(new ChatError('DISCONNECTED', `The socket closed (${code}).`));
+    this.emit('closed', { code, reason, final });
+    if (final) {
+      this.setState('closed');
+      this.failHelloWaiters(new ChatError('CLOSED', `The server closed the socket (${code} ${reason}).`));
+      return;
+    }
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    if (this.state === 'closed') return;
+    this.setState('reconnecting');
+    const ceiling = Math.min(
+      this.options.maxReconnectDelayMs,
+      this.options.minReconnectDelayMs * 2 ** this.attempt,
+    );
+    this.attempt += 1;
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = setTimeout(
+      () => void this.open('reconnecting'),
+      Math.round(ceiling * this.options.random()),
+    );
+  }
+
+  /** Delivers room messages once each and in order; a jump in `seq` holds later ones until history fills it. */
+  private ingest(message: Message): void {
+    if (this.seenIds.has(message.id)) return;
+    const cursor = this.cursor(message.roomId);
+    if (cursor.lastSeq !== undefined && message.seq <= cursor.lastSeq) return;
+    if (cursor.lastSeq !== undefined && message.seq > cursor.lastSeq + 1) {
+      cursor.early.push(message);
+      if (!cursor.repairing) void this.repair(message.roomId);
+      return;
+    }
+    this.deliver(cursor, message);
+  }
+
+  private deliver(cursor: RoomCursor, message: Message): void {
+    cursor.lastSeq = message.seq;
+    cursor.lastId = message.id;
+    this.seenIds.add(message.id);
+    if (this.seenIds.size > SEEN_IDS_KEPT) this.seenIds.delete(this.seenIds.values().next().value as string);
+    this.emit('message', message);
+  }
+
+  /** Fetches history after the last delivered message until caught up, then releases held messages. */
+  private async repair(roomId: string): Promise<void> {
+    const cursor = this.cursor(roomId);
+    if (cursor.repairing) return;
+    cursor.repairing = true;
+    try {
+      let hasMore = true;
+      while (hasMore && cursor.lastId) {
+        const page = await this.history(roomId, { after: cursor.lastId, limit: 200 });
+        for (const message of page.items) {
+          if (cursor.lastSeq === undefined || message.seq === cursor.lastSeq + 1)
+            this.deliver(cursor, message);
+        }
+        hasMore = page.hasMore && page.items.length > 0;
+      }
+    } catch (error) {
+      this.emit('error', { code: 'HISTORY_FAILED', message: String(error) });
+    } finally {
+      cursor.repairing = false;
+    }
+    const early = cursor.early.sort((a, b) => a.seq - b.seq);
+    cursor.early = [];
+    for (const message of early) this.ingest(message);
+  }
+
+  private cursor(roomId: string): RoomCursor {
+    let cursor = this.rooms.get(roomId);
+    if (!cursor) {
+      cursor = { early: [], repairing: false };
+      this.rooms.set(roomId, cursor);
+    }
+    return cursor;
+  }
+
+  private request(frame: Exclude<ClientFrame, { type: 'send' }>): Promise<ServerEvent> {
+    if (!this.isOpen()) return Promise.reject(new ChatError('DISCONNECTED', 'The socket is not open.'));
+    const ref = randomId();
+    return new Promise<ServerEvent>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(ref);
+        reject(new ChatError('TIMEOUT', `No reply to ${frame.type} in ${this.options.replyTimeoutMs} ms.`));
+      }, this.options.replyTimeoutMs);
+      this.pending.set(ref, { resolve, reject, timer });
+      this.write({ ...frame, ref });
+    });
+  }
+
+  private settle(ref: string): void {
+    clearTimeout(this.pending.get(ref)?.timer);
+    this.pending.delete(ref);
+  }
+
+  private failPending(error: Error): void {
+    for (const [ref, waiting] of this.pending) {
+      this.settle(ref);
+      waiting.reject(error);
+    }
+  }
+
+  private failHelloWaiters(error: Error): void {
+    const waiters = this.helloWaiters;
+    this.helloWaiters = [];
+    for (const waiter of waiters) waiter.reject(error);
+  }
+
+  private write(frame: ClientFrame): void {
+    this.socket?.send(JSON.stringify(frame));
+  }
+
+  private isOpen(): boolean {
+    return this.state === 'open' && this.socket?.readyState === OPEN;
+  }
+
+  private setState(state: ConnectionState): void {
+    if (this.state === state) return;
+    this.state = state;
+    this.emit('state', state);
+  }
+}

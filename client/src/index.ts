@@ -1,0 +1,11 @@
+/** @chat/client: a typed client for the chat socket protocol, for browsers and Node. */
+export {
+  ChatClient,
+  ChatError,
+  type ChatClientOptions,
+  type ClientEvents,
+  type ConnectionState,
+  type SocketLike,
+} from './chat-client';
+export { Emitter } from './emitter';
+export * from './protocol';
