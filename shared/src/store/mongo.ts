@@ -5,7 +5,10 @@ import type { Logger } from '../logger';
  * A mongoose connection of a service's own: models registered on it never leak between services that
  * share one process. Plain objects out (`lean`), never documents, is each adapter's job.
  */
-export async function connectMongo(url: string, options: { appName: string; logger: Logger }): Promise<mongoose.Connection> {
+export async function connectMongo(
+  url: string,
+  options: { appName: string; logger: Logger },
+): Promise<mongoose.Connection> {
   const connection = mongoose.createConnection(url, {
     appName: options.appName,
     serverSelectionTimeoutMS: 5_000,
@@ -28,10 +31,18 @@ export async function mongoReachable(connection: mongoose.Connection): Promise<b
   return true;
 }
 
-/** The index key a duplicate-key error (11000) is about, e.g. `usernameLower`, or undefined for other errors. */
+/**
+ * The index key a duplicate-key error (11000) is about, e.g. `usernameLower`, `''` when the error does not
+ * say, or undefined for other errors. FerretDB 1.24 reports a unique violation on an update (not on an
+ * insert) as InternalError (code 1) with SQLite's "UNIQUE constraint failed: index '<coll>_<hash>_<name>'".
+ */
 export function duplicateKeyField(error: unknown): string | undefined {
   const mongoError = error as { code?: number; keyPattern?: Record<string, unknown>; message?: string };
+  const message = mongoError?.message ?? '';
+  if (mongoError?.code === 1 && message.includes('UNIQUE constraint failed')) {
+    return /index '\w*?_[0-9a-f]{8}_(\w+?)_-?1/.exec(message)?.[1] ?? '';
+  }
   if (mongoError?.code !== 11000) return undefined;
   if (mongoError.keyPattern) return Object.keys(mongoError.keyPattern)[0];
-  return /index: (?:\w+\.)*?(\w+?)_1/.exec(mongoError.message ?? '')?.[1] ?? '';
+  return /index: (?:\w+\.)*?(\w+?)_1/.exec(message)?.[1] ?? '';
 }

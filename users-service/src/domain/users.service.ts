@@ -1,0 +1,181 @@
+import { randomUUID } from 'node:crypto';
+import {
+  decodeCursor,
+  encodeCursor,
+  ForbiddenError,
+  InvalidCredentialsError,
+  NotFoundError,
+  toUserPublic,
+  UnauthenticatedError,
+  ValidationError,
+  type Role,
+  type User,
+  type UserPublic,
+} from '@chat/shared';
+import type { UserChanges, UserStore } from '../store/user.store';
+import type { PasswordHasher } from './password-hasher';
+import type { UserEvents } from './user-events';
+
+export interface SignupInput {
+  username: string;
+  password: string;
+  name?: string | null;
+  email?: string | null;
+  phone?: string | null;
+}
+
+export interface UpdateInput {
+  name?: string | null;
+  email?: string | null;
+  phone?: string | null;
+  password?: string;
+  currentPassword?: string;
+  role?: Role;
+}
+
+export interface ListInput {
+  limit: number;
+  cursor?: string;
+  q?: string;
+}
+
+export interface UserPage {
+  items: UserPublic[];
+  nextCursor: string | null;
+}
+
+export interface UsersServiceDeps {
+  store: UserStore;
+  hasher: PasswordHasher;
+  events: UserEvents;
+  /** Usernames that are admins, in any case. */
+  adminUsernames: readonly string[];
+  now?: () => Date;
+}
+
+/**
+ * The user use cases. Callers pass the id of the signed-in user (the token's `sub`); their role is read
+ * from the store, not the token, so a demotion or a deletion takes effect on the next request.
+ */
+export class UsersService {
+  private readonly adminUsernames: ReadonlySet<string>;
+  private readonly now: () => Date;
+
+  constructor(private readonly deps: UsersServiceDeps) {
+    this.adminUsernames = new Set(deps.adminUsernames.map((username) => username.toLowerCase()));
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  async signup(input: SignupInput): Promise<User> {
+    const user = await this.deps.store.create({
+      id: randomUUID(),
+      username: input.username,
+      passwordHash: await this.deps.hasher.hash(input.password),
+      name: input.name ?? null,
+      email: input.email ?? null,
+      phone: input.phone ?? null,
+      role: this.adminUsernames.has(input.username.toLowerCase()) ? 'admin' : 'user',
+      createdAt: this.now(),
+    });
+    await this.deps.events.created(user);
+    return user;
+  }
+
+  /** Public profiles ordered by username, `q` a case-insensitive username prefix. */
+  async list(actorId: string, input: ListInput): Promise<UserPage> {
+    await this.actor(actorId);
+    const after = input.cursor ? String(decodeCursor(input.cursor, 1)[0]) : undefined;
+    const users = await this.deps.store.list({
+      limit: input.limit + 1,
+      after,
+      prefix: input.q ? input.q.toLowerCase() : undefined,
+    });
+    const items = users.slice(0, input.limit);
+    const last = items[items.length - 1];
+    return {
+      items: items.map(toUserPublic),
+      nextCursor: users.length > input.limit && last ? encodeCursor([last.username.toLowerCase()]) : null,
+    };
+  }
+
+  me(actorId: string): Promise<User> {
+    return this.actor(actorId);
+  }
+
+  /** The full view for the user themselves or an admin, else the public one. */
+  async view(actorId: string, id: string): Promise<User | UserPublic> {
+    const actor = await this.actor(actorId);
+    const user = actor.id === id ? actor : await this.deps.store.findById(id);
+    if (!user) throw new NotFoundError('The user');
+    return actor.id === id || actor.role === 'admin' ? user : toUserPublic(user);
+  }
+
+  async update(actorId: string, id: string, input: UpdateInput): Promise<User> {
+    const actor = await this.actor(actorId);
+    const self = actor.id === id;
+    if (!self && actor.role !== 'admin') throw new ForbiddenError('You may change only your own account.');
+    if (input.role !== undefined && actor.role !== 'admin')
+      throw new ForbiddenError('Only an admin may set a role.');
+    const changes: UserChanges = { updatedAt: this.now() };
+    if (input.name !== undefined) changes.name = input.name;
+    if (input.email !== undefined) changes.email = input.email;
+    if (input.phone !== undefined) changes.phone = input.phone;
+    if (input.role !== undefined) changes.role = input.role;
+    if (input.password !== undefined) {
+      if (self) await this.checkCurrentPassword(id, input.currentPassword);
+      changes.passwordHash = await this.deps.hasher.hash(input.password);
+    }
+    const user = await this.deps.store.update(id, changes);
+    if (!user) throw new NotFoundError('The user');
+    await this.deps.events.updated(user);
+    return user;
+  }
+
+  async remove(actorId: string, id: string): Promise<void> {
+    const actor = await this.actor(actorId);
+    if (actor.id !== id && actor.role !== 'admin')
+      throw new ForbiddenError('You may delete only your own account.');
+    if (!(await this.deps.store.remove(id))) throw new NotFoundError('The user');
+    await this.deps.events.deleted(id, this.now());
+  }
+
+  /** The user whose login (username or email, any case) and password match; else InvalidCredentialsError. */
+  async verifyCredentials(login: string, password: string): Promise<User> {
+    const credentials = await this.deps.store.findCredentials({ login: login.toLowerCase() });
+    const matches = await this.deps.hasher.verify(password, credentials?.passwordHash);
+    if (!credentials || !matches) throw new InvalidCredentialsError();
+    return credentials.user;
+  }
+
+  /** Public profiles of the users among `ids` that exist. */
+  async publicUsers(ids: readonly string[]): Promise<UserPublic[]> {
+    return (await this.deps.store.findByIds(ids)).map(toUserPublic);
+  }
+
+  /** Makes admins of the configured usernames that already exist; run at start-up. */
+  async promoteConfiguredAdmins(): Promise<User[]> {
+    if (this.adminUsernames.size === 0) return [];
+    const promoted = await this.deps.store.promoteToAdmin([...this.adminUsernames], this.now());
+    for (const user of promoted) await this.deps.events.updated(user);
+    return promoted;
+  }
+
+  /** The signed-in user; a token whose account is gone is no longer a way in. */
+  private async actor(actorId: string): Promise<User> {
+    const actor = await this.deps.store.findById(actorId);
+    if (!actor) throw new UnauthenticatedError('The account no longer exists.');
+    return actor;
+  }
+
+  private async checkCurrentPassword(id: string, currentPassword: string | undefined): Promise<void> {
+    if (currentPassword === undefined) {
+      throw new ValidationError([
+        { path: 'currentPassword', message: 'is required to change your own password' },
+      ]);
+    }
+    const credentials = await this.deps.store.findCredentials({ id });
+    if (!(await this.deps.hasher.verify(currentPassword, credentials?.passwordHash))) {
+      throw new ForbiddenError('The current password is wrong.');
+    }
+  }
+}

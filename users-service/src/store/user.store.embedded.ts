@@ -1,0 +1,113 @@
+import type Datastore from '@seald-io/nedb';
+import {
+  closeEmbeddedCollections,
+  openEmbeddedCollection,
+  uniqueViolationKey,
+  type User,
+} from '@chat/shared';
+import {
+  emailTaken,
+  listFilter,
+  loginFilter,
+  toDocument,
+  toUpdate,
+  toUser,
+  uniqueIndexes,
+  usernameTaken,
+  type Credentials,
+  type ListQuery,
+  type NewUser,
+  type UserChanges,
+  type UserDocument,
+  type UserStore,
+} from './user.store';
+
+/** The `users` collection in a NeDB file under DATA_DIR, for the run with nothing installed. */
+export class EmbeddedUserStore implements UserStore {
+  private constructor(
+    private readonly collection: Datastore<UserDocument>,
+    private readonly dataDir: string,
+  ) {}
+
+  /** Loads (or creates) `<dataDir>/users.db` with its unique indexes. */
+  static async open(dataDir: string): Promise<EmbeddedUserStore> {
+    const collection = await openEmbeddedCollection<UserDocument & Record<string, unknown>>(dataDir, 'users');
+    for (const { field, sparse } of uniqueIndexes) {
+      await collection.ensureIndexAsync({ fieldName: field, unique: true, sparse });
+    }
+    return new EmbeddedUserStore(collection, dataDir);
+  }
+
+  async create(user: NewUser): Promise<User> {
+    const document = toDocument(user);
+    try {
+      await this.collection.insertAsync(document);
+    } catch (error) {
+      throw conflictOf(error, document);
+    }
+    return toUser(document);
+  }
+
+  async findById(id: string): Promise<User | undefined> {
+    const document = await this.collection.findOneAsync({ _id: id });
+    return document ? toUser(document) : undefined;
+  }
+
+  async findByIds(ids: readonly string[]): Promise<User[]> {
+    const documents = await this.collection.findAsync({ _id: { $in: [...ids] } });
+    return documents.map(toUser);
+  }
+
+  async findCredentials(by: { id: string } | { login: string }): Promise<Credentials | undefined> {
+    const document = await this.collection.findOneAsync('id' in by ? { _id: by.id } : loginFilter(by.login));
+    return document ? { user: toUser(document), passwordHash: document.passwordHash } : undefined;
+  }
+
+  async list(query: ListQuery): Promise<User[]> {
+    const documents = await this.collection
+      .findAsync(listFilter(query))
+      .sort({ usernameLower: 1 })
+      .limit(query.limit);
+    return documents.map(toUser);
+  }
+
+  async update(id: string, changes: UserChanges): Promise<User | undefined> {
+    const update = toUpdate(changes);
+    try {
+      const { affectedDocuments } = await this.collection.updateAsync({ _id: id }, update, {
+        returnUpdatedDocs: true,
+      });
+      return affectedDocuments ? toUser(affectedDocuments as UserDocument) : undefined;
+    } catch (error) {
+      throw conflictOf(error, update.$set);
+    }
+  }
+
+  async remove(id: string): Promise<boolean> {
+    return (await this.collection.removeAsync({ _id: id }, {})) === 1;
+  }
+
+  async promoteToAdmin(usernamesLower: readonly string[], at: Date): Promise<User[]> {
+    const { affectedDocuments } = await this.collection.updateAsync(
+      { usernameLower: { $in: [...usernamesLower] }, role: 'user' },
+      { $set: { role: 'admin', updatedAt: at } },
+      { multi: true, returnUpdatedDocs: true },
+    );
+    return ((affectedDocuments as UserDocument[] | null) ?? []).map(toUser);
+  }
+
+  async ping(): Promise<boolean> {
+    return true;
+  }
+
+  async close(): Promise<void> {
+    await closeEmbeddedCollections(this.dataDir);
+  }
+}
+
+/** NeDB reports the value that collided; usernames never hold `@` and emails always do, so it names the field. */
+function conflictOf(error: unknown, written: { usernameLower?: unknown }): unknown {
+  const key = uniqueViolationKey(error);
+  if (key === undefined) return error;
+  return key === written.usernameLower ? usernameTaken() : emailTaken();
+}

@@ -1,0 +1,171 @@
+import { ConflictError, type Role, type User } from '@chat/shared';
+
+/** A user as signup writes it; the store derives the lower-cased keys it keeps unique. */
+export interface NewUser {
+  id: string;
+  username: string;
+  passwordHash: string;
+  name: string | null;
+  email: string | null;
+  phone: string | null;
+  role: Role;
+  createdAt: Date;
+}
+
+/** What an update may change; `null` clears a field, an absent key leaves it. */
+export interface UserChanges {
+  name?: string | null;
+  email?: string | null;
+  phone?: string | null;
+  role?: Role;
+  passwordHash?: string;
+  updatedAt: Date;
+}
+
+/** A user with the hash of their password, for credential checks only. */
+export interface Credentials {
+  user: User;
+  passwordHash: string;
+}
+
+export interface ListQuery {
+  limit: number;
+  /** Only usernames (lower-cased) strictly after this one: the keyset cursor. */
+  after?: string;
+  /** Only usernames starting with this, compared lower-cased. */
+  prefix?: string;
+}
+
+/**
+ * The `users` collection, owned by users-service alone. Every method returns plain `User` records;
+ * the password hash leaves the store only through `findCredentials`. Uniqueness of username and email
+ * (case-insensitive) is decided by unique indexes, so a conflict is a ConflictError even under races.
+ */
+export interface UserStore {
+  /** Inserts a user; ConflictError USERNAME_TAKEN or EMAIL_TAKEN when the index refuses it. */
+  create(user: NewUser): Promise<User>;
+  findById(id: string): Promise<User | undefined>;
+  /** The users among `ids` that exist, in no particular order. */
+  findByIds(ids: readonly string[]): Promise<User[]>;
+  /** By id, or by login: a lower-cased username, or a lower-cased email when it contains `@`. */
+  findCredentials(by: { id: string } | { login: string }): Promise<Credentials | undefined>;
+  /** Users ordered by lower-cased username. */
+  list(query: ListQuery): Promise<User[]>;
+  /** The user after the change, or undefined when absent; ConflictError EMAIL_TAKEN on a taken email. */
+  update(id: string, changes: UserChanges): Promise<User | undefined>;
+  /** True when a user was deleted. */
+  remove(id: string): Promise<boolean>;
+  /** Makes admins of the users with these lower-cased usernames; returns those whose role changed. */
+  promoteToAdmin(usernamesLower: readonly string[], at: Date): Promise<User[]>;
+  /** True when the backing database answers. */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** The stored shape, the same in MongoDB and NeDB. Absent optional fields mean null. */
+export interface UserDocument {
+  _id: string;
+  username: string;
+  usernameLower: string;
+  /**
+   * Absent, never null, when the user has no email: MongoDB's sparse unique index skips absent fields,
+   * and FerretDB 1.24 (which accepts `sparse` but ignores it) lets absent fields repeat but not nulls.
+   */
+  emailLower?: string;
+  email?: string;
+  name?: string;
+  phone?: string;
+  role: Role;
+  passwordHash: string;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** The unique indexes both adapters create. */
+export const uniqueIndexes = [
+  { field: 'usernameLower', sparse: false },
+  { field: 'emailLower', sparse: true },
+] as const;
+
+export function toDocument(user: NewUser): UserDocument {
+  const document: UserDocument = {
+    _id: user.id,
+    username: user.username,
+    usernameLower: user.username.toLowerCase(),
+    role: user.role,
+    passwordHash: user.passwordHash,
+    createdAt: user.createdAt,
+    updatedAt: user.createdAt,
+  };
+  if (user.name !== null) document.name = user.name;
+  if (user.email !== null) {
+    document.email = user.email;
+    document.emailLower = user.email.toLowerCase();
+  }
+  if (user.phone !== null) document.phone = user.phone;
+  return document;
+}
+
+export function toUser(document: UserDocument): User {
+  return {
+    id: document._id,
+    username: document.username,
+    name: document.name ?? null,
+    email: document.email ?? null,
+    phone: document.phone ?? null,
+    role: document.role,
+    createdAt: document.createdAt.toISOString(),
+    updatedAt: document.updatedAt.toISOString(),
+  };
+}
+
+/** `$set`/`$unset` for a change, in the operator syntax MongoDB and NeDB share. */
+export function toUpdate(changes: UserChanges): {
+  $set: Record<string, unknown>;
+  $unset?: Record<string, true>;
+} {
+  const $set: Record<string, unknown> = { updatedAt: changes.updatedAt };
+  const $unset: Record<string, true> = {};
+  for (const field of ['name', 'phone'] as const) {
+    const value = changes[field];
+    if (value === null) $unset[field] = true;
+    else if (value !== undefined) $set[field] = value;
+  }
+  if (changes.email === null) {
+    $unset.email = true;
+    $unset.emailLower = true;
+  } else if (changes.email !== undefined) {
+    $set.email = changes.email;
+    $set.emailLower = changes.email.toLowerCase();
+  }
+  if (changes.role !== undefined) $set.role = changes.role;
+  if (changes.passwordHash !== undefined) $set.passwordHash = changes.passwordHash;
+  return Object.keys($unset).length > 0 ? { $set, $unset } : { $set };
+}
+
+/** The filter for a login: emails hold `@`, usernames cannot, so one field is enough. */
+export function loginFilter(login: string): Record<string, string> {
+  return login.includes('@') ? { emailLower: login } : { usernameLower: login };
+}
+
+/**
+ * The filter for one page: a range on `usernameLower` (never a regex built from input), from the prefix
+ * up to the prefix followed by the highest code unit, and past the cursor.
+ */
+export function listFilter(query: ListQuery): Record<string, unknown> {
+  const range: Record<string, string> = {};
+  if (query.prefix) {
+    range.$gte = query.prefix;
+    range.$lt = `${query.prefix}\uffff`;
+  }
+  if (query.after !== undefined) range.$gt = query.after;
+  return Object.keys(range).length > 0 ? { usernameLower: range } : {};
+}
+
+export function usernameTaken(): ConflictError {
+  return new ConflictError('USERNAME_TAKEN', 'That username is taken.');
+}
+
+export function emailTaken(): ConflictError {
+  return new ConflictError('EMAIL_TAKEN', 'That email belongs to another user.');
+}

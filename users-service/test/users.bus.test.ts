@@ -1,0 +1,142 @@
+import { subjects, type BusMessage, type User } from '@chat/shared';
+import { PASSWORD, startTestService, type TestService } from './support';
+
+describe('users-service on the bus', () => {
+  let service: TestService;
+
+  beforeEach(async () => {
+    service = await startTestService();
+  });
+
+  afterEach(async () => {
+    await service.stop();
+  });
+
+  const verify = (data: unknown) =>
+    service.bus.request(subjects.verifyCredentials.subject, data).then(
+      (reply) => reply as { user: User },
+      (error: { code: string }) => error.code,
+    );
+
+  describe('durable user events', () => {
+    it('publishes created, updated and deleted events without a password or hash', async () => {
+      const events: BusMessage[] = [];
+      await service.bus.consume('events.users.>', (message) => void events.push(message), {
+        durable: 'test-users',
+      });
+
+      const user = await service.signup('alice', { email: 'alice@example.com' });
+      const token = service.tokenFor(user);
+      await service.call('PATCH', `/api/users/${user.id}`, {
+        token,
+        body: { name: 'Alice', password: 'a brand new password', currentPassword: PASSWORD },
+      });
+      await service.call('DELETE', `/api/users/${user.id}`, { token });
+      await service.bus.flush();
+
+      expect(events.map((event) => event.subject)).toEqual([
+        subjects.userCreated.subject,
+        subjects.userUpdated.subject,
+        subjects.userDeleted.subject,
+      ]);
+      const [created, updated, deleted] = events.map((event) => event.data as Record<string, unknown>);
+      expect(created).toEqual({ user });
+      expect(updated).toEqual({ user: { ...user, name: 'Alice', updatedAt: expect.any(String) } });
+      expect(deleted).toEqual({ userId: user.id, deletedAt: expect.any(String) });
+      for (const event of events) {
+        const text = JSON.stringify(event);
+        expect(text).not.toContain(PASSWORD);
+        expect(text).not.toContain('a brand new password');
+        expect(text).not.toMatch(/\$2[aby]\$|passwordHash/);
+      }
+    });
+
+    it('publishes nothing for a refused write', async () => {
+      const events: BusMessage[] = [];
+      await service.bus.consume('events.users.>', (message) => void events.push(message), {
+        durable: 'test-refused',
+      });
+      const user = await service.signup('bob');
+      await service.call('POST', '/api/users', { body: { username: 'BOB', password: PASSWORD } });
+      await service.call('PATCH', `/api/users/${user.id}`, {
+        token: service.tokenFor(user),
+        body: { role: 'admin' },
+      });
+      await service.bus.flush();
+      expect(events.map((event) => event.subject)).toEqual([subjects.userCreated.subject]);
+    });
+
+    it('promotes configured admins at start-up and announces it', async () => {
+      const boss = await service.signup('Boss');
+      const events: BusMessage[] = [];
+      await service.bus.consume(subjects.userUpdated.subject, (message) => void events.push(message), {
+        durable: 'test-promote',
+      });
+      await service.restart({ ADMIN_USERNAMES: 'root, BOSS' });
+      expect((await service.call('GET', '/api/users/me', { token: service.tokenFor(boss) })).body.role).toBe(
+        'admin',
+      );
+      expect(events.map((event) => (event.data as { user: User }).user)).toEqual([
+        { ...boss, role: 'admin', updatedAt: expect.any(String) },
+      ]);
+      await service.restart({ ADMIN_USERNAMES: 'root, BOSS' });
+      expect(events).toHaveLength(1);
+    });
+  });
+
+  describe(subjects.verifyCredentials.subject, () => {
+    let user: User;
+
+    beforeEach(async () => {
+      user = await service.signup('Carol', { email: 'Carol@Example.com' });
+    });
+
+    it.each(['Carol', 'carol', 'CAROL', 'carol@example.com', 'CAROL@EXAMPLE.COM'])(
+      'answers the user for the login %s',
+      async (login) => {
+        expect(await verify({ login, password: PASSWORD })).toEqual({ user });
+      },
+    );
+
+    it('answers INVALID_CREDENTIALS for a wrong password or an unknown login alike', async () => {
+      expect(await verify({ login: 'carol', password: 'wrong password' })).toBe('INVALID_CREDENTIALS');
+      expect(await verify({ login: 'nobody', password: PASSWORD })).toBe('INVALID_CREDENTIALS');
+      expect(await verify({ login: 'nobody@example.com', password: PASSWORD })).toBe('INVALID_CREDENTIALS');
+      expect(await verify({ login: '', password: '' })).toBe('INVALID_CREDENTIALS');
+    });
+
+    it.each([
+      { login: { $ne: null }, password: PASSWORD },
+      { login: 'carol', password: { $ne: null } },
+      { login: 'carol' },
+      null,
+    ])('answers VALIDATION_FAILED to %j', async (data) => {
+      expect(await verify(data)).toBe('VALIDATION_FAILED');
+    });
+  });
+
+  describe(subjects.getPublicUsers.subject, () => {
+    it('answers the public profiles of the users that exist', async () => {
+      const dave = await service.signup('dave', { email: 'dave@example.com', name: 'Dave' });
+      const erin = await service.signup('erin');
+      const reply = (await service.bus.request(subjects.getPublicUsers.subject, {
+        ids: [dave.id, 'missing', erin.id],
+      })) as { users: unknown[] };
+      expect(subjects.getPublicUsersReply.schema.parse(reply)).toEqual(reply);
+      expect(reply.users).toHaveLength(2);
+      expect(reply.users).toEqual(
+        expect.arrayContaining([
+          { id: dave.id, username: 'dave', name: 'Dave', createdAt: dave.createdAt },
+          { id: erin.id, username: 'erin', name: null, createdAt: erin.createdAt },
+        ]),
+      );
+    });
+
+    it('answers VALIDATION_FAILED to more than 200 ids', async () => {
+      const ids = Array.from({ length: 201 }, (_, index) => `id-${index}`);
+      await expect(service.bus.request(subjects.getPublicUsers.subject, { ids })).rejects.toMatchObject({
+        code: 'VALIDATION_FAILED',
+      });
+    });
+  });
+});
