@@ -1,6 +1,18 @@
 /** One jest project per workspace; tests import sibling packages from source, so no build is needed first. */
-const swc = ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescript' } }, module: { type: 'commonjs' } }];
-const workspaces = ['shared', 'client', 'users-service', 'auth-service', 'chat-service', 'gateway', 'standalone'];
+const swc = [
+  '@swc/jest',
+  { jsc: { target: 'es2022', parser: { syntax: 'typescript' } }, module: { type: 'commonjs' } },
+];
+const workspaces = [
+  'shared',
+  'client',
+  'users-service',
+  'auth-service',
+  'chat-service',
+  'gateway',
+  'standalone',
+  'web',
+];
 
 /** @type {import('jest').Config} */
 module.exports = {
@@ -14,4 +26,7 @@ module.exports = {
     setupFiles: ['<rootDir>/../jest.setup.js'],
   })),
   testTimeout: 30000,
+  // Finds or starts NATS and a MongoDB-protocol server once per run (infra.md, order of resolution).
+  globalSetup: '<rootDir>/shared/src/testing/global-setup.ts',
+  globalTeardown: '<rootDir>/shared/src/testing/global-teardown.ts',
 };

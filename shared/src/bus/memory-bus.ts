@@ -66,7 +66,7 @@ export class MemoryBus implements Bus {
     for (const sub of this.subs) {
       if (!subjectMatches(sub.subject, subject)) continue;
       if (sub.queue === undefined) {
-        this.dispatch(sub.handler, message);
+        this.dispatch(sub, message);
       } else {
         const key = `${sub.queue}\u0000${sub.subject}`;
         groups.set(key, [...(groups.get(key) ?? []), sub]);
@@ -75,7 +75,7 @@ export class MemoryBus implements Bus {
     for (const [key, members] of groups) {
       const turn = this.queueTurns.get(key) ?? 0;
       this.queueTurns.set(key, turn + 1);
-      this.dispatch(members[turn % members.length]!.handler, message);
+      this.dispatch(members[turn % members.length]!, message);
     }
   }
 
@@ -93,7 +93,10 @@ export class MemoryBus implements Bus {
     const timeoutMs = options.timeoutMs ?? 5_000;
     let timer: NodeJS.Timeout | undefined;
     const reply = new Promise<unknown>((resolve, reject) => {
-      timer = setTimeout(() => reject(new UpstreamUnavailableError(`${subject} did not answer in ${timeoutMs} ms.`)), timeoutMs);
+      timer = setTimeout(
+        () => reject(new UpstreamUnavailableError(`${subject} did not answer in ${timeoutMs} ms.`)),
+        timeoutMs,
+      );
       setImmediate(() => {
         responder.respond(message).then(resolve, reject);
       });
@@ -112,7 +115,8 @@ export class MemoryBus implements Bus {
         try {
           return { ok: true, data: (await handler(message)) ?? null };
         } catch (error) {
-          if (!(error instanceof AppError)) this.options.logger.error('bus responder failed', { subject, error });
+          if (!(error instanceof AppError))
+            this.options.logger.error('bus responder failed', { subject, error });
           return errorReply(error);
         }
       });
@@ -123,7 +127,8 @@ export class MemoryBus implements Bus {
 
   async publishDurable(subject: string, data: unknown, options?: PublishOptions): Promise<void> {
     this.assertOpen();
-    if (!subject.startsWith(DURABLE_PREFIX)) throw new Error(`Durable subjects start with ${DURABLE_PREFIX}: ${subject}`);
+    if (!subject.startsWith(DURABLE_PREFIX))
+      throw new Error(`Durable subjects start with ${DURABLE_PREFIX}: ${subject}`);
     this.log.push({ seq: ++this.seq, time: Date.now(), message: this.envelope(subject, data, options) });
     const overflow = this.log.length - (this.options.maxEvents ?? 100_000);
     if (overflow > 0) this.log.splice(0, overflow);
@@ -175,10 +180,18 @@ export class MemoryBus implements Bus {
     return { subject, data: data === undefined ? null : JSON.parse(JSON.stringify(data)), headers };
   }
 
-  private dispatch(handler: BusHandler, message: BusMessage): void {
+  private dispatch(sub: CoreSub, message: BusMessage): void {
     const run = new Promise<void>((resolve) => setImmediate(resolve))
-      .then(() => runWithContext({ requestId: acceptRequestId(message.headers[REQUEST_ID_HEADER]) }, () => handler(message)))
-      .catch((error: unknown) => this.options.logger.error('bus handler failed', { subject: message.subject, error }));
+      .then(() => {
+        // unsubscribe() promises that no handler starts once it has resolved, even for a message sent before.
+        if (!this.subs.has(sub)) return;
+        return runWithContext({ requestId: acceptRequestId(message.headers[REQUEST_ID_HEADER]) }, () =>
+          sub.handler(message),
+        );
+      })
+      .catch((error: unknown) =>
+        this.options.logger.error('bus handler failed', { subject: message.subject, error }),
+      );
     this.track(run);
   }
 
@@ -189,7 +202,9 @@ export class MemoryBus implements Bus {
     const run = (async () => {
       let delay = RETRY_MIN_MS;
       while (!this.closed && cursor.members.length > 0) {
-        const event = this.log.find((stored) => stored.seq >= cursor.next && subjectMatches(cursor.filter, stored.message.subject));
+        const event = this.log.find(
+          (stored) => stored.seq >= cursor.next && subjectMatches(cursor.filter, stored.message.subject),
+        );
         if (!event) break;
         const handler = cursor.members[cursor.turn++ % cursor.members.length]!;
         try {
@@ -199,7 +214,10 @@ export class MemoryBus implements Bus {
           cursor.next = event.seq + 1;
           delay = RETRY_MIN_MS;
         } catch (error) {
-          this.options.logger.warn('durable handler failed; retrying', { subject: event.message.subject, error });
+          this.options.logger.warn('durable handler failed; retrying', {
+            subject: event.message.subject,
+            error,
+          });
           await new Promise((resolve) => setTimeout(resolve, delay * (0.5 + Math.random())));
           delay = Math.min(delay * 2, RETRY_MAX_MS);
         }

@@ -1,5 +1,5 @@
 import type { RequestHandler } from 'express';
-import { acceptRequestId, REQUEST_ID_HEADER, runWithContext } from '../context';
+import { acceptRequestId, currentRequestId, REQUEST_ID_HEADER, runWithContext } from '../context';
 import type { Logger } from '../logger';
 
 /** Echoes or assigns `x-request-id`, and runs the rest of the request inside its context. */
@@ -10,12 +10,18 @@ export const requestContext: RequestHandler = (req, res, next) => {
   runWithContext({ requestId }, next);
 };
 
-/** One `http`-level line per request once it is answered; the logger redacts tokens in query strings. */
+/**
+ * One `http`-level line per request once it is answered; the logger redacts tokens in query strings.
+ * The request id is read now: 'finish' may fire in another request's async context (a proxied body is
+ * written from a pooled upstream socket's callbacks).
+ */
 export function accessLog(logger: Logger): RequestHandler {
   return (req, res, next) => {
     const started = process.hrtime.bigint();
+    const requestId = currentRequestId();
     res.on('finish', () => {
       logger.http('request', {
+        requestId,
         method: req.method,
         url: req.originalUrl,
         status: res.statusCode,
