@@ -1,0 +1,172 @@
+import { randomUUID } from 'node:crypto';
+import { AppError, UnauthenticatedError, type Logger, type Role, type User } from '@chat/shared';
+import type { Session, SessionEndReason, SessionStore } from '../store/session.store';
+import type { AccessTokenSigner } from './access-token';
+import type { LoginLimiter } from './login-limiter';
+import { formatRefreshToken, hashSecret, newSecret, parseRefreshToken } from './refresh-token';
+
+/** Checks a login (username or email) and password: the user, or InvalidCredentialsError / UpstreamUnavailableError. */
+export type CredentialsChecker = (login: string, password: string) => Promise<User>;
+
+/** A session that ended, as every verifier must learn of it. */
+export interface SessionEndedNotice {
+  sessionId: string;
+  userId: string;
+  reason: SessionEndReason;
+  endedAt: Date;
+}
+
+export interface AuthServiceDeps {
+  sessions: SessionStore;
+  limiter: LoginLimiter;
+  signer: AccessTokenSigner;
+  checkCredentials: CredentialsChecker;
+  /** Makes every verifier refuse the session's access tokens; resolves once that is durable. */
+  announceSessionEnded: (notice: SessionEndedNotice) => Promise<void>;
+  refreshTtlSeconds: number;
+  logger: Logger;
+}
+
+/** What login and refresh answer (api-contract.md, Auth). */
+export interface TokenPair {
+  accessToken: string;
+  refreshToken: string;
+  tokenType: 'Bearer';
+  /** Seconds the access token lives. */
+  expiresIn: number;
+}
+
+export interface LoginResult extends TokenPair {
+  user: User;
+}
+
+/** Refresh failures all look alike to the client: which check failed is nothing it needs. */
+const REFRESH_REFUSED = 'The refresh token is not valid.';
+
+/** Login, refresh-token rotation with reuse detection, logout, and keeping sessions in step with users. */
+export class AuthService {
+  constructor(private readonly deps: AuthServiceDeps) {}
+
+  /**
+   * Checks the limits first (a blocked client learns nothing about the password), then the credentials with
+   * users-service; a refusal counts against the username and the address, a success starts a session.
+   */
+  async login(input: { username: string; password: string; address: string }): Promise<LoginResult> {
+    const now = new Date();
+    const attempt = { username: input.username, address: input.address };
+    await this.deps.limiter.assertAllowed(attempt, now);
+    let user: User;
+    try {
+      user = await this.deps.checkCredentials(input.username, input.password);
+    } catch (error) {
+      if (error instanceof AppError && error.code === 'INVALID_CREDENTIALS') {
+        await this.deps.limiter.recordFailure(attempt, now);
+      }
+      throw error;
+    }
+    await this.deps.limiter.recordSuccess(attempt);
+    const secret = newSecret();
+    const session = await this.deps.sessions.create({
+      id: randomUUID(),
+      userId: user.id,
+      username: user.username,
+      role: user.role,
+      secretHash: hashSecret(secret),
+      createdAt: now,
+      refreshedAt: now,
+      expiresAt: this.refreshExpiry(now),
+    });
+    this.deps.logger.info('session started', { userId: user.id, sessionId: session.id });
+    return { ...this.issue(session, secret), user };
+  }
+
+  /**
+   * Rotates the session's refresh secret with a compare-and-set, so a refresh token works once. A token
+   * that was already rotated away means two parties hold the family (RFC 6819 §5.2.2.3, RFC 9700
+   * §4.14.2): the whole session ends and every token of it is refused.
+   */
+  async refresh(refreshToken: string): Promise<TokenPair> {
+    const presented = parseRefreshToken(refreshToken);
+    if (!presented) throw new UnauthenticatedError(REFRESH_REFUSED);
+    const now = new Date();
+    const presentedHash = hashSecret(presented.secret);
+    const secret = newSecret();
+    const rotated = await this.deps.sessions.rotate(presented.sessionId, presentedHash, {
+      secretHash: hashSecret(secret),
+      refreshedAt: now,
+      expiresAt: this.refreshExpiry(now),
+    });
+    if (rotated) return this.issue(rotated, secret);
+
+    const session = await this.deps.sessions.findById(presented.sessionId);
+    if (session && session.endedAt === null && session.secretHash !== presentedHash) {
+      const ended = await this.deps.sessions.end(session.id, 'refresh_reuse', now);
+      if (ended) {
+        this.deps.logger.warn('a rotated refresh token was presented again; session ended', {
+          userId: ended.userId,
+          sessionId: ended.id,
+        });
+        await this.announce(ended);
+      }
+    }
+    throw new UnauthenticatedError(REFRESH_REFUSED);
+  }
+
+  /**
+   * Ends the session of a verified access token and announces it. A session that had already ended is
+   * announced again: the token still verified here, so its first announcement may not have gone out.
+   */
+  async logout(claims: { sid: string; sub: string }): Promise<void> {
+    const now = new Date();
+    const session =
+      (await this.deps.sessions.end(claims.sid, 'logout', now)) ??
+      (await this.deps.sessions.findById(claims.sid));
+    await this.deps.announceSessionEnded({
+      sessionId: claims.sid,
+      userId: claims.sub,
+      reason: session?.endReason ?? 'logout',
+      endedAt: session?.endedAt ?? now,
+    });
+    this.deps.logger.info('session ended', { userId: claims.sub, sessionId: claims.sid, reason: 'logout' });
+  }
+
+  /** A deleted user's sessions end, so their refresh tokens stop working and their sockets close. */
+  async userDeleted(userId: string): Promise<void> {
+    const ended = await this.deps.sessions.endAllForUser(userId, 'user_deleted', new Date());
+    for (const session of ended) await this.announce(session);
+    if (ended.length > 0)
+      this.deps.logger.info('sessions ended for a deleted user', { userId, count: ended.length });
+  }
+
+  /** Later access tokens of the user's sessions carry the new username and role. */
+  async userUpdated(user: { id: string; username: string; role: Role }): Promise<void> {
+    await this.deps.sessions.updateUser(user.id, { username: user.username, role: user.role });
+  }
+
+  private announce(session: Session): Promise<void> {
+    return this.deps.announceSessionEnded({
+      sessionId: session.id,
+      userId: session.userId,
+      reason: session.endReason ?? 'logout',
+      endedAt: session.endedAt ?? new Date(),
+    });
+  }
+
+  private issue(session: Session, secret: string): TokenPair {
+    return {
+      accessToken: this.deps.signer.sign({
+        userId: session.userId,
+        username: session.username,
+        role: session.role,
+        sessionId: session.id,
+      }),
+      refreshToken: formatRefreshToken({ sessionId: session.id, secret }),
+      tokenType: 'Bearer',
+      expiresIn: this.deps.signer.ttlSeconds,
+    };
+  }
+
+  private refreshExpiry(now: Date): Date {
+    return new Date(now.getTime() + this.deps.refreshTtlSeconds * 1000);
+  }
+}

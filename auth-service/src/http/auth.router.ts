@@ -1,0 +1,40 @@
+import { Router } from 'express';
+import { authOf, parseInput, requireAuth, type TokenVerifier } from '@chat/shared';
+import type { AuthService } from '../domain/auth.service';
+import type { KeyRing } from '../domain/key-ring';
+import { loginBodySchema, refreshBodySchema } from './auth.schemas';
+
+/** Browsers may cache the JWKS briefly; a rotated key is found anyway through an unknown `kid`. */
+const JWKS_MAX_AGE_SECONDS = 300;
+
+/** `/api/auth/*` (api-contract.md, Auth). */
+export function authRouter(deps: { auth: AuthService; verifier: TokenVerifier; keys: KeyRing }): Router {
+  const router = Router();
+
+  router.post('/api/auth/login', async (req, res) => {
+    const body = parseInput(loginBodySchema, req.body);
+    // req.ip is the client as the gateway saw it: createServiceApp trusts exactly one proxy hop.
+    const result = await deps.auth.login({
+      ...body,
+      address: req.ip ?? req.socket.remoteAddress ?? 'unknown',
+    });
+    // Tokens must not sit in any cache (RFC 6749 §5.1).
+    res.set('Cache-Control', 'no-store').json(result);
+  });
+
+  router.post('/api/auth/refresh', async (req, res) => {
+    const { refreshToken } = parseInput(refreshBodySchema, req.body);
+    res.set('Cache-Control', 'no-store').json(await deps.auth.refresh(refreshToken));
+  });
+
+  router.post('/api/auth/logout', requireAuth(deps.verifier), async (req, res) => {
+    await deps.auth.logout(authOf(req));
+    res.status(204).end();
+  });
+
+  router.get('/api/auth/jwks', (_req, res) => {
+    res.set('Cache-Control', `public, max-age=${JWKS_MAX_AGE_SECONDS}`).json(deps.keys.jwks());
+  });
+
+  return router;
+}

@@ -1,0 +1,213 @@
+import type mongoose from 'mongoose';
+import { Schema } from 'mongoose';
+import { connectMongo, duplicateKeyField, mongoReachable, type Logger, type Role } from '@chat/shared';
+import type { AuthStores } from './auth.store';
+import type { FailureCount, LoginFailureStore } from './login-failure.store';
+import type { NewSession, Rotation, Session, SessionEndReason, SessionStore } from './session.store';
+import type { SigningKeyStore, StoredSigningKey } from './signing-key.store';
+
+interface SessionDoc extends Omit<Session, 'id'> {
+  _id: string;
+}
+
+interface SigningKeyDoc extends StoredSigningKey {
+  _id: string;
+}
+
+interface FailureDoc {
+  _id: string;
+  count: number;
+  resetAt: Date;
+}
+
+const sessionSchema = new Schema<SessionDoc>(
+  {
+    _id: { type: String, required: true },
+    userId: { type: String, required: true, index: true },
+    username: { type: String, required: true },
+    role: { type: String, required: true },
+    secretHash: { type: String, required: true },
+    createdAt: { type: Date, required: true },
+    refreshedAt: { type: Date, required: true },
+    expiresAt: { type: Date, required: true },
+    endedAt: { type: Date, default: null },
+    endReason: { type: String, default: null },
+  },
+  { versionKey: false, collection: 'sessions' },
+);
+
+const signingKeySchema = new Schema<SigningKeyDoc>(
+  {
+    _id: { type: String, required: true },
+    privateKeyPem: { type: String, required: true },
+    createdAt: { type: Date, required: true },
+  },
+  { versionKey: false, collection: 'signing_keys' },
+);
+
+const failureSchema = new Schema<FailureDoc>(
+  {
+    _id: { type: String, required: true },
+    count: { type: Number, required: true },
+    resetAt: { type: Date, required: true },
+  },
+  { versionKey: false, collection: 'login_failures' },
+);
+
+/** The server error for a feature it lacks (FerretDB has no TTL indexes). */
+const NOT_IMPLEMENTED = 238;
+
+/**
+ * Lets MongoDB delete documents once `field` is past. Every query checks that date itself, so this is
+ * housekeeping only: on a server without TTL indexes the documents stay, and a plain index serves the queries.
+ */
+async function ensureExpiryIndex(
+  collection: mongoose.Collection,
+  field: string,
+  logger: Logger,
+): Promise<void> {
+  try {
+    await collection.createIndex({ [field]: 1 }, { expireAfterSeconds: 0 });
+  } catch (error) {
+    if ((error as { code?: unknown }).code !== NOT_IMPLEMENTED) throw error;
+    logger.warn('the database has no TTL indexes; expired documents stay until removed by hand', {
+      collection: collection.collectionName,
+    });
+    await collection.createIndex({ [field]: 1 });
+  }
+}
+
+/** The one document of `signing_keys`: a fixed id makes "first instance wins" a unique-key race. */
+const CURRENT_KEY_ID = 'current';
+
+function toSession({ _id, ...rest }: SessionDoc): Session {
+  return { id: _id, ...rest, role: rest.role as Role };
+}
+
+class MongoSessionStore implements SessionStore {
+  constructor(private readonly model: mongoose.Model<SessionDoc>) {}
+
+  async create(session: NewSession): Promise<Session> {
+    const { id, ...rest } = session;
+    const doc: SessionDoc = { _id: id, ...rest, endedAt: null, endReason: null };
+    await this.model.create(doc);
+    return toSession(doc);
+  }
+
+  async findById(id: string): Promise<Session | null> {
+    const doc = await this.model.findById(id).lean<SessionDoc>();
+    return doc ? toSession(doc) : null;
+  }
+
+  async rotate(id: string, currentHash: string, next: Rotation): Promise<Session | null> {
+    const doc = await this.model
+      .findOneAndUpdate(
+        { _id: id, secretHash: currentHash, endedAt: null, expiresAt: { $gt: next.refreshedAt } },
+        { $set: next },
+        { returnDocument: 'after' },
+      )
+      .lean<SessionDoc>();
+    return doc ? toSession(doc) : null;
+  }
+
+  async end(id: string, reason: SessionEndReason, at: Date): Promise<Session | null> {
+    const doc = await this.model
+      .findOneAndUpdate(
+        { _id: id, endedAt: null },
+        { $set: { endedAt: at, endReason: reason } },
+        { returnDocument: 'after' },
+      )
+      .lean<SessionDoc>();
+    return doc ? toSession(doc) : null;
+  }
+
+  async endAllForUser(userId: string, reason: SessionEndReason, at: Date): Promise<Session[]> {
+    const live = await this.model.find({ userId, endedAt: null }, { _id: 1 }).lean<{ _id: string }[]>();
+    // One conditional update per session, so a session ended concurrently elsewhere is not reported twice.
+    const ended = await Promise.all(live.map((doc) => this.end(doc._id, reason, at)));
+    return ended.filter((session): session is Session => session !== null);
+  }
+
+  async updateUser(userId: string, profile: { username: string; role: Role }): Promise<number> {
+    const result = await this.model.updateMany({ userId, endedAt: null }, { $set: profile });
+    return result.modifiedCount;
+  }
+}
+
+class MongoSigningKeyStore implements SigningKeyStore {
+  constructor(private readonly model: mongoose.Model<SigningKeyDoc>) {}
+
+  async getOrCreate(candidate: StoredSigningKey): Promise<StoredSigningKey> {
+    try {
+      await this.model.create({ _id: CURRENT_KEY_ID, ...candidate });
+      return candidate;
+    } catch (error) {
+      if (duplicateKeyField(error) === undefined) throw error;
+    }
+    const winner = await this.model.findById(CURRENT_KEY_ID).lean<SigningKeyDoc>();
+    if (!winner) throw new Error('The stored signing key vanished right after another instance created it.');
+    return { privateKeyPem: winner.privateKeyPem, createdAt: winner.createdAt };
+  }
+}
+
+class MongoLoginFailureStore implements LoginFailureStore {
+  constructor(private readonly model: mongoose.Model<FailureDoc>) {}
+
+  async get(keys: readonly string[], now: Date): Promise<Map<string, FailureCount>> {
+    const docs = await this.model
+      .find({ _id: { $in: [...keys] }, resetAt: { $gt: now } })
+      .lean<FailureDoc[]>();
+    return new Map(docs.map((doc) => [doc._id, { count: doc.count, resetAt: doc.resetAt }]));
+  }
+
+  async record(key: string, now: Date, windowSeconds: number): Promise<FailureCount> {
+    // A closed window is removed first; a live one is never touched by this, so no failure is lost.
+    await this.model.deleteOne({ _id: key, resetAt: { $lte: now } });
+    const resetAt = new Date(now.getTime() + windowSeconds * 1000);
+    const increment = () =>
+      this.model
+        .findOneAndUpdate(
+          { _id: key },
+          { $inc: { count: 1 }, $setOnInsert: { resetAt } },
+          { upsert: true, returnDocument: 'after' },
+        )
+        .lean<FailureDoc>();
+    let doc: FailureDoc | null;
+    try {
+      doc = await increment();
+    } catch (error) {
+      // Two first failures at once: both upserts try to insert, the loser increments the winner's document.
+      if (duplicateKeyField(error) === undefined) throw error;
+      doc = await increment();
+    }
+    if (!doc) throw new Error('An upsert returned no document.');
+    return { count: doc.count, resetAt: doc.resetAt };
+  }
+
+  async clear(key: string): Promise<void> {
+    await this.model.deleteOne({ _id: key });
+  }
+}
+
+/** auth-service's collections on MongoDB (`sessions`, `signing_keys`, `login_failures`), indexes ensured. */
+export async function openMongoAuthStores(url: string, logger: Logger): Promise<AuthStores> {
+  const connection = await connectMongo(url, { appName: 'auth-service', logger });
+  try {
+    const sessions = connection.model<SessionDoc>('Session', sessionSchema);
+    const signingKeys = connection.model<SigningKeyDoc>('SigningKey', signingKeySchema);
+    const failures = connection.model<FailureDoc>('LoginFailure', failureSchema);
+    await sessions.createIndexes();
+    await ensureExpiryIndex(sessions.collection, 'expiresAt', logger);
+    await ensureExpiryIndex(failures.collection, 'resetAt', logger);
+    return {
+      sessions: new MongoSessionStore(sessions),
+      signingKeys: new MongoSigningKeyStore(signingKeys),
+      loginFailures: new MongoLoginFailureStore(failures),
+      ping: () => mongoReachable(connection),
+      close: () => connection.close(),
+    };
+  } catch (error) {
+    await connection.close();
+    throw error;
+  }
+}
