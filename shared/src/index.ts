@@ -27,6 +27,7 @@ export * from './http/error-handler';
 export * from './http/request-context';
 export * from './http/health';
 export * from './http/server';
+export * from './http/route-description';
 
 export * from './store/mongo';
 export * from './store/embedded';
