@@ -43,9 +43,11 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     const known =
       error instanceof AppError
         ? error
-        : error && typeof error === 'object'
-          ? fromBodyParser(error as Record<string, unknown>)
-          : undefined;
+        : error instanceof URIError
+          ? new AppError('BAD_REQUEST', 'The URL is not valid percent-encoding.')
+          : error && typeof error === 'object'
+            ? fromBodyParser(error as Record<string, unknown>)
+            : undefined;
     const status = known ? (httpStatusByCode[known.code] ?? (known.code === 'BAD_REQUEST' ? 400 : undefined)) : undefined;
     if (!known || status === undefined) {
       const errorId = randomUUID();

@@ -13,10 +13,12 @@ export const requestContext: RequestHandler = (req, res, next) => {
 /**
  * One `http`-level line per request once it is answered; the logger redacts tokens in query strings.
  * The request id is read now: 'finish' may fire in another request's async context (a proxied body is
- * written from a pooled upstream socket's callbacks).
+ * written from a pooled upstream socket's callbacks). Skipped below `http` level, because winston
+ * formats every line before its transports filter by level.
  */
 export function accessLog(logger: Logger): RequestHandler {
   return (req, res, next) => {
+    if (!logger.isLevelEnabled('http')) return next();
     const started = process.hrtime.bigint();
     const requestId = currentRequestId();
     res.on('finish', () => {

@@ -1,0 +1,97 @@
+import express, { type Express } from 'express';
+import {
+  accessLog,
+  createLogger,
+  errorHandler,
+  healthRouter,
+  listen,
+  notFoundHandler,
+  requestContext,
+  type Bus,
+  type Logger,
+  type ReadinessCheck,
+  type RunningServer,
+  type ServiceApp,
+} from '@chat/shared';
+import type { GatewayConfig } from './config';
+import { docsRouter } from './http/docs.router';
+import { clientRateLimit, corsPolicy, rejectMalformedUrl, securityHeaders } from './http/edge';
+import { proxyRouter, type UpstreamRoute } from './http/proxy.router';
+import { UpstreamProxy } from './http/upstream-proxy';
+import { ChatUpstreams } from './upstreams/chat-upstreams';
+
+/** What the one-process run may hand the gateway instead of letting it build its own. */
+export interface GatewayDeps {
+  /**
+   * A bus shared with the other services, for chat instances announcing themselves; the gateway
+   * neither needs one nor closes the one it is given.
+   */
+  bus?: Bus;
+  logger?: Logger;
+}
+
+/** How long `/readyz` waits for each upstream's `/healthz`. */
+const READINESS_TIMEOUT_MS = 1_000;
+
+/**
+ * The gateway: one HTTP edge in front of the services. It sets request ids, security headers, CORS and
+ * a per-client rate limit, and streams `/api/*` to the service that owns each prefix. It verifies no
+ * tokens (services do) and parses no bodies.
+ */
+export function createApp(config: GatewayConfig, deps: GatewayDeps = {}): ServiceApp {
+  const logger = deps.logger ?? createLogger('gateway', config.LOG_LEVEL);
+  const proxy = new UpstreamProxy({
+    timeoutMs: config.UPSTREAM_TIMEOUT_MS,
+    bodyLimitBytes: config.BODY_LIMIT_BYTES,
+    logger,
+  });
+  const chat = new ChatUpstreams(config.CHAT_URLS);
+  const routes: UpstreamRoute[] = [
+    { prefix: '/api/users', service: 'users', pick: () => config.USERS_URL },
+    { prefix: '/api/auth', service: 'auth', pick: () => config.AUTH_URL },
+    { prefix: '/api/rooms', service: 'chat', pick: () => chat.pick() },
+    { prefix: '/api/direct', service: 'chat', pick: () => chat.pick() },
+  ];
+  const probeTimeoutMs = Math.min(READINESS_TIMEOUT_MS, config.UPSTREAM_TIMEOUT_MS);
+  const checks: Record<string, ReadinessCheck> = {
+    users: () => proxy.probe(config.USERS_URL, probeTimeoutMs),
+    auth: () => proxy.probe(config.AUTH_URL, probeTimeoutMs),
+  };
+  // Chat is ready when one instance answers: that is enough to route every chat request.
+  if (chat.all().length > 0) {
+    checks.chat = async () =>
+      (
+        await Promise.all(chat.all().map((origin) => proxy.probe(origin, probeTimeoutMs).catch(() => false)))
+      ).some(Boolean);
+  }
+  const limiter = clientRateLimit(config.RATE_LIMIT_PER_MINUTE, logger);
+
+  const app: Express = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', config.TRUST_PROXY);
+  app.use(requestContext, accessLog(logger), securityHeaders());
+  // Probes come before the rate limit: an orchestrator polling them must not use up a client's budget.
+  app.use(healthRouter(checks, probeTimeoutMs + 500));
+  // CORS first so a browser can read even a 429 or a 400; nothing up to the URL check decodes the path.
+  app.use(corsPolicy(config.CORS_ORIGINS), limiter.handler, rejectMalformedUrl);
+  app.use(docsRouter(config.OPENAPI_FILE));
+  app.use(proxyRouter(routes, proxy));
+  if (config.WEB_DIR) app.use(express.static(config.WEB_DIR));
+  app.use(notFoundHandler);
+  app.use(errorHandler(logger));
+
+  let server: RunningServer | undefined;
+  return {
+    logger,
+    async start() {
+      server = await listen(app, config.PORT, config.HOST);
+      return { url: server.url };
+    },
+    async stop() {
+      await server?.close(config.SHUTDOWN_TIMEOUT_MS);
+      server = undefined;
+      await proxy.close();
+      await limiter.store.shutdown();
+    },
+  };
+}

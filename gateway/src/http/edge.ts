@@ -1,0 +1,75 @@
+import type { Request, RequestHandler } from 'express';
+import cors from 'cors';
+import { rateLimit, MemoryStore, type RateLimitInfo } from 'express-rate-limit';
+import helmet from 'helmet';
+import { AppError, RateLimitedError, type Logger } from '@chat/shared';
+
+/**
+ * A percent-encoding that does not decode is refused here with 400, before it reaches a service's router
+ * (where decoding a path parameter throws, which the services would answer with a 500) or the static
+ * file handler.
+ */
+export const rejectMalformedUrl: RequestHandler = (req, _res, next) => {
+  try {
+    decodeURIComponent(req.path);
+  } catch {
+    next(new AppError('BAD_REQUEST', 'The URL is not valid: its percent-encoding does not decode.'));
+    return;
+  }
+  next();
+};
+
+/**
+ * helmet's defaults for a JSON API that also serves a same-origin single-page client which talks
+ * WebSocket to the same host. Not upgrade-insecure-requests: a plain-HTTP local run must keep working.
+ */
+export function securityHeaders(): RequestHandler {
+  return helmet({
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: ["'self'"],
+        connectSrc: ["'self'", 'ws:', 'wss:'],
+        upgradeInsecureRequests: null,
+      },
+    },
+  });
+}
+
+/**
+ * Cross-origin access for the listed origins only. Others get no CORS headers, so browsers keep
+ * their responses from the calling page; same-origin pages need none.
+ */
+export function corsPolicy(origins: readonly string[]): RequestHandler {
+  const allowed = new Set(origins);
+  return cors({
+    origin: (origin, callback) => callback(null, origin !== undefined && allowed.has(origin)),
+    methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
+    exposedHeaders: ['x-request-id', 'retry-after', 'www-authenticate'],
+    maxAge: 600,
+  });
+}
+
+/** A per-client-address limit on every request; its store is stopped with the app. */
+export function clientRateLimit(
+  perMinute: number,
+  logger: Logger,
+): { handler: RequestHandler; store: MemoryStore } {
+  const store = new MemoryStore();
+  const handler = rateLimit({
+    windowMs: 60_000,
+    limit: perMinute,
+    store,
+    standardHeaders: 'draft-7',
+    legacyHeaders: false,
+    logger: {
+      error: (error, message) => logger.error(message ?? 'rate limiter error', { error }),
+      warn: (error, message) => logger.warn(message ?? 'rate limiter warning', { error }),
+    },
+    handler: (req, _res, next) => {
+      const info = (req as Request & { rateLimit?: RateLimitInfo }).rateLimit;
+      const resetTime = info?.resetTime?.getTime() ?? Date.now() + 60_000;
+      next(new RateLimitedError((resetTime - Date.now()) / 1000));
+    },
+  });
+  return { handler, store };
+}
