@@ -1,0 +1,167 @@
+import {
+  createBus,
+  createLogger,
+  createServiceApp,
+  healthRouter,
+  listen,
+  startTokenVerification,
+  type Bus,
+  type Logger,
+  type ServiceApp,
+} from '@chat/shared';
+import { ChatPublisher } from './bus/chat-events.bus';
+import { InstanceAnnouncer } from './bus/instance-announcer';
+import { BusUserDirectory } from './bus/user-directory.bus';
+import type { ChatConfig } from './config';
+import { ChatService } from './domain/chat.service';
+import { roomsRouter } from './http/rooms.router';
+import { EmbeddedChatStore } from './store/chat.store.embedded';
+import { MongoChatStore } from './store/chat.store.mongo';
+import { ChatSocketServer, type SocketStats } from './ws/socket-server';
+
+export interface ChatAppDeps {
+  /** A bus shared with other services in one process; the app then leaves closing it to its owner. */
+  bus?: Bus;
+  logger?: Logger;
+}
+
+/** chat-service as tests and the one-process run drive it. */
+export interface ChatApp extends ServiceApp {
+  /** This instance's id in presence and `chat.instances` (CHAT_INSTANCE_ID). */
+  readonly instanceId: string;
+  /** What the sockets of this instance hold now, and the most any one socket ever buffered. */
+  stats(): SocketStats;
+}
+
+const NO_SOCKETS: SocketStats = { sockets: 0, subscribedRooms: 0, peakSocketBytes: 0, droppedEvents: 0 };
+
+/**
+ * chat-service: the store (MongoDB when MONGO_URL is set, else NeDB under DATA_DIR), the bus, token
+ * verification, the user directory, REST for rooms and history, and the WebSocket server on `/ws`.
+ * `stop()` drains the sockets (1012, spread over DRAIN_SPREAD_MS), then closes the rest in reverse order.
+ */
+export function createApp(config: ChatConfig, deps: ChatAppDeps = {}): ChatApp {
+  const logger = deps.logger ?? createLogger('chat-service', config.LOG_LEVEL);
+  /** How to undo each step of a start, pushed as it succeeds. */
+  const closers: (() => Promise<void>)[] = [];
+  let sockets: ChatSocketServer | undefined;
+  let announcer: InstanceAnnouncer | undefined;
+
+  const closeAll = async () => {
+    const failures: unknown[] = [];
+    while (closers.length > 0) await closers.pop()!().catch((error: unknown) => failures.push(error));
+    if (failures.length > 0) throw new AggregateError(failures, 'chat-service did not close cleanly');
+  };
+
+  return {
+    logger,
+    instanceId: config.CHAT_INSTANCE_ID,
+
+    stats: () => sockets?.stats() ?? NO_SOCKETS,
+
+    async start() {
+      try {
+        const store = config.MONGO_URL
+          ? await MongoChatStore.open(config.MONGO_URL, logger)
+          : await EmbeddedChatStore.open(config.DATA_DIR);
+        closers.push(() => store.close());
+
+        const bus = deps.bus ?? (await createBus({ natsUrl: config.NATS_URL, name: 'chat-service', logger }));
+        if (!deps.bus) closers.push(() => bus.close());
+
+        const verification = await startTokenVerification({
+          bus,
+          logger,
+          issuer: config.JWT_ISSUER,
+          audience: config.JWT_AUDIENCE,
+          windowSeconds: config.REVOCATION_WINDOW_SECONDS,
+        });
+        closers.push(() => verification.stop());
+
+        const users = new BusUserDirectory(bus, logger);
+        await users.start();
+        closers.push(() => users.stop());
+
+        const publisher = new ChatPublisher(bus, config.CHAT_INSTANCE_ID, logger);
+        const chat = new ChatService({ store, users, events: publisher });
+        const server = new ChatSocketServer({
+          config,
+          logger,
+          bus,
+          chat,
+          store,
+          users,
+          verification,
+          publisher,
+        });
+        server.start();
+        sockets = server;
+        closers.push(() => server.stop());
+
+        const http = await listen(
+          createServiceApp({
+            logger,
+            routes: [
+              healthRouter({ store: () => store.ping(), bus: () => bus.isConnected() }),
+              roomsRouter({ chat, verifier: verification.verifier }),
+            ],
+          }),
+          config.PORT,
+          config.HOST,
+        );
+        http.server.on('upgrade', server.handleUpgrade);
+        closers.push(() => http.close(config.SHUTDOWN_TIMEOUT_MS / 2));
+
+        const url = config.PUBLIC_URL ?? http.url;
+        const announcing = new InstanceAnnouncer({
+          bus,
+          logger,
+          intervalMs: config.INSTANCE_ANNOUNCE_INTERVAL_MS,
+          describe: () => ({
+            id: config.CHAT_INSTANCE_ID,
+            url,
+            sockets: server.hub.size,
+            draining: server.isDraining,
+          }),
+        });
+        announcing.start();
+        announcer = announcing;
+        closers.push(async () => announcing.stop());
+        return { url: http.url };
+      } catch (error) {
+        await closeAll().catch((closeError: unknown) =>
+          logger.warn('cleanup after a failed start failed', { error: closeError }),
+        );
+        throw error;
+      }
+    },
+
+    async stop() {
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<never>((_resolve, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`chat-service did not stop within ${config.SHUTDOWN_TIMEOUT_MS} ms`)),
+          config.SHUTDOWN_TIMEOUT_MS,
+        );
+      });
+      const drainDeadlineMs = Math.min(config.DRAIN_SPREAD_MS + 2_000, config.SHUTDOWN_TIMEOUT_MS / 2);
+      try {
+        await Promise.race([
+          (async () => {
+            if (sockets) {
+              const draining = sockets.drain(config.DRAIN_SPREAD_MS, drainDeadlineMs);
+              announcer?.announce();
+              await draining;
+            }
+            await closeAll();
+          })(),
+          deadline,
+        ]);
+      } finally {
+        clearTimeout(timer);
+        sockets = undefined;
+        announcer = undefined;
+      }
+    },
+  };
+}

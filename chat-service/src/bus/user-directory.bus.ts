@@ -1,0 +1,133 @@
+import {
+  subjects,
+  toUserPublic,
+  type Bus,
+  type Logger,
+  type Subscription,
+  type UserPublic,
+} from '@chat/shared';
+import type { UserDirectory } from '../domain/ports';
+
+/** users-service answers at most this many ids per request (subjects.getPublicUsers). */
+const IDS_PER_REQUEST = 200;
+const REQUEST_TIMEOUT_MS = 3_000;
+
+interface Waiter {
+  resolve: (profiles: Map<string, UserPublic>) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * Public profiles from users-service over the bus (`users.v1.get-public`), cached in this process and
+ * kept fresh by the user events: every instance follows `user.updated` itself (no durable name) and
+ * forgets deleted users. Lookups made in one tick go out together, 200 ids per request, so a burst of
+ * connections costs a few requests rather than one each.
+ */
+export class BusUserDirectory implements UserDirectory {
+  private readonly cache = new Map<string, UserPublic>();
+  private pending = new Map<string, Waiter[]>();
+  private scheduled = false;
+  private subscriptions: Subscription[] = [];
+
+  constructor(
+    private readonly bus: Bus,
+    private readonly logger: Logger,
+    private readonly maxEntries = 50_000,
+  ) {}
+
+  async start(): Promise<void> {
+    this.subscriptions = await Promise.all([
+      this.bus.consume(subjects.userUpdated.subject, (message) => {
+        const parsed = subjects.userUpdated.schema.safeParse(message.data);
+        if (!parsed.success) {
+          this.logger.warn('ignored a malformed user event', { subject: message.subject });
+          return;
+        }
+        const user = toUserPublic(parsed.data.user);
+        if (this.cache.has(user.id)) this.remember(user);
+      }),
+      this.bus.consume(subjects.userDeleted.subject, (message) => {
+        const parsed = subjects.userDeleted.schema.safeParse(message.data);
+        if (!parsed.success) {
+          this.logger.warn('ignored a malformed user event', { subject: message.subject });
+          return;
+        }
+        this.cache.delete(parsed.data.userId);
+      }),
+    ]);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.subscriptions.map((subscription) => subscription.unsubscribe()));
+    this.subscriptions = [];
+  }
+
+  async get(id: string): Promise<UserPublic | undefined> {
+    return (await this.find([id])).get(id);
+  }
+
+  find(ids: readonly string[]): Promise<Map<string, UserPublic>> {
+    const found = new Map<string, UserPublic>();
+    const missing = new Set<string>();
+    for (const id of ids) {
+      const cached = this.cache.get(id);
+      if (cached) found.set(id, cached);
+      else missing.add(id);
+    }
+    if (missing.size === 0) return Promise.resolve(found);
+    return new Promise((resolve, reject) => {
+      let left = missing.size;
+      let failed = false;
+      const waiter: Waiter = {
+        resolve: (profiles) => {
+          for (const [id, profile] of profiles) if (missing.has(id)) found.set(id, profile);
+          if (--left === 0 && !failed) resolve(found);
+        },
+        reject: (error) => {
+          if (failed) return;
+          failed = true;
+          reject(error);
+        },
+      };
+      for (const id of missing) this.pending.set(id, [...(this.pending.get(id) ?? []), waiter]);
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      const batch = this.pending;
+      this.pending = new Map();
+      const ids = [...batch.keys()];
+      for (let i = 0; i < ids.length; i += IDS_PER_REQUEST)
+        void this.fetch(ids.slice(i, i + IDS_PER_REQUEST), batch);
+    });
+  }
+
+  private async fetch(ids: string[], batch: Map<string, Waiter[]>): Promise<void> {
+    try {
+      const reply = subjects.getPublicUsersReply.schema.parse(
+        await this.bus.request(subjects.getPublicUsers.subject, { ids }, { timeoutMs: REQUEST_TIMEOUT_MS }),
+      );
+      const profiles = new Map(reply.users.map((user) => [user.id, user]));
+      for (const user of reply.users) this.remember(user);
+      for (const id of ids) {
+        const one = new Map<string, UserPublic>();
+        const profile = profiles.get(id);
+        if (profile) one.set(id, profile);
+        for (const waiter of batch.get(id) ?? []) waiter.resolve(one);
+      }
+    } catch (error) {
+      for (const id of ids) for (const waiter of batch.get(id) ?? []) waiter.reject(error);
+    }
+  }
+
+  private remember(user: UserPublic): void {
+    this.cache.delete(user.id);
+    this.cache.set(user.id, user);
+    if (this.cache.size > this.maxEntries) this.cache.delete(this.cache.keys().next().value!);
+  }
+}

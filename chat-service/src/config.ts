@@ -1,0 +1,47 @@
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { baseConfigShape, csv, loadConfig } from '@chat/shared';
+
+const positiveMs = z.coerce.number().int().positive();
+
+/** chat-service settings: the common ones plus the WebSocket edge, presence and draining. */
+export const chatConfigShape = {
+  ...baseConfigShape,
+  PORT: baseConfigShape.PORT.default(3003),
+  /** This instance's name in presence heartbeats and `chat.instances`; unique per process. */
+  CHAT_INSTANCE_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, "_" or "-"')
+    .default(() => `chat-${randomUUID()}`),
+  /** How the gateway reaches this instance; defaults to http://127.0.0.1:<bound port>. */
+  PUBLIC_URL: z.url().optional(),
+  /**
+   * Origins (scheme://host[:port]) a browser may open a socket from. Empty: only the host the request
+   * was addressed to. A request without an Origin header (not a browser) is always allowed.
+   */
+  WS_ALLOWED_ORIGINS: csv.default([]),
+  /** How often the server pings each socket; a socket that did not answer the previous ping is dropped. */
+  HEARTBEAT_INTERVAL_MS: positiveMs.default(30_000),
+  /** Largest client frame; larger closes the socket with 1009. */
+  WS_MAX_PAYLOAD_BYTES: z.coerce.number().int().min(1024).max(1_048_576).default(16_384),
+  /** Sustained client frames per second per socket, and the burst above it. */
+  WS_RATE_LIMIT_PER_SECOND: z.coerce.number().positive().default(20),
+  WS_RATE_LIMIT_BURST: z.coerce.number().int().positive().default(40),
+  /** Outbound bytes (queued + in the socket's buffer) one socket may hold before events are shed. */
+  WS_MAX_BUFFERED_BYTES: z.coerce.number().int().min(16_384).default(1_048_576),
+  /** How long a user's last socket may be gone before this instance announces them offline. */
+  PRESENCE_GRACE_MS: z.coerce.number().int().min(0).default(3_000),
+  /** An instance whose presence heartbeat is older than this is taken as gone, with its users. */
+  PRESENCE_TTL_MS: positiveMs.default(15_000),
+  /** How often this instance announces itself (url, load, draining) on `chat.instances`. */
+  INSTANCE_ANNOUNCE_INTERVAL_MS: positiveMs.default(2_000),
+  /** On shutdown, sockets close with 1012 spread over this long, so clients do not reconnect at once. */
+  DRAIN_SPREAD_MS: z.coerce.number().int().min(0).default(3_000),
+};
+
+export type ChatConfig = Readonly<z.infer<z.ZodObject<typeof chatConfigShape>>>;
+
+/** Parses chat-service settings from `env`; throws a ConfigError naming every bad one. */
+export function loadChatConfig(env: Record<string, string | undefined>): ChatConfig {
+  return loadConfig(chatConfigShape, env);
+}

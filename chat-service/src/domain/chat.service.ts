@@ -1,0 +1,238 @@
+import { randomUUID } from 'node:crypto';
+import {
+  ForbiddenError,
+  NotFoundError,
+  UnauthenticatedError,
+  ValidationError,
+  type UserPublic,
+} from '@chat/shared';
+import { directKeyOf, type ChatStore, type MessagePage } from '../store/chat.store';
+import type { Actor, Message, Room, RoomKind } from './entities';
+import type { ChatEvents, UserDirectory } from './ports';
+
+/** At most this many missed messages come with a `joined` reply; `hasMore` says the client should page on. */
+export const MISSED_LIMIT = 200;
+
+export interface HistoryQuery {
+  before?: string;
+  after?: string;
+  limit: number;
+}
+
+export interface Missed {
+  missed: Message[];
+  hasMore: boolean;
+}
+
+function byCreation(a: Room, b: Room): number {
+  return a.createdAt === b.createdAt ? a.id.localeCompare(b.id) : a.createdAt.localeCompare(b.createdAt);
+}
+
+/**
+ * The rooms-and-history use cases (api-contract.md, "Rooms and history" and the socket's join, leave
+ * and send). Every change is stored first, then announced through {@link ChatEvents}.
+ *
+ * Who may see what: anyone signed in may see and join public rooms; private and direct rooms are for
+ * their members. A non-member asking for a room that exists gets FORBIDDEN (room ids are random, so
+ * this tells nothing guessable); a room that does not exist is NOT_FOUND.
+ */
+export class ChatService {
+  private readonly now: () => Date;
+
+  constructor(
+    private readonly deps: { store: ChatStore; users: UserDirectory; events: ChatEvents; now?: () => Date },
+  ) {
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  /** The rooms `userId` belongs to, oldest first. */
+  async roomsOf(userId: string): Promise<Room[]> {
+    const rooms = await this.deps.store.getRooms(await this.deps.store.roomIdsOf(userId));
+    return rooms.sort(byCreation);
+  }
+
+  /** `GET /api/rooms`: the rooms `userId` belongs to plus every public room, oldest first. */
+  async listRooms(userId: string): Promise<Room[]> {
+    const [mine, open] = await Promise.all([this.roomsOf(userId), this.deps.store.listPublicRooms()]);
+    const byId = new Map([...open, ...mine].map((room) => [room.id, room]));
+    return [...byId.values()].sort(byCreation);
+  }
+
+  async createRoom(actor: Actor, input: { name: string; kind: Exclude<RoomKind, 'direct'> }): Promise<Room> {
+    const room = await this.deps.store.createRoom({
+      id: randomUUID(),
+      name: input.name,
+      kind: input.kind,
+      createdBy: actor.id,
+      createdAt: this.now(),
+    });
+    this.deps.events.roomAdded(actor.id, room, false);
+    return room;
+  }
+
+  /** Joins a public room, or confirms a membership of any kind; FORBIDDEN for others' private rooms. */
+  async joinRoom(actor: Actor, roomId: string): Promise<Room> {
+    const room = await this.existingRoom(roomId);
+    if (await this.deps.store.isMember(roomId, actor.id)) return room;
+    if (room.kind !== 'public') throw new ForbiddenError('This room is only open to its members.');
+    const added = await this.deps.store.addMember({
+      roomId,
+      userId: actor.id,
+      role: 'member',
+      joinedAt: this.now(),
+    });
+    const joined = (await this.deps.store.getRoom(roomId)) ?? room;
+    if (added) {
+      this.deps.events.roomAdded(actor.id, joined, false);
+      this.deps.events.memberJoined(joined, await this.profileOf(actor));
+    }
+    return joined;
+  }
+
+  /** Leaves a room; leaving a room you are not in changes nothing. */
+  async leaveRoom(actor: Actor, roomId: string): Promise<void> {
+    const room = await this.existingRoom(roomId);
+    if (!(await this.deps.store.removeMember(roomId, actor.id))) return;
+    const left = (await this.deps.store.getRoom(roomId)) ?? room;
+    this.deps.events.memberLeft(left, await this.profileOf(actor));
+    this.deps.events.roomRemoved(actor.id, roomId);
+  }
+
+  /** A member adds `inviteeId` to a public or private room; direct rooms keep their two members. */
+  async invite(actor: Actor, roomId: string, inviteeId: string): Promise<Room> {
+    const room = await this.memberRoom(actor, roomId);
+    if (room.kind === 'direct') throw new ForbiddenError('A direct room has exactly its two members.');
+    const invitee = await this.deps.users.get(inviteeId);
+    if (!invitee) throw new NotFoundError('The user');
+    const added = await this.deps.store.addMember({
+      roomId,
+      userId: inviteeId,
+      role: 'member',
+      joinedAt: this.now(),
+    });
+    const updated = (await this.deps.store.getRoom(roomId)) ?? room;
+    if (added) {
+      this.deps.events.roomAdded(inviteeId, updated, true);
+      this.deps.events.memberJoined(updated, invitee);
+    }
+    return updated;
+  }
+
+  /**
+   * The direct room of the actor and `peerId`: the same room every time, from either side. Both are
+   * (again) members afterwards; the peer is told with `room.invited` when they were not.
+   */
+  async openDirect(actor: Actor, peerId: string): Promise<Room> {
+    if (peerId === actor.id) throw new ValidationError([{ path: 'userId', message: 'must be another user' }]);
+    const profiles = await this.deps.users.find([actor.id, peerId]);
+    const peer = profiles.get(peerId);
+    if (!peer) throw new NotFoundError('The user');
+    const me = profiles.get(actor.id) ?? this.missingActor();
+    const { room, created } = await this.deps.store.findOrCreateDirectRoom({
+      id: randomUUID(),
+      key: directKeyOf(actor.id, peerId),
+      name: [me.username, peer.username].sort((a, b) => a.localeCompare(b)).join(', '),
+      createdBy: actor.id,
+      createdAt: this.now(),
+    });
+    const joinedAt = this.now();
+    const addedMe = await this.deps.store.addMember({
+      roomId: room.id,
+      userId: actor.id,
+      role: 'member',
+      joinedAt,
+    });
+    const addedPeer = await this.deps.store.addMember({
+      roomId: room.id,
+      userId: peerId,
+      role: 'member',
+      joinedAt,
+    });
+    const current = (await this.deps.store.getRoom(room.id)) ?? room;
+    for (const [added, user, invited] of [
+      [addedMe, me, false],
+      [addedPeer, peer, true],
+    ] as const) {
+      if (!added) continue;
+      this.deps.events.roomAdded(user.id, current, invited);
+      // A new pair's room has no one to tell; a returning member is news to the one who stayed.
+      if (!created) this.deps.events.memberJoined(current, user);
+    }
+    return current;
+  }
+
+  /** `GET /api/rooms/:id/messages`: a page of a room's history, for members only. */
+  async history(actor: Actor, roomId: string, query: HistoryQuery): Promise<MessagePage> {
+    await this.memberRoom(actor, roomId);
+    const [afterSeq, beforeSeq] = await Promise.all([
+      query.after === undefined ? undefined : this.seqOf(roomId, query.after, 'after'),
+      query.before === undefined ? undefined : this.seqOf(roomId, query.before, 'before'),
+    ]);
+    return this.deps.store.listMessages(roomId, { afterSeq, beforeSeq, limit: query.limit });
+  }
+
+  /** For the socket's `join`, after joining: up to {@link MISSED_LIMIT} messages after `since`, oldest first. */
+  async missedSince(actor: Actor, roomId: string, since: string): Promise<Missed> {
+    await this.memberRoom(actor, roomId);
+    const page = await this.deps.store.listMessages(roomId, {
+      afterSeq: await this.seqOf(roomId, since, 'since'),
+      limit: MISSED_LIMIT,
+    });
+    return { missed: page.items, hasMore: page.hasMore };
+  }
+
+  /**
+   * Stores a message with the room's next seq and announces it. The same `clientMsgId` from the same
+   * sender again answers the first message and announces nothing.
+   */
+  async send(
+    actor: Actor,
+    input: { roomId: string; text: string; clientMsgId?: string },
+  ): Promise<{ message: Message; created: boolean }> {
+    await this.memberRoom(actor, input.roomId);
+    const result = await this.deps.store.appendMessage({
+      id: randomUUID(),
+      roomId: input.roomId,
+      senderId: actor.id,
+      senderUsername: actor.username,
+      text: input.text,
+      ...(input.clientMsgId === undefined ? {} : { clientMsgId: input.clientMsgId }),
+      createdAt: this.now(),
+    });
+    if (result.created) this.deps.events.messageCreated(result.message);
+    return result;
+  }
+
+  /** The room, if `actor` belongs to it: NOT_FOUND if it does not exist, else FORBIDDEN for non-members. */
+  async memberRoom(actor: Actor, roomId: string): Promise<Room> {
+    const [room, member] = await Promise.all([
+      this.existingRoom(roomId),
+      this.deps.store.isMember(roomId, actor.id),
+    ]);
+    if (!member) throw new ForbiddenError('Only members of this room may do this.');
+    return room;
+  }
+
+  private async existingRoom(roomId: string): Promise<Room> {
+    const room = await this.deps.store.getRoom(roomId);
+    if (!room) throw new NotFoundError('The room');
+    return room;
+  }
+
+  private async seqOf(roomId: string, messageId: string, field: string): Promise<number> {
+    const message = await this.deps.store.findMessage(messageId);
+    if (!message || message.roomId !== roomId) {
+      throw new ValidationError([{ path: field, message: 'is not the id of a message in this room' }]);
+    }
+    return message.seq;
+  }
+
+  private async profileOf(actor: Actor): Promise<UserPublic> {
+    return (await this.deps.users.get(actor.id)) ?? this.missingActor();
+  }
+
+  /** A valid token whose user users-service no longer knows: the deletion is on its way to us. */
+  private missingActor(): never {
+    throw new UnauthenticatedError('This user no longer exists.');
+  }
+}

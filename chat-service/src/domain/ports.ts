@@ -1,0 +1,23 @@
+import type { UserPublic } from '@chat/shared';
+import type { Message, Room } from './entities';
+
+/** Public profiles, owned by users-service. */
+export interface UserDirectory {
+  /** The profiles of those of `ids` that exist; unknown ids are left out. */
+  find(ids: readonly string[]): Promise<Map<string, UserPublic>>;
+  get(id: string): Promise<UserPublic | undefined>;
+}
+
+/**
+ * What the chat domain tells every chat instance after a change is stored. Fire-and-forget: a lost
+ * notice costs a client a gap it detects by `seq` and fills from history; it never loses stored data.
+ */
+export interface ChatEvents {
+  /** `userId` now belongs to `room`: their sockets start receiving it; `invited` tells the client. */
+  roomAdded(userId: string, room: Room, invited: boolean): void;
+  /** `userId` no longer belongs to `roomId`: their sockets stop receiving it. */
+  roomRemoved(userId: string, roomId: string): void;
+  memberJoined(room: Room, user: UserPublic): void;
+  memberLeft(room: Room, user: UserPublic): void;
+  messageCreated(message: Message): void;
+}

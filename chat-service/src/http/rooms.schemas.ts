@@ -1,0 +1,33 @@
+import { z } from 'zod';
+import { idSchema } from '@chat/shared';
+import { messageSchema, roomNameSchema, roomSchema } from '../domain/entities';
+
+/** `POST /api/rooms`. */
+export const createRoomBody = z.strictObject({
+  name: roomNameSchema,
+  kind: z.enum(['public', 'private']),
+});
+
+/** `POST /api/rooms/:id/invitations`. */
+export const inviteBody = z.strictObject({ userId: idSchema });
+
+export const roomIdParams = z.strictObject({ id: idSchema });
+export const userIdParams = z.strictObject({ userId: idSchema });
+
+/** Query strings arrive as `key=` for an empty value; that means "not given". */
+const blankAsAbsent = (value: unknown) => (value === '' ? undefined : value);
+
+/**
+ * `GET /api/rooms/:id/messages`. `before` and `after` are ids of messages in this room (another room's
+ * id, or an unknown one, is VALIDATION_FAILED); with both, the page is the range between them.
+ */
+export const historyQuery = z.strictObject({
+  before: z.preprocess(blankAsAbsent, idSchema.optional()),
+  after: z.preprocess(blankAsAbsent, idSchema.optional()),
+  limit: z.preprocess(blankAsAbsent, z.coerce.number().int().min(1).max(200).default(50)),
+});
+
+export const roomListSchema = z.object({ items: z.array(roomSchema) });
+
+/** `hasMore`: more messages exist in the paging direction (newer after `after`, else older). */
+export const messagePageSchema = z.object({ items: z.array(messageSchema), hasMore: z.boolean() });

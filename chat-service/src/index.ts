@@ -1,0 +1,28 @@
+/**
+ * @chat/chat-service: rooms, direct messages, history, presence and typing over a WebSocket server, with
+ * fan-out between chat instances over NATS.
+ */
+export { createApp, type ChatApp, type ChatAppDeps } from './app';
+export { chatConfigShape, loadChatConfig, type ChatConfig } from './config';
+export { chatRoutes } from './http/rooms.routes';
+export {
+  createRoomBody,
+  historyQuery,
+  inviteBody,
+  messagePageSchema,
+  roomIdParams,
+  roomListSchema,
+  userIdParams,
+} from './http/rooms.schemas';
+export { messageSchema, roomSchema, type Message, type Room, type RoomKind } from './domain/entities';
+export * from './ws/protocol';
+export { SOCKET_PATH, type SocketStats } from './ws/socket-server';
+export {
+  instancesSubject,
+  presenceHeartbeatSubject,
+  presenceSubject,
+  presenceSyncSubject,
+  roomSubject,
+  userSubject,
+  type InstanceAnnouncement,
+} from './bus/chat.subjects';

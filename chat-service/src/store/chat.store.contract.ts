@@ -1,0 +1,306 @@
+import { randomUUID } from 'node:crypto';
+import type { AppError } from '@chat/shared';
+import type { ChatStore, NewMessage, NewRoom } from './chat.store';
+import { directKeyOf } from './chat.store';
+
+/** Opens a store on one database; calling it again opens another store on the same database. */
+export type StoreOpener = () => Promise<ChatStore>;
+
+async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await promise;
+    return undefined;
+  } catch (error) {
+    return (error as AppError).code ?? String(error);
+  }
+}
+
+let clock = Date.UTC(2030, 0, 1);
+
+function newRoom(name: string, overrides: Partial<NewRoom> = {}): NewRoom {
+  clock += 1000;
+  return {
+    id: randomUUID(),
+    name,
+    kind: 'public',
+    createdBy: 'owner-1',
+    createdAt: new Date(clock),
+    ...overrides,
+  };
+}
+
+function newMessage(roomId: string, overrides: Partial<NewMessage> = {}): NewMessage {
+  clock += 1000;
+  return {
+    id: randomUUID(),
+    roomId,
+    senderId: 'sender-1',
+    senderUsername: 'sender',
+    text: 'hello',
+    createdAt: new Date(clock),
+    ...overrides,
+  };
+}
+
+/**
+ * The behaviour every ChatStore adapter must have (keyv's storageTestSuite). `newDatabase` gives an opener
+ * for a fresh, empty database per test; the suite opens a second store on it to act as a second process.
+ */
+export function chatStoreContract(newDatabase: () => Promise<StoreOpener>): void {
+  let open: StoreOpener;
+  let store: ChatStore;
+  const extra: ChatStore[] = [];
+
+  beforeEach(async () => {
+    open = await newDatabase();
+    store = await open();
+  });
+
+  afterEach(async () => {
+    for (const other of extra.splice(0)) await other.close();
+    await store.close();
+  });
+
+  async function secondStore(): Promise<ChatStore> {
+    const other = await open();
+    extra.push(other);
+    return other;
+  }
+
+  describe('rooms', () => {
+    it('creates a room with its owner as the first member and finds it again', async () => {
+      const input = newRoom('General');
+      const room = await store.createRoom(input);
+      expect(room).toEqual({
+        id: input.id,
+        name: 'General',
+        kind: 'public',
+        memberCount: 1,
+        createdBy: 'owner-1',
+        createdAt: input.createdAt.toISOString(),
+      });
+      expect(Object.getPrototypeOf(room)).toBe(Object.prototype);
+      expect(await store.getRoom(input.id)).toEqual(room);
+      expect(await store.isMember(input.id, 'owner-1')).toBe(true);
+      expect(await store.roomIdsOf('owner-1')).toEqual([input.id]);
+    });
+
+    it('answers undefined for an unknown room', async () => {
+      expect(await store.getRoom('no-such-room')).toBeUndefined();
+    });
+
+    it('refuses a name taken in another case, by a public or a private room, with ROOM_NAME_TAKEN', async () => {
+      await store.createRoom(newRoom('Design'));
+      expect(await codeOf(store.createRoom(newRoom('dESIGN')))).toBe('ROOM_NAME_TAKEN');
+      expect(await codeOf(store.createRoom(newRoom('DESIGN', { kind: 'private' })))).toBe('ROOM_NAME_TAKEN');
+      expect((await store.listPublicRooms()).map((room) => room.name)).toEqual(['Design']);
+    });
+
+    it('lists public rooms only, oldest first, and fetches rooms by id', async () => {
+      const first = await store.createRoom(newRoom('one'));
+      const hidden = await store.createRoom(newRoom('two', { kind: 'private' }));
+      const third = await store.createRoom(newRoom('three'));
+      expect((await store.listPublicRooms()).map((room) => room.id)).toEqual([first.id, third.id]);
+      const fetched = await store.getRooms([hidden.id, third.id, 'missing']);
+      expect(fetched.map((room) => room.id).sort()).toEqual([hidden.id, third.id].sort());
+      expect(await store.getRooms([])).toEqual([]);
+    });
+  });
+
+  describe('direct rooms', () => {
+    const direct = (a: string, b: string) => ({
+      id: randomUUID(),
+      key: directKeyOf(a, b),
+      name: `${a}, ${b}`,
+      createdBy: a,
+      createdAt: new Date(),
+    });
+
+    it('creates the pair room once and finds the same room from either side', async () => {
+      const first = await store.findOrCreateDirectRoom(direct('ann', 'bob'));
+      expect(first.created).toBe(true);
+      expect(first.room).toMatchObject({ kind: 'direct', memberCount: 0, createdBy: 'ann' });
+      const again = await store.findOrCreateDirectRoom(direct('bob', 'ann'));
+      expect(again).toEqual({ room: first.room, created: false });
+      const other = await store.findOrCreateDirectRoom(direct('ann', 'cid'));
+      expect(other.room.id).not.toBe(first.room.id);
+    });
+
+    it('gives concurrent callers in two processes one room', async () => {
+      const other = await secondStore();
+      const results = await Promise.all(
+        Array.from({ length: 6 }, (_, i) =>
+          (i % 2 ? other : store).findOrCreateDirectRoom(direct('dee', 'eve')),
+        ),
+      );
+      expect(new Set(results.map((result) => result.room.id)).size).toBe(1);
+      expect(results.filter((result) => result.created)).toHaveLength(1);
+    });
+
+    it('keeps direct rooms out of the public list and out of the room names', async () => {
+      await store.findOrCreateDirectRoom(direct('fay', 'gus'));
+      await store.findOrCreateDirectRoom(direct('fay', 'hal'));
+      expect(await store.listPublicRooms()).toEqual([]);
+      expect((await store.createRoom(newRoom('fay, gus'))).name).toBe('fay, gus');
+    });
+  });
+
+  describe('memberships', () => {
+    it('adds a member once, counts members, and removes them once', async () => {
+      const room = await store.createRoom(newRoom('club'));
+      const join = { roomId: room.id, userId: 'u2', role: 'member' as const, joinedAt: new Date() };
+      expect(await store.addMember(join)).toBe(true);
+      expect(await store.addMember(join)).toBe(false);
+      expect((await store.getRoom(room.id))?.memberCount).toBe(2);
+      expect(await store.isMember(room.id, 'u2')).toBe(true);
+      expect(await store.removeMember(room.id, 'u2')).toBe(true);
+      expect(await store.removeMember(room.id, 'u2')).toBe(false);
+      expect(await store.isMember(room.id, 'u2')).toBe(false);
+      expect((await store.getRoom(room.id))?.memberCount).toBe(1);
+    });
+
+    it('counts concurrent joins exactly', async () => {
+      const room = await store.createRoom(newRoom('crowd'));
+      const other = await secondStore();
+      await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          (i % 2 ? other : store).addMember({
+            roomId: room.id,
+            userId: `u${i % 10}`,
+            role: 'member',
+            joinedAt: new Date(),
+          }),
+        ),
+      );
+      expect((await store.getRoom(room.id))?.memberCount).toBe(11);
+    });
+
+    it('answers the rooms of users and which users share given rooms', async () => {
+      const a = await store.createRoom(newRoom('a', { createdBy: 'x' }));
+      const b = await store.createRoom(newRoom('b', { createdBy: 'y' }));
+      await store.addMember({ roomId: b.id, userId: 'x', role: 'member', joinedAt: new Date() });
+      const byUser = await store.roomIdsOfUsers(['x', 'y', 'z']);
+      expect(byUser.get('x')?.sort()).toEqual([a.id, b.id].sort());
+      expect(byUser.get('y')).toEqual([b.id]);
+      expect(byUser.has('z')).toBe(false);
+      expect((await store.membersAmong([a.id], ['x', 'y', 'z'])).sort()).toEqual(['x']);
+      expect((await store.membersAmong([a.id, b.id], ['x', 'y'])).sort()).toEqual(['x', 'y']);
+      expect(await store.membersAmong([], ['x'])).toEqual([]);
+    });
+  });
+
+  describe('messages', () => {
+    it('numbers a room from 1 by one, each room on its own', async () => {
+      const first = await store.appendMessage(newMessage('room-a', { text: 'one' }));
+      const second = await store.appendMessage(newMessage('room-a', { text: 'two' }));
+      const elsewhere = await store.appendMessage(newMessage('room-b'));
+      expect(first.created).toBe(true);
+      expect(first.message).toMatchObject({
+        roomId: 'room-a',
+        seq: 1,
+        text: 'one',
+        sender: { id: 'sender-1', username: 'sender' },
+      });
+      expect(second.message.seq).toBe(2);
+      expect(elsewhere.message.seq).toBe(1);
+      expect(await store.findMessage(second.message.id)).toEqual(second.message);
+      expect(first.message).not.toHaveProperty('clientMsgId');
+    });
+
+    it('returns the first message for a repeated clientMsgId of one sender, without using a seq', async () => {
+      const first = await store.appendMessage(newMessage('room-c', { clientMsgId: 'c-1', text: 'first' }));
+      const retry = await store.appendMessage(newMessage('room-c', { clientMsgId: 'c-1', text: 'retried' }));
+      expect(retry).toEqual({ message: first.message, created: false });
+      expect(first.message.clientMsgId).toBe('c-1');
+      const otherSender = await store.appendMessage(
+        newMessage('room-c', { clientMsgId: 'c-1', senderId: 'sender-2' }),
+      );
+      expect(otherSender).toMatchObject({ created: true, message: { seq: 2 } });
+      expect((await store.appendMessage(newMessage('room-c'))).message.seq).toBe(3);
+    });
+
+    it('assigns seqs without gaps or repeats to concurrent writers in two processes', async () => {
+      const other = await secondStore();
+      const results = await Promise.all(
+        Array.from({ length: 50 }, (_, i) =>
+          (i % 2 ? other : store).appendMessage(
+            newMessage('busy', { clientMsgId: `m-${i}`, text: `m ${i}` }),
+          ),
+        ),
+      );
+      expect(results.every((result) => result.created)).toBe(true);
+      expect(results.map((result) => result.message.seq).sort((a, b) => a - b)).toEqual(
+        Array.from({ length: 50 }, (_, i) => i + 1),
+      );
+      const page = await store.listMessages('busy', { limit: 200 });
+      expect(page.items.map((message) => message.seq)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+    });
+
+    it('numbers a burst in the order it was sent, storing a clientMsgId repeated within it once', async () => {
+      const burst = Array.from({ length: 30 }, (_, i) =>
+        store.appendMessage(newMessage('burst', { text: `b${i}`, clientMsgId: i === 20 ? 'c-5' : `c-${i}` })),
+      );
+      const results = await Promise.all(burst);
+      expect(results[20]).toEqual({ message: results[5]!.message, created: false });
+      const created = results.filter((result) => result.created);
+      expect(created.map((result) => result.message.text)).toEqual(
+        Array.from({ length: 30 }, (_, i) => `b${i}`).filter((_, i) => i !== 20),
+      );
+      expect(created.map((result) => result.message.seq)).toEqual(
+        Array.from({ length: 29 }, (_, i) => i + 1),
+      );
+    });
+
+    it('stores one message for a clientMsgId retried concurrently from two processes', async () => {
+      const other = await secondStore();
+      const results = await Promise.all(
+        Array.from({ length: 6 }, (_, i) =>
+          (i % 2 ? other : store).appendMessage(newMessage('retry', { clientMsgId: 'same' })),
+        ),
+      );
+      expect(new Set(results.map((result) => result.message.id)).size).toBe(1);
+      expect(results.filter((result) => result.created)).toHaveLength(1);
+      expect((await store.listMessages('retry', { limit: 10 })).items).toHaveLength(1);
+    });
+
+    describe('history pages', () => {
+      const seqs = (page: { items: { seq: number }[] }) => page.items.map((message) => message.seq);
+
+      beforeEach(async () => {
+        for (let i = 0; i < 7; i++) await store.appendMessage(newMessage('hist', { text: `m${i + 1}` }));
+        await store.appendMessage(newMessage('noise'));
+      });
+
+      it('gives the latest messages oldest first, with hasMore when older ones exist', async () => {
+        const page = await store.listMessages('hist', { limit: 3 });
+        expect(seqs(page)).toEqual([5, 6, 7]);
+        expect(page.hasMore).toBe(true);
+        expect(page.items[0]?.text).toBe('m5');
+        const all = await store.listMessages('hist', { limit: 7 });
+        expect(seqs(all)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+        expect(all.hasMore).toBe(false);
+      });
+
+      it('pages backwards before a seq and forwards after one', async () => {
+        const before = await store.listMessages('hist', { beforeSeq: 5, limit: 3 });
+        expect(seqs(before)).toEqual([2, 3, 4]);
+        expect(before.hasMore).toBe(true);
+        const oldest = await store.listMessages('hist', { beforeSeq: 2, limit: 3 });
+        expect(seqs(oldest)).toEqual([1]);
+        expect(oldest.hasMore).toBe(false);
+        const after = await store.listMessages('hist', { afterSeq: 2, limit: 3 });
+        expect(seqs(after)).toEqual([3, 4, 5]);
+        expect(after.hasMore).toBe(true);
+        const newest = await store.listMessages('hist', { afterSeq: 5, limit: 3 });
+        expect(seqs(newest)).toEqual([6, 7]);
+        expect(newest.hasMore).toBe(false);
+        const range = await store.listMessages('hist', { afterSeq: 1, beforeSeq: 5, limit: 10 });
+        expect(seqs(range)).toEqual([2, 3, 4]);
+      });
+
+      it('answers an empty page for a room without messages', async () => {
+        expect(await store.listMessages('empty', { limit: 5 })).toEqual({ items: [], hasMore: false });
+      });
+    });
+  });
+}

@@ -1,0 +1,213 @@
+import type Datastore from '@seald-io/nedb';
+import { closeEmbeddedCollections, openEmbeddedCollection, uniqueViolationKey } from '@chat/shared';
+import type { Membership, Message, Room } from '../domain/entities';
+import {
+  directRoomDocumentOf,
+  membershipId,
+  pageQuery,
+  roomDocumentOf,
+  roomNameTaken,
+  toMessage,
+  toPage,
+  toRoom,
+  type ChatStore,
+  type MembershipDocument,
+  type MessageDocument,
+  type MessagePage,
+  type MessageRange,
+  type NewDirectRoom,
+  type NewMessage,
+  type NewRoom,
+  type RoomDocument,
+} from './chat.store';
+import { MessageAppender } from './message-appender';
+
+type Collection<T> = Datastore<T & Record<string, unknown>>;
+
+/** NeDB answers a unique violation (its own or on `_id`) with an error carrying `errorType`. */
+function isUniqueViolation(error: unknown): boolean {
+  return uniqueViolationKey(error) !== undefined;
+}
+
+/**
+ * Rooms, memberships and messages in NeDB files under DATA_DIR (`chat-rooms.db`, `chat-memberships.db`,
+ * `chat-messages.db`), for the run with nothing installed. One process only, like every embedded store.
+ * NeDB's indexes answer equality only: history sorts a room's messages in memory, fine at this scale.
+ */
+export class EmbeddedChatStore implements ChatStore {
+  private readonly appender: MessageAppender;
+
+  private constructor(
+    private readonly rooms: Collection<RoomDocument>,
+    private readonly memberships: Collection<MembershipDocument>,
+    private readonly messages: Collection<MessageDocument>,
+    private readonly dataDir: string,
+  ) {
+    this.appender = new MessageAppender({
+      lastSeq: async (roomId) => {
+        const [last] = await this.messages.findAsync({ roomId }).sort({ seq: -1 }).limit(1);
+        return last?.seq ?? 0;
+      },
+      insert: async (documents) => {
+        try {
+          // NeDB inserts an array all or nothing.
+          await this.messages.insertAsync(documents as (MessageDocument & Record<string, unknown>)[]);
+          return 'inserted';
+        } catch (error) {
+          if (isUniqueViolation(error)) return 'duplicate';
+          throw error;
+        }
+      },
+      storedIds: async (ids) => {
+        const documents = await this.messages.findAsync({ _id: { $in: ids } });
+        return new Set(documents.map((document) => document._id));
+      },
+      findByDedupeKey: async (dedupeKey) => (await this.messages.findOneAsync({ dedupeKey })) ?? undefined,
+    });
+  }
+
+  /** Loads (or creates) the three collections with their indexes. */
+  static async open(dataDir: string): Promise<EmbeddedChatStore> {
+    const rooms = await openEmbeddedCollection<RoomDocument & Record<string, unknown>>(dataDir, 'chat-rooms');
+    await rooms.ensureIndexAsync({ fieldName: 'nameLower', unique: true, sparse: true });
+    await rooms.ensureIndexAsync({ fieldName: 'directKey', unique: true, sparse: true });
+    await rooms.ensureIndexAsync({ fieldName: 'kind' });
+    const memberships = await openEmbeddedCollection<MembershipDocument & Record<string, unknown>>(
+      dataDir,
+      'chat-memberships',
+    );
+    await memberships.ensureIndexAsync({ fieldName: 'roomId' });
+    await memberships.ensureIndexAsync({ fieldName: 'userId' });
+    const messages = await openEmbeddedCollection<MessageDocument & Record<string, unknown>>(
+      dataDir,
+      'chat-messages',
+    );
+    await messages.ensureIndexAsync({ fieldName: ['roomId', 'seq'], unique: true });
+    await messages.ensureIndexAsync({ fieldName: 'roomId' });
+    await messages.ensureIndexAsync({ fieldName: 'dedupeKey', unique: true, sparse: true });
+    return new EmbeddedChatStore(rooms, memberships, messages, dataDir);
+  }
+
+  async createRoom(room: NewRoom): Promise<Room> {
+    const document = roomDocumentOf(room);
+    try {
+      await this.rooms.insertAsync({ ...document });
+    } catch (error) {
+      if (isUniqueViolation(error)) throw roomNameTaken();
+      throw error;
+    }
+    await this.memberships.insertAsync({
+      _id: membershipId(room.id, room.createdBy),
+      roomId: room.id,
+      userId: room.createdBy,
+      role: 'owner',
+      joinedAt: room.createdAt,
+    });
+    return toRoom(document, 1);
+  }
+
+  async findOrCreateDirectRoom(room: NewDirectRoom): Promise<{ room: Room; created: boolean }> {
+    const existing = await this.rooms.findOneAsync({ directKey: room.key });
+    if (existing) return { room: (await this.withCounts([existing]))[0]!, created: false };
+    const document = directRoomDocumentOf(room);
+    try {
+      await this.rooms.insertAsync({ ...document });
+      return { room: toRoom(document, 0), created: true };
+    } catch (error) {
+      if (!isUniqueViolation(error)) throw error;
+      const winner = await this.rooms.findOneAsync({ directKey: room.key });
+      if (!winner) throw error;
+      return { room: (await this.withCounts([winner]))[0]!, created: false };
+    }
+  }
+
+  async getRoom(id: string): Promise<Room | undefined> {
+    const document = await this.rooms.findOneAsync({ _id: id });
+    return document ? (await this.withCounts([document]))[0] : undefined;
+  }
+
+  async getRooms(ids: readonly string[]): Promise<Room[]> {
+    if (ids.length === 0) return [];
+    return this.withCounts(await this.rooms.findAsync({ _id: { $in: [...ids] } }));
+  }
+
+  async listPublicRooms(): Promise<Room[]> {
+    return this.withCounts(await this.rooms.findAsync({ kind: 'public' }).sort({ createdAt: 1, _id: 1 }));
+  }
+
+  async addMember(membership: Membership): Promise<boolean> {
+    try {
+      await this.memberships.insertAsync({
+        _id: membershipId(membership.roomId, membership.userId),
+        ...membership,
+      });
+    } catch (error) {
+      if (isUniqueViolation(error)) return false;
+      throw error;
+    }
+    return true;
+  }
+
+  async removeMember(roomId: string, userId: string): Promise<boolean> {
+    return (await this.memberships.removeAsync({ _id: membershipId(roomId, userId) }, {})) === 1;
+  }
+
+  async isMember(roomId: string, userId: string): Promise<boolean> {
+    return (await this.memberships.countAsync({ _id: membershipId(roomId, userId) })) > 0;
+  }
+
+  async roomIdsOf(userId: string): Promise<string[]> {
+    return (await this.memberships.findAsync({ userId })).map((document) => document.roomId);
+  }
+
+  async roomIdsOfUsers(userIds: readonly string[]): Promise<Map<string, string[]>> {
+    const byUser = new Map<string, string[]>();
+    if (userIds.length === 0) return byUser;
+    for (const { roomId, userId } of await this.memberships.findAsync({ userId: { $in: [...userIds] } })) {
+      byUser.set(userId, [...(byUser.get(userId) ?? []), roomId]);
+    }
+    return byUser;
+  }
+
+  async membersAmong(roomIds: readonly string[], userIds: readonly string[]): Promise<string[]> {
+    if (roomIds.length === 0 || userIds.length === 0) return [];
+    const documents = await this.memberships.findAsync({
+      roomId: { $in: [...roomIds] },
+      userId: { $in: [...userIds] },
+    });
+    return [...new Set(documents.map((document) => document.userId))];
+  }
+
+  appendMessage(message: NewMessage): Promise<{ message: Message; created: boolean }> {
+    return this.appender.append(message);
+  }
+
+  async findMessage(id: string): Promise<Message | undefined> {
+    const document = await this.messages.findOneAsync({ _id: id });
+    return document ? toMessage(document) : undefined;
+  }
+
+  async listMessages(roomId: string, range: MessageRange): Promise<MessagePage> {
+    const { filter, sort, take, ascending } = pageQuery(roomId, range);
+    const documents = await this.messages.findAsync(filter).sort(sort).limit(take);
+    return toPage(documents, range, ascending);
+  }
+
+  private async withCounts(documents: RoomDocument[]): Promise<Room[]> {
+    if (documents.length === 0) return [];
+    const memberships = await this.memberships.findAsync({
+      roomId: { $in: documents.map((document) => document._id) },
+    });
+    const countOf = new Map<string, number>();
+    for (const { roomId } of memberships) countOf.set(roomId, (countOf.get(roomId) ?? 0) + 1);
+    return documents.map((document) => toRoom(document, countOf.get(document._id) ?? 0));
+  }
+
+  async ping(): Promise<boolean> {
+    return true;
+  }
+
+  async close(): Promise<void> {
+    await closeEmbeddedCollections(this.dataDir);
+  }
+}

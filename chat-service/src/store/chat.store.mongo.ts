@@ -1,0 +1,268 @@
+import { Schema, type Connection, type Model, type mongo } from 'mongoose';
+import { connectMongo, duplicateKeyField, mongoReachable, type Logger } from '@chat/shared';
+import type { Membership, Message, Room } from '../domain/entities';
+import {
+  directRoomDocumentOf,
+  membershipId,
+  pageQuery,
+  roomDocumentOf,
+  roomNameTaken,
+  toMessage,
+  toPage,
+  toRoom,
+  type ChatStore,
+  type MembershipDocument,
+  type MessageDocument,
+  type MessagePage,
+  type MessageRange,
+  type NewDirectRoom,
+  type NewMessage,
+  type NewRoom,
+  type RoomDocument,
+} from './chat.store';
+import { MessageAppender } from './message-appender';
+
+const roomSchema = new Schema<RoomDocument>(
+  {
+    _id: { type: String, required: true },
+    name: { type: String, required: true },
+    nameLower: String,
+    directKey: String,
+    kind: { type: String, enum: ['public', 'private', 'direct'], required: true },
+    createdBy: { type: String, required: true },
+    createdAt: { type: Date, required: true },
+  },
+  { versionKey: false, strict: 'throw' },
+);
+roomSchema.index({ nameLower: 1 }, { unique: true, sparse: true });
+roomSchema.index({ directKey: 1 }, { unique: true, sparse: true });
+roomSchema.index({ kind: 1, createdAt: 1 });
+
+const membershipSchema = new Schema<MembershipDocument>(
+  {
+    _id: { type: String, required: true },
+    roomId: { type: String, required: true },
+    userId: { type: String, required: true },
+    role: { type: String, enum: ['owner', 'member'], required: true },
+    joinedAt: { type: Date, required: true },
+  },
+  { versionKey: false, strict: 'throw' },
+);
+membershipSchema.index({ roomId: 1, userId: 1 }, { unique: true });
+membershipSchema.index({ userId: 1 });
+
+const messageSchema = new Schema<MessageDocument>(
+  {
+    _id: { type: String, required: true },
+    roomId: { type: String, required: true },
+    seq: { type: Number, required: true },
+    senderId: { type: String, required: true },
+    senderUsername: { type: String, required: true },
+    text: { type: String, required: true },
+    clientMsgId: String,
+    dedupeKey: String,
+    createdAt: { type: Date, required: true },
+  },
+  { versionKey: false, strict: 'throw' },
+);
+messageSchema.index({ roomId: 1, seq: 1 }, { unique: true });
+messageSchema.index({ dedupeKey: 1 }, { unique: true, sparse: true });
+
+/** Rooms, memberships and messages in MongoDB (or FerretDB), through mongoose with plain objects out. */
+export class MongoChatStore implements ChatStore {
+  private readonly rooms: Model<RoomDocument>;
+  private readonly memberships: Model<MembershipDocument>;
+  private readonly messages: Model<MessageDocument>;
+  private readonly appender: MessageAppender;
+  /** The driver's collections, for plain inserts: no mongoose document per write. */
+  private readonly raw: {
+    rooms: mongo.Collection<RoomDocument>;
+    memberships: mongo.Collection<MembershipDocument>;
+    messages: mongo.Collection<MessageDocument>;
+  };
+
+  private constructor(private readonly connection: Connection) {
+    this.rooms = connection.model<RoomDocument>('Room', roomSchema, 'rooms');
+    this.memberships = connection.model<MembershipDocument>('Membership', membershipSchema, 'memberships');
+    this.messages = connection.model<MessageDocument>('Message', messageSchema, 'messages');
+    this.raw = {
+      rooms: connection.collection<RoomDocument>('rooms'),
+      memberships: connection.collection<MembershipDocument>('memberships'),
+      messages: connection.collection<MessageDocument>('messages'),
+    };
+    this.appender = new MessageAppender({
+      lastSeq: async (roomId) => {
+        const last = await this.messages
+          .findOne({ roomId }, { seq: 1 })
+          .sort({ seq: -1 })
+          .lean<Pick<MessageDocument, 'seq'>>();
+        return last?.seq ?? 0;
+      },
+      insert: async (documents) => {
+        try {
+          await this.raw.messages.insertMany(documents, { ordered: true });
+          return 'inserted';
+        } catch (error) {
+          if (duplicateKeyField(error) !== undefined) return 'duplicate';
+          throw error;
+        }
+      },
+      storedIds: async (ids) => {
+        const documents = await this.messages
+          .find({ _id: { $in: ids } }, { _id: 1 })
+          .lean<{ _id: string }[]>();
+        return new Set(documents.map((document) => document._id));
+      },
+      findByDedupeKey: async (dedupeKey) =>
+        (await this.messages.findOne({ dedupeKey }).lean<MessageDocument>()) ?? undefined,
+    });
+  }
+
+  /** Connects, creates the collections and their indexes if missing, and returns the store. */
+  static async open(url: string, logger: Logger): Promise<MongoChatStore> {
+    const connection = await connectMongo(url, { appName: 'chat-service', logger });
+    try {
+      const store = new MongoChatStore(connection);
+      for (const model of [store.rooms, store.memberships, store.messages]) {
+        await model.createCollection();
+        await model.createIndexes();
+      }
+      return store;
+    } catch (error) {
+      await connection.close();
+      throw error;
+    }
+  }
+
+  async createRoom(room: NewRoom): Promise<Room> {
+    const document = roomDocumentOf(room);
+    try {
+      await this.raw.rooms.insertOne(document);
+    } catch (error) {
+      // The only unique key a new room with a fresh id can break is its name.
+      if (duplicateKeyField(error) !== undefined) throw roomNameTaken();
+      throw error;
+    }
+    await this.raw.memberships.insertOne({
+      _id: membershipId(room.id, room.createdBy),
+      roomId: room.id,
+      userId: room.createdBy,
+      role: 'owner',
+      joinedAt: room.createdAt,
+    });
+    return toRoom(document, 1);
+  }
+
+  async findOrCreateDirectRoom(room: NewDirectRoom): Promise<{ room: Room; created: boolean }> {
+    const existing = await this.rooms.findOne({ directKey: room.key }).lean<RoomDocument>();
+    if (existing) return { room: (await this.withCounts([existing]))[0]!, created: false };
+    const document = directRoomDocumentOf(room);
+    try {
+      await this.raw.rooms.insertOne(document);
+      return { room: toRoom(document, 0), created: true };
+    } catch (error) {
+      if (duplicateKeyField(error) === undefined) throw error;
+      // Someone else created the pair's room between our read and our insert.
+      const winner = await this.rooms.findOne({ directKey: room.key }).lean<RoomDocument>();
+      if (!winner) throw error;
+      return { room: (await this.withCounts([winner]))[0]!, created: false };
+    }
+  }
+
+  async getRoom(id: string): Promise<Room | undefined> {
+    const document = await this.rooms.findById(id).lean<RoomDocument>();
+    return document ? (await this.withCounts([document]))[0] : undefined;
+  }
+
+  async getRooms(ids: readonly string[]): Promise<Room[]> {
+    if (ids.length === 0) return [];
+    return this.withCounts(await this.rooms.find({ _id: { $in: ids } }).lean<RoomDocument[]>());
+  }
+
+  async listPublicRooms(): Promise<Room[]> {
+    return this.withCounts(
+      await this.rooms.find({ kind: 'public' }).sort({ createdAt: 1, _id: 1 }).lean<RoomDocument[]>(),
+    );
+  }
+
+  async addMember(membership: Membership): Promise<boolean> {
+    try {
+      await this.raw.memberships.insertOne({
+        _id: membershipId(membership.roomId, membership.userId),
+        ...membership,
+      });
+    } catch (error) {
+      if (duplicateKeyField(error) !== undefined) return false;
+      throw error;
+    }
+    return true;
+  }
+
+  async removeMember(roomId: string, userId: string): Promise<boolean> {
+    const { deletedCount } = await this.memberships.deleteOne({ _id: membershipId(roomId, userId) });
+    return deletedCount === 1;
+  }
+
+  async isMember(roomId: string, userId: string): Promise<boolean> {
+    return (await this.memberships.exists({ _id: membershipId(roomId, userId) })) !== null;
+  }
+
+  async roomIdsOf(userId: string): Promise<string[]> {
+    const documents = await this.memberships
+      .find({ userId }, { roomId: 1 })
+      .lean<Pick<MembershipDocument, 'roomId'>[]>();
+    return documents.map((document) => document.roomId);
+  }
+
+  async roomIdsOfUsers(userIds: readonly string[]): Promise<Map<string, string[]>> {
+    const byUser = new Map<string, string[]>();
+    if (userIds.length === 0) return byUser;
+    const documents = await this.memberships
+      .find({ userId: { $in: userIds } }, { roomId: 1, userId: 1 })
+      .lean<Pick<MembershipDocument, 'roomId' | 'userId'>[]>();
+    for (const { roomId, userId } of documents) byUser.set(userId, [...(byUser.get(userId) ?? []), roomId]);
+    return byUser;
+  }
+
+  async membersAmong(roomIds: readonly string[], userIds: readonly string[]): Promise<string[]> {
+    if (roomIds.length === 0 || userIds.length === 0) return [];
+    const documents = await this.memberships
+      .find({ roomId: { $in: roomIds }, userId: { $in: userIds } }, { userId: 1 })
+      .lean<Pick<MembershipDocument, 'userId'>[]>();
+    return [...new Set(documents.map((document) => document.userId))];
+  }
+
+  appendMessage(message: NewMessage): Promise<{ message: Message; created: boolean }> {
+    return this.appender.append(message);
+  }
+
+  async findMessage(id: string): Promise<Message | undefined> {
+    const document = await this.messages.findById(id).lean<MessageDocument>();
+    return document ? toMessage(document) : undefined;
+  }
+
+  async listMessages(roomId: string, range: MessageRange): Promise<MessagePage> {
+    const { filter, sort, take, ascending } = pageQuery(roomId, range);
+    const documents = await this.messages.find(filter).sort(sort).limit(take).lean<MessageDocument[]>();
+    return toPage(documents, range, ascending);
+  }
+
+  /** The rooms with their member counts, counted in one aggregation over the memberships. */
+  private async withCounts(documents: RoomDocument[]): Promise<Room[]> {
+    if (documents.length === 0) return [];
+    const counts = await this.memberships.aggregate<{ _id: string; count: number }>([
+      { $match: { roomId: { $in: documents.map((document) => document._id) } } },
+      { $group: { _id: '$roomId', count: { $sum: 1 } } },
+    ]);
+    const countOf = new Map(counts.map(({ _id, count }) => [_id, count]));
+    return documents.map((document) => toRoom(document, countOf.get(document._id) ?? 0));
+  }
+
+  ping(): Promise<boolean> {
+    return mongoReachable(this.connection);
+  }
+
+  async close(): Promise<void> {
+    await this.connection.close();
+  }
+}

@@ -1,0 +1,217 @@
+import { ConflictError } from '@chat/shared';
+import type { Membership, Message, Room, RoomKind } from '../domain/entities';
+
+/** A public or private room to create, with its owner as the first member. */
+export interface NewRoom {
+  id: string;
+  name: string;
+  kind: Exclude<RoomKind, 'direct'>;
+  createdBy: string;
+  createdAt: Date;
+}
+
+/** The one direct room of a pair; `key` names the pair whatever the order ({@link directKeyOf}). */
+export interface NewDirectRoom {
+  id: string;
+  key: string;
+  name: string;
+  createdBy: string;
+  createdAt: Date;
+}
+
+export interface NewMessage {
+  id: string;
+  roomId: string;
+  senderId: string;
+  senderUsername: string;
+  text: string;
+  clientMsgId?: string;
+  createdAt: Date;
+}
+
+/** Where a page of history starts: after one seq, before one, both (a range), or neither (the latest). */
+export interface MessageRange {
+  afterSeq?: number;
+  beforeSeq?: number;
+  limit: number;
+}
+
+export interface MessagePage {
+  /** Oldest first. */
+  items: Message[];
+  /** More messages exist in the paging direction: newer for `afterSeq`, else older. */
+  hasMore: boolean;
+}
+
+/**
+ * Rooms, memberships and messages: three collections of their own. Plain objects in and out.
+ * Every method may run concurrently in several processes on one database (MongoDB); the unique
+ * indexes, not the processes, keep names, pairs, memberships and sequence numbers unique.
+ */
+export interface ChatStore {
+  /** Creates the room and the owner's membership; ROOM_NAME_TAKEN if a room has the name in any case. */
+  createRoom(room: NewRoom): Promise<Room>;
+  /** The pair's direct room, created if missing; two concurrent calls find the same room. */
+  findOrCreateDirectRoom(room: NewDirectRoom): Promise<{ room: Room; created: boolean }>;
+  getRoom(id: string): Promise<Room | undefined>;
+  getRooms(ids: readonly string[]): Promise<Room[]>;
+  listPublicRooms(): Promise<Room[]>;
+  /** Adds a membership; false (and nothing changed) if it existed. */
+  addMember(membership: Membership): Promise<boolean>;
+  /** Removes a membership; false if there was none. */
+  removeMember(roomId: string, userId: string): Promise<boolean>;
+  isMember(roomId: string, userId: string): Promise<boolean>;
+  /** The rooms `userId` belongs to. */
+  roomIdsOf(userId: string): Promise<string[]>;
+  /** The rooms of each of `userIds` (users without rooms are left out). */
+  roomIdsOfUsers(userIds: readonly string[]): Promise<Map<string, string[]>>;
+  /** Those of `userIds` who belong to at least one of `roomIds`. */
+  membersAmong(roomIds: readonly string[], userIds: readonly string[]): Promise<string[]>;
+  /**
+   * Stores a message with the room's next seq (no gap, no repeat, whatever else writes concurrently).
+   * The same `clientMsgId` from the same sender again returns the first message with `created: false`.
+   */
+  appendMessage(message: NewMessage): Promise<{ message: Message; created: boolean }>;
+  findMessage(id: string): Promise<Message | undefined>;
+  listMessages(roomId: string, range: MessageRange): Promise<MessagePage>;
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** The key of a pair's direct room: the same for (a, b) and (b, a). */
+export function directKeyOf(userA: string, userB: string): string {
+  return [userA, userB].sort().join(':');
+}
+
+export function roomNameTaken(): ConflictError {
+  return new ConflictError('ROOM_NAME_TAKEN', 'A room with this name exists.');
+}
+
+/**
+ * A stored room. Direct rooms have a `directKey` and no `nameLower`, so both unique indexes are sparse.
+ * The member count is not stored: it is counted from the memberships when read. A stored counter would
+ * need an atomic `$inc`, which FerretDB 1.24 does not give (concurrent increments are lost), and it could
+ * drift if a process died between the membership write and the count.
+ */
+export interface RoomDocument {
+  _id: string;
+  name: string;
+  nameLower?: string;
+  directKey?: string;
+  kind: RoomKind;
+  createdBy: string;
+  createdAt: Date;
+}
+
+export interface MembershipDocument {
+  /** `<roomId>/<userId>`: adding the same membership twice collides on `_id` in every adapter. */
+  _id: string;
+  roomId: string;
+  userId: string;
+  role: Membership['role'];
+  joinedAt: Date;
+}
+
+export interface MessageDocument {
+  _id: string;
+  roomId: string;
+  seq: number;
+  senderId: string;
+  senderUsername: string;
+  text: string;
+  clientMsgId?: string;
+  /**
+   * `<senderId>/<clientMsgId>` when the client gave an id, absent otherwise. A sparse unique index on one
+   * field stands in for a partial compound index, which FerretDB 1.24 does not implement.
+   */
+  dedupeKey?: string;
+  createdAt: Date;
+}
+
+export function membershipId(roomId: string, userId: string): string {
+  return `${roomId}/${userId}`;
+}
+
+export function dedupeKeyOf(senderId: string, clientMsgId: string | undefined): string | undefined {
+  return clientMsgId === undefined ? undefined : `${senderId}/${clientMsgId}`;
+}
+
+export function toRoom(document: RoomDocument, memberCount: number): Room {
+  return {
+    id: document._id,
+    name: document.name,
+    kind: document.kind,
+    memberCount,
+    createdBy: document.createdBy,
+    createdAt: new Date(document.createdAt).toISOString(),
+  };
+}
+
+export function toMessage(document: MessageDocument): Message {
+  return {
+    id: document._id,
+    roomId: document.roomId,
+    seq: document.seq,
+    sender: { id: document.senderId, username: document.senderUsername },
+    text: document.text,
+    ...(document.clientMsgId === undefined || document.clientMsgId === null
+      ? {}
+      : { clientMsgId: document.clientMsgId }),
+    createdAt: new Date(document.createdAt).toISOString(),
+  };
+}
+
+export function roomDocumentOf(room: NewRoom): RoomDocument {
+  return {
+    _id: room.id,
+    name: room.name,
+    nameLower: room.name.toLowerCase(),
+    kind: room.kind,
+    createdBy: room.createdBy,
+    createdAt: room.createdAt,
+  };
+}
+
+export function directRoomDocumentOf(room: NewDirectRoom): RoomDocument {
+  return {
+    _id: room.id,
+    name: room.name,
+    directKey: room.key,
+    kind: 'direct',
+    createdBy: room.createdBy,
+    createdAt: room.createdAt,
+  };
+}
+
+export function messageDocumentOf(message: NewMessage, seq: number): MessageDocument {
+  const dedupeKey = dedupeKeyOf(message.senderId, message.clientMsgId);
+  return {
+    _id: message.id,
+    roomId: message.roomId,
+    seq,
+    senderId: message.senderId,
+    senderUsername: message.senderUsername,
+    text: message.text,
+    ...(message.clientMsgId === undefined ? {} : { clientMsgId: message.clientMsgId, dedupeKey }),
+    createdAt: message.createdAt,
+  };
+}
+
+/** The queries a history page needs, the same for both adapters. */
+export function pageQuery(roomId: string, range: MessageRange) {
+  const seq: Record<string, number> = {};
+  if (range.afterSeq !== undefined) seq.$gt = range.afterSeq;
+  if (range.beforeSeq !== undefined) seq.$lt = range.beforeSeq;
+  const filter = Object.keys(seq).length > 0 ? { roomId, seq } : { roomId };
+  // From `after` the page reads forwards; otherwise backwards from the newest (or from `before`).
+  const ascending = range.afterSeq !== undefined;
+  return { filter, sort: { seq: ascending ? 1 : -1 } as const, take: range.limit + 1, ascending };
+}
+
+/** The page from up to `limit + 1` documents read in the page's direction. */
+export function toPage(documents: MessageDocument[], range: MessageRange, ascending: boolean): MessagePage {
+  const hasMore = documents.length > range.limit;
+  const kept = documents.slice(0, range.limit);
+  if (!ascending) kept.reverse();
+  return { items: kept.map(toMessage), hasMore };
+}

@@ -1,0 +1,143 @@
+import { randomUUID } from 'node:crypto';
+import type { WebSocket } from 'ws';
+import type { AccessClaims, UserPublic } from '@chat/shared';
+import { OutboundQueue, outgoing, type FlushScheduler, type Outgoing } from './outbound-queue';
+import type { TokenBucket } from './rate-limiter';
+
+export interface ClientSocketOptions {
+  maxBufferedBytes: number;
+  maxFrameBytes: number;
+  stallMs: number;
+  scheduler: FlushScheduler;
+  limiter: TokenBucket;
+  /** Called once the outbound queue gives the socket up; the reason goes into the 1008 close. */
+  onOverflow: (client: ClientSocket, reason: string) => void;
+}
+
+/** `session.expiring` goes out this long before the token expires. */
+const EXPIRING_NOTICE_MS = 60_000;
+/** setTimeout's ceiling; a token living longer is rechecked when this fires. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+/**
+ * One open socket: who it is (claims and profile), the rooms it receives, its outbound queue, and the
+ * timers of its session. Events pushed before the hello is sent wait behind it, so a client always hears
+ * `hello` first and misses nothing that happened while its session was being set up.
+ */
+export class ClientSocket {
+  readonly id = randomUUID();
+  readonly rooms = new Set<string>();
+  /** Answered the last ping (or has not been pinged yet). */
+  alive = true;
+  /** Client frames are handled one after another, in order; this is the tail of that line. */
+  chain: Promise<void> = Promise.resolve();
+  /** Frames accepted and not yet answered. */
+  pending = 0;
+  readonly limiter: TokenBucket;
+  private readonly queue: OutboundQueue;
+  private early: Outgoing[] | undefined = [];
+  private earlyBytes = 0;
+  private closing = false;
+  private expiringTimer: NodeJS.Timeout | undefined;
+  private expiryTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly ws: WebSocket,
+    readonly user: UserPublic,
+    public claims: AccessClaims,
+    private readonly options: ClientSocketOptions,
+  ) {
+    this.limiter = options.limiter;
+    this.queue = new OutboundQueue(ws, {
+      maxBytes: options.maxBufferedBytes,
+      maxFrameBytes: options.maxFrameBytes,
+      stallMs: options.stallMs,
+      requestFlush: options.scheduler.request,
+      onOverflow: (reason) => options.onOverflow(this, reason),
+    });
+  }
+
+  get userId(): string {
+    return this.user.id;
+  }
+
+  get isClosing(): boolean {
+    return this.closing;
+  }
+
+  /** Queued plus buffered outbound bytes, and the most it ever held. */
+  outbound(): { bytes: number; peakBytes: number; dropped: number } {
+    return {
+      bytes: this.queue.pressure(),
+      peakBytes: this.queue.peakBytes,
+      dropped: this.queue.droppedEvents,
+    };
+  }
+
+  /** Queues one serialized event (shared between sockets). */
+  push(item: Outgoing): void {
+    if (this.closing) return;
+    if (!this.early) return this.queue.push(item);
+    this.early.push(item);
+    this.earlyBytes += item.bytes;
+    if (this.earlyBytes > this.options.maxBufferedBytes) {
+      this.options.onOverflow(this, 'too many events before the session was ready');
+    }
+  }
+
+  send(event: object): void {
+    this.push(outgoing(event));
+  }
+
+  /** Sends the hello, then whatever arrived while the session was being set up. */
+  open(hello: object): void {
+    const early = this.early ?? [];
+    this.early = undefined;
+    this.send(hello);
+    for (const item of early) this.queue.push(item);
+  }
+
+  /**
+   * (Re)schedules `session.expiring` a minute before `exp` and the 4001 close at `exp`. `onExpired` closes
+   * the socket; it is called again later for a token that outlives setTimeout's range.
+   */
+  scheduleExpiry(claims: AccessClaims, onExpired: () => void): void {
+    this.claims = claims;
+    clearTimeout(this.expiringTimer);
+    clearTimeout(this.expiryTimer);
+    const expiresAt = claims.exp * 1000;
+    const notice = () =>
+      this.send({ type: 'session.expiring', expiresAt: new Date(expiresAt).toISOString() });
+    const untilNotice = expiresAt - EXPIRING_NOTICE_MS - Date.now();
+    if (untilNotice <= 0) notice();
+    else if (untilNotice < MAX_TIMER_MS) this.expiringTimer = setTimeout(notice, untilNotice);
+    const untilExpiry = expiresAt - Date.now();
+    this.expiryTimer = setTimeout(
+      () => (Date.now() >= expiresAt ? onExpired() : this.scheduleExpiry(this.claims, onExpired)),
+      Math.max(0, Math.min(untilExpiry, MAX_TIMER_MS)),
+    );
+  }
+
+  /** Closes with `code` once; nothing more is sent after the close frame. */
+  close(code: number, reason: string): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.dispose();
+    this.ws.close(code, reason);
+  }
+
+  /** Closes without a handshake (dead peer, or a drain past its deadline). */
+  terminate(): void {
+    this.closing = true;
+    this.dispose();
+    this.ws.terminate();
+  }
+
+  /** Stops the timers and empties the queue; the socket is gone or going. */
+  dispose(): void {
+    this.early = undefined;
+    this.queue.close();
+    clearTimeout(this.expiringTimer);
+    clearTimeout(this.expiryTimer);
+  }
+}

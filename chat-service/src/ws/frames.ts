@@ -1,0 +1,166 @@
+import { randomUUID } from 'node:crypto';
+import type { RawData } from 'ws';
+import {
+  AppError,
+  ForbiddenError,
+  issuesToDetails,
+  type Bus,
+  type FieldIssue,
+  type Logger,
+  type TokenVerifier,
+} from '@chat/shared';
+import type { ChatPublisher } from '../bus/chat-events.bus';
+import type { ChatService } from '../domain/chat.service';
+import type { Actor } from '../domain/entities';
+import type { ClientSocket } from './client-socket';
+import { clientFrameSchema, CloseCode, refSchema, type ClientFrame } from './protocol';
+import type { SocketHub } from './socket-hub';
+
+/** Frames accepted but not yet answered, per socket; more waits are refused rather than queued. */
+const MAX_PENDING_FRAMES = 64;
+
+export interface FrameContext {
+  chat: ChatService;
+  hub: SocketHub;
+  bus: Bus;
+  publisher: ChatPublisher;
+  verifier: TokenVerifier;
+  logger: Logger;
+  /** Reschedules the socket's expiry after a refresh. */
+  renewed: (client: ClientSocket) => void;
+}
+
+/** The one place errors become `error` frames: AppErrors keep their code, anything else is INTERNAL. */
+export function sendError(
+  logger: Logger,
+  client: ClientSocket,
+  ref: string | undefined,
+  error: unknown,
+): void {
+  if (error instanceof AppError) {
+    client.send({
+      type: 'error',
+      ...(ref === undefined ? {} : { ref }),
+      code: error.code,
+      message: error.message,
+      ...(error.details ? { details: error.details } : {}),
+    });
+    return;
+  }
+  const errorId = randomUUID();
+  logger.error('socket frame failed', { errorId, userId: client.userId, error });
+  client.send({
+    type: 'error',
+    ...(ref === undefined ? {} : { ref }),
+    code: 'INTERNAL',
+    message: 'Something went wrong on our side.',
+    errorId,
+  });
+}
+
+function refOf(raw: unknown): string | undefined {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return undefined;
+  const parsed = refSchema.safeParse((raw as { ref?: unknown }).ref);
+  return parsed.success ? parsed.data : undefined;
+}
+
+function textOf(data: RawData): string {
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  return (Buffer.isBuffer(data) ? data : Buffer.from(data)).toString('utf8');
+}
+
+function clientError(code: string, message: string, details?: FieldIssue[]): AppError {
+  return new AppError(code, message, details ? { details } : {});
+}
+
+/**
+ * Handles one client frame: rate limit, JSON, validation, then the frame itself, in order per socket.
+ * Every frame gets an answer (its reply, or an `error` frame with its `ref`) except `typing`, which
+ * has none by design; the socket stays open unless the client keeps going past its rate limit (1008).
+ */
+export function handleFrame(
+  context: FrameContext,
+  client: ClientSocket,
+  data: RawData,
+  isBinary: boolean,
+): void {
+  if (client.isClosing) return;
+  const verdict = client.limiter.take();
+  if (verdict === 'abusive') return client.close(CloseCode.POLICY, 'Rate limit exceeded.');
+  const fail = (ref: string | undefined, error: AppError) => sendError(context.logger, client, ref, error);
+  if (isBinary)
+    return fail(undefined, clientError('INVALID_JSON', 'Frames are JSON text; binary frames are refused.'));
+  let raw: unknown;
+  try {
+    raw = JSON.parse(textOf(data));
+  } catch {
+    return fail(undefined, clientError('INVALID_JSON', 'The frame is not valid JSON.'));
+  }
+  const ref = refOf(raw);
+  if (verdict === 'limited') return fail(ref, clientError('RATE_LIMITED', 'Too many frames; slow down.'));
+  const parsed = clientFrameSchema.safeParse(raw);
+  if (!parsed.success) {
+    return fail(
+      ref,
+      clientError('VALIDATION_FAILED', 'The frame is not valid.', issuesToDetails(parsed.error)),
+    );
+  }
+  if (client.pending >= MAX_PENDING_FRAMES) {
+    return fail(ref, clientError('RATE_LIMITED', 'Too many frames waiting for an answer; slow down.'));
+  }
+  client.pending += 1;
+  client.chain = client.chain
+    .then(() => dispatch(context, client, parsed.data))
+    .catch((error: unknown) => sendError(context.logger, client, ref, error))
+    .finally(() => {
+      client.pending -= 1;
+    });
+}
+
+async function dispatch(context: FrameContext, client: ClientSocket, frame: ClientFrame): Promise<void> {
+  if (client.isClosing) return;
+  const { chat, hub } = context;
+  const actor: Actor = { id: client.userId, username: client.claims.username };
+  const ref = frame.ref === undefined ? {} : { ref: frame.ref };
+  switch (frame.type) {
+    case 'ping':
+      return client.send({ type: 'pong', ...ref });
+    case 'join': {
+      await chat.joinRoom(actor, frame.roomId);
+      // Receive the room before reading what was missed: an event in between then arrives twice (the
+      // client dedupes by id) instead of never.
+      hub.enterForUser(actor.id, frame.roomId);
+      let missed = { missed: [] as unknown[], hasMore: false };
+      if (frame.since !== undefined) {
+        await context.bus.flush();
+        missed = await chat.missedSince(actor, frame.roomId, frame.since);
+      }
+      return client.send({ type: 'joined', ...ref, roomId: frame.roomId, ...missed });
+    }
+    case 'leave':
+      await chat.leaveRoom(actor, frame.roomId);
+      hub.leaveForUser(actor.id, frame.roomId);
+      return client.send({ type: 'left', ...ref, roomId: frame.roomId });
+    case 'send': {
+      const { message } = await chat.send(actor, {
+        roomId: frame.roomId,
+        text: frame.text,
+        ...(frame.clientMsgId === undefined ? {} : { clientMsgId: frame.clientMsgId }),
+      });
+      return client.send({ type: 'ack', ...ref, message });
+    }
+    case 'typing':
+      if (!client.rooms.has(frame.roomId)) {
+        await chat.memberRoom(actor, frame.roomId);
+        hub.enterForUser(actor.id, frame.roomId);
+      }
+      return context.publisher.typing(frame.roomId, client.user, frame.active);
+    case 'refresh': {
+      const claims = await context.verifier.verify(frame.token);
+      if (claims.sub !== client.userId) throw new ForbiddenError('The token belongs to another user.');
+      client.claims = claims;
+      context.renewed(client);
+      return client.send({ type: 'refreshed', ...ref, expiresAt: new Date(claims.exp * 1000).toISOString() });
+    }
+  }
+}

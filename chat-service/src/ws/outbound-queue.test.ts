@@ -1,0 +1,158 @@
+import { FlushScheduler, OutboundQueue, outgoing, type FrameSink } from './outbound-queue';
+
+class FakeSocket implements FrameSink {
+  frames: string[] = [];
+  /** What the kernel has not taken yet; a test sets it to play a client that stopped reading. */
+  bufferedAmount = 0;
+  send(data: string): void {
+    this.frames.push(data);
+  }
+  /** Every event received, frames unpacked as a client does (an object or an array of them). */
+  events(): { type: string; n?: number }[] {
+    return this.frames.flatMap((frame) => {
+      const parsed = JSON.parse(frame) as unknown;
+      return Array.isArray(parsed) ? parsed : [parsed];
+    });
+  }
+}
+
+function setup(options: { maxBytes?: number; maxFrameBytes?: number; stallMs?: number } = {}) {
+  const sink = new FakeSocket();
+  const overflows: string[] = [];
+  const flushes: OutboundQueue[] = [];
+  let clock = 0;
+  const queue = new OutboundQueue(sink, {
+    maxBytes: options.maxBytes ?? 1000,
+    maxFrameBytes: options.maxFrameBytes ?? 16_384,
+    stallMs: options.stallMs ?? 2000,
+    onOverflow: (reason) => overflows.push(reason),
+    requestFlush: (q) => flushes.push(q),
+    now: () => clock,
+  });
+  return { sink, queue, overflows, flushes, advance: (ms: number) => (clock += ms) };
+}
+
+const message = (n: number, pad = 0) => outgoing({ type: 'message', n, pad: 'x'.repeat(pad) });
+const typing = (n: number) => outgoing({ type: 'typing', n }, true);
+
+describe('OutboundQueue', () => {
+  it('sends one event alone as an object, not as an array', () => {
+    const { sink, queue } = setup();
+    queue.push(message(1));
+    queue.flush();
+    expect(sink.frames).toHaveLength(1);
+    expect(JSON.parse(sink.frames[0]!)).toEqual({ type: 'message', n: 1, pad: '' });
+  });
+
+  it('sends the events of one tick as one array frame, in order, and asks for one flush', () => {
+    const { sink, queue, flushes } = setup();
+    for (let n = 1; n <= 5; n++) queue.push(message(n));
+    expect(flushes).toHaveLength(1);
+    queue.flush();
+    expect(sink.frames).toHaveLength(1);
+    const frame = JSON.parse(sink.frames[0]!) as { n: number }[];
+    expect(frame.map((event) => event.n)).toEqual([1, 2, 3, 4, 5]);
+    queue.flush();
+    expect(sink.frames).toHaveLength(1);
+  });
+
+  it('reuses the serialized text of an event for every socket', () => {
+    const shared = message(7);
+    const first = setup();
+    const second = setup();
+    first.queue.push(shared);
+    second.queue.push(shared);
+    first.queue.flush();
+    second.queue.flush();
+    expect(first.sink.frames[0]).toBe(shared.data);
+    expect(second.sink.frames[0]).toBe(shared.data);
+  });
+
+  it('splits a long tick into frames no larger than maxFrameBytes, keeping the order', () => {
+    const { sink, queue } = setup({ maxBytes: 100_000, maxFrameBytes: 200 });
+    for (let n = 1; n <= 20; n++) queue.push(message(n, 30));
+    queue.flush();
+    expect(sink.frames.length).toBeGreaterThan(1);
+    for (const frame of sink.frames) expect(Buffer.byteLength(frame)).toBeLessThanOrEqual(200);
+    expect(sink.events().map((event) => event.n)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+  });
+
+  it('drops typing and presence first when the socket is over its bound, queued ones included', () => {
+    const { sink, queue, overflows } = setup({ maxBytes: 400 });
+    queue.push(typing(1));
+    queue.push(message(2, 100));
+    queue.push(typing(3));
+    sink.bufferedAmount = 300;
+    queue.push(typing(4));
+    queue.push(message(5, 100));
+    queue.flush();
+    expect(sink.events().map((event) => event.n)).toEqual([2, 5]);
+    expect(queue.droppedEvents).toBe(3);
+    expect(overflows).toEqual([]);
+  });
+
+  it('gives up a socket that would go past twice its bound, and holds nothing for it afterwards', () => {
+    const { sink, queue, overflows } = setup({ maxBytes: 1000 });
+    sink.bufferedAmount = 900;
+    queue.push(message(1, 500));
+    expect(overflows).toEqual([]);
+    queue.push(message(2, 600));
+    expect(overflows).toHaveLength(1);
+    expect(queue.isClosed).toBe(true);
+    queue.push(message(3));
+    queue.flush();
+    expect(sink.frames).toEqual([]);
+    expect(queue.pressure()).toBe(sink.bufferedAmount);
+    expect(queue.peakBytes).toBeLessThanOrEqual(2000);
+  });
+
+  it('gives up a socket that stays over its bound for stallMs, and forgives one that catches up', () => {
+    const { sink, queue, overflows, advance } = setup({ maxBytes: 1000, stallMs: 2000 });
+    sink.bufferedAmount = 990;
+    queue.push(message(1, 20));
+    queue.flush();
+    advance(1500);
+    sink.bufferedAmount = 100;
+    queue.push(message(2));
+    queue.flush();
+    advance(1500);
+    queue.push(message(3));
+    expect(overflows).toEqual([]);
+
+    sink.bufferedAmount = 990;
+    queue.push(message(4, 20));
+    advance(2000);
+    queue.push(message(5, 20));
+    expect(overflows).toEqual([expect.stringContaining('for 2000 ms')]);
+  });
+
+  it('gives up a stalled socket after stallMs even when nothing more is sent to it', async () => {
+    const { sink, queue, overflows } = setup({ maxBytes: 1000, stallMs: 20 });
+    sink.bufferedAmount = 995;
+    queue.push(message(1, 20));
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(overflows).toHaveLength(1);
+  });
+});
+
+describe('FlushScheduler', () => {
+  it('flushes every queue that asked once, on the next tick', async () => {
+    const scheduler = new FlushScheduler();
+    const sinks = [new FakeSocket(), new FakeSocket()];
+    const queues = sinks.map(
+      (sink) =>
+        new OutboundQueue(sink, {
+          maxBytes: 10_000,
+          maxFrameBytes: 16_384,
+          stallMs: 1000,
+          onOverflow: () => undefined,
+          requestFlush: scheduler.request,
+        }),
+    );
+    for (const queue of queues) for (let n = 0; n < 3; n++) queue.push(message(n));
+    expect(sinks.every((sink) => sink.frames.length === 0)).toBe(true);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(sinks.map((sink) => sink.frames.length)).toEqual([1, 1]);
+    expect(sinks[0]!.events()).toHaveLength(3);
+  });
+});

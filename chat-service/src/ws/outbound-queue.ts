@@ -1,0 +1,187 @@
+/** One serialized server event, shared by every socket it goes to (serialized once per broadcast). */
+export interface Outgoing {
+  /** The event as JSON text. */
+  data: string;
+  /** Its size in bytes, measured once. */
+  bytes: number;
+  /** Typing and presence: the first to go when a socket falls behind. */
+  droppable: boolean;
+}
+
+/** Wraps an event for {@link OutboundQueue.push}: serialize once, then push the same object to every socket. */
+export function outgoing(event: object, droppable = false): Outgoing {
+  const data = JSON.stringify(event);
+  return { data, bytes: Buffer.byteLength(data), droppable };
+}
+
+/** Where a queue writes: a `ws` WebSocket has both members. */
+export interface FrameSink {
+  /** Bytes accepted by `send` but not yet handed to the kernel. */
+  readonly bufferedAmount: number;
+  send(data: string): void;
+}
+
+export interface OutboundQueueOptions {
+  /** The bound on queued plus buffered bytes. */
+  maxBytes: number;
+  /** Events are joined into array frames of at most this many bytes (one larger event goes alone). */
+  maxFrameBytes: number;
+  /** How long the socket may stay over the bound before it is given up. */
+  stallMs: number;
+  /** Called once when the socket is given up; the owner closes it with 1008. */
+  onOverflow: (reason: string) => void;
+  /** Asks for `flush()` to be called soon (once per tick for every queue with something in it). */
+  requestFlush: (queue: OutboundQueue) => void;
+  now?: () => number;
+}
+
+/**
+ * The outbound side of one socket: events pushed during a tick leave together at the next flush, as one
+ * frame (a single event as itself, several as a JSON array joined from their serialized text, never
+ * re-serialized). System calls per write, not bytes, are what fan-out costs (infra.md).
+ *
+ * Bounded: what waits here plus what `ws` has not yet written never exceeds `maxBytes` for long.
+ * Policy when a socket falls behind (queued + buffered > maxBytes):
+ * 1. typing and presence events are dropped, arriving ones and queued ones, before anything else;
+ * 2. other events are still queued, and the socket has `stallMs` to come back under the bound;
+ * 3. it is given up (`onOverflow`, the socket closes with 1008) when it stays over the bound for `stallMs`,
+ *    or at once when an event would take it past twice the bound. Its queue is then emptied.
+ */
+export class OutboundQueue {
+  private items: Outgoing[] = [];
+  private queuedBytes = 0;
+  private overSince: number | undefined;
+  private stallTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+  /** Events dropped under pressure, for observation. */
+  droppedEvents = 0;
+  /** The most bytes this socket ever held (queued + buffered), for observation. */
+  peakBytes = 0;
+
+  private readonly now: () => number;
+
+  constructor(
+    private readonly sink: FrameSink,
+    private readonly options: OutboundQueueOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Queued plus buffered bytes. */
+  pressure(): number {
+    return this.queuedBytes + this.sink.bufferedAmount;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  push(item: Outgoing): void {
+    if (this.closed) return;
+    if (this.pressure() + item.bytes > this.options.maxBytes) {
+      if (item.droppable) {
+        this.droppedEvents += 1;
+        return;
+      }
+      this.shedDroppable();
+      const after = this.pressure() + item.bytes;
+      if (after > 2 * this.options.maxBytes)
+        return this.overflow(`outbound buffer over ${2 * this.options.maxBytes} bytes`);
+      if (after > this.options.maxBytes) this.markOver();
+    }
+    this.items.push(item);
+    this.queuedBytes += item.bytes;
+    this.peakBytes = Math.max(this.peakBytes, this.pressure());
+    if (this.items.length === 1) this.options.requestFlush(this);
+  }
+
+  /** Writes everything queued: one frame per `maxFrameBytes` of events. */
+  flush(): void {
+    if (this.closed || this.items.length === 0) return;
+    const items = this.items;
+    this.items = [];
+    this.queuedBytes = 0;
+    let start = 0;
+    while (start < items.length) {
+      let end = start + 1;
+      let bytes = items[start]!.bytes + 2;
+      while (end < items.length && bytes + items[end]!.bytes + 1 <= this.options.maxFrameBytes) {
+        bytes += items[end]!.bytes + 1;
+        end += 1;
+      }
+      this.sink.send(end - start === 1 ? items[start]!.data : frameOf(items, start, end));
+      start = end;
+    }
+    this.peakBytes = Math.max(this.peakBytes, this.pressure());
+    if (this.pressure() <= this.options.maxBytes) this.clearOver();
+  }
+
+  /** Stops queuing and forgets what was queued (the socket is closing). */
+  close(): void {
+    this.closed = true;
+    this.items = [];
+    this.queuedBytes = 0;
+    this.clearOver();
+  }
+
+  private shedDroppable(): void {
+    const kept = this.items.filter((item) => !item.droppable);
+    if (kept.length === this.items.length) return;
+    this.droppedEvents += this.items.length - kept.length;
+    this.items = kept;
+    this.queuedBytes = kept.reduce((sum, item) => sum + item.bytes, 0);
+  }
+
+  private markOver(): void {
+    if (this.overSince === undefined) {
+      this.overSince = this.now();
+      this.stallTimer = setTimeout(() => this.checkStall(), this.options.stallMs);
+      this.stallTimer.unref();
+      return;
+    }
+    if (this.now() - this.overSince >= this.options.stallMs) this.checkStall();
+  }
+
+  private checkStall(): void {
+    if (this.closed) return;
+    if (this.pressure() <= this.options.maxBytes) return this.clearOver();
+    this.overflow(`outbound buffer over ${this.options.maxBytes} bytes for ${this.options.stallMs} ms`);
+  }
+
+  private clearOver(): void {
+    this.overSince = undefined;
+    clearTimeout(this.stallTimer);
+    this.stallTimer = undefined;
+  }
+
+  private overflow(reason: string): void {
+    this.close();
+    this.options.onOverflow(reason);
+  }
+}
+
+function frameOf(items: Outgoing[], start: number, end: number): string {
+  let frame = '[' + items[start]!.data;
+  for (let i = start + 1; i < end; i++) frame += ',' + items[i]!.data;
+  return frame + ']';
+}
+
+/** Flushes every queue that asked, once per tick (setImmediate), whatever the number of events. */
+export class FlushScheduler {
+  private readonly dirty = new Set<OutboundQueue>();
+  private scheduled = false;
+
+  request = (queue: OutboundQueue): void => {
+    this.dirty.add(queue);
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(this.run);
+  };
+
+  private readonly run = (): void => {
+    this.scheduled = false;
+    const queues = [...this.dirty];
+    this.dirty.clear();
+    for (const queue of queues) queue.flush();
+  };
+}
