@@ -18,7 +18,7 @@ describe('a client that stops reading', () => {
 
   afterAll(() => chat.stop());
 
-  it('is closed with 1008 once it stays behind, and the server never holds more than twice the bound for it', async () => {
+  it('is closed with 1013 once it stays behind, and the server never holds more than twice the bound for it', async () => {
     const owner = chat.users.add('owner');
     const slowUser = chat.users.add('slow');
     const room = await createRoom(chat, owner);
@@ -47,7 +47,7 @@ describe('a client that stops reading', () => {
 
     rawSocket.resume();
     const closed = await slow.closed;
-    expect(closed.code).toBe(1008);
+    expect(closed.code).toBe(1013);
     expect(closed.reason).toMatch(/behind/);
     expect(slow.of('message').length).toBeLessThan(total);
     for (const flooder of flooders) expect(flooder.ws.readyState).toBe(flooder.ws.OPEN);

@@ -143,6 +143,45 @@ describe('ChatClient', () => {
     client.close();
   });
 
+  it('rejoins with since the newest message the app marked seen from history, and drops live copies of it', async () => {
+    const { client, sockets, delivered } = setup();
+    void client.connect();
+    await tick();
+    sockets[0]!.serverSends(hello);
+    client.markSeen(message(5));
+    sockets[0]!.serverSends({ type: 'message', message: message(5) });
+    sockets[0]!.serverSends({ type: 'message', message: message(6) });
+    expect(delivered).toEqual([6]);
+    client.markSeen(message(4));
+    sockets[0]!.close(1006, '');
+    await tick();
+    sockets[1]!.serverSends(hello);
+    expect(sockets[1]!.sent).toContainEqual(
+      expect.objectContaining({ type: 'join', roomId: 'r1', since: 'm6' }),
+    );
+    client.close();
+  });
+
+  it('sends with a fresh clientMsgId where crypto.randomUUID is missing (a page on plain http)', async () => {
+    // An own property shadows the prototype's method; deleting it restores the method.
+    Object.defineProperty(globalThis.crypto, 'randomUUID', { value: undefined, configurable: true });
+    try {
+      const { client, sockets } = setup();
+      void client.connect();
+      await tick();
+      sockets[0]!.serverSends(hello);
+      void client.send('r1', 'one').catch(() => undefined);
+      void client.send('r1', 'two').catch(() => undefined);
+      const ids = sockets[0]!.sent.filter((frame) => frame.type === 'send').map((frame) => frame.clientMsgId);
+      expect(ids).toHaveLength(2);
+      expect(ids[0]).toMatch(/^[0-9a-f]{32}$/);
+      expect(ids[0]).not.toBe(ids[1]);
+      client.close();
+    } finally {
+      delete (globalThis.crypto as { randomUUID?: unknown }).randomUUID;
+    }
+  });
+
   it('does not reconnect after the session ended (4001) and says so', async () => {
     const { client, sockets } = setup();
     const closed: Array<{ code: number; final: boolean }> = [];

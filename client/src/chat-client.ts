@@ -88,8 +88,11 @@ interface RoomCursor {
 const OPEN = 1;
 const SEEN_IDS_KEPT = 2_000;
 
+/** `randomUUID` exists only in secure contexts; a page served over plain http from a LAN address lacks it. */
 function randomId(): string {
-  return globalThis.crypto.randomUUID();
+  if (typeof globalThis.crypto.randomUUID === 'function') return globalThis.crypto.randomUUID();
+  const bytes = globalThis.crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
 }
 
 /**
@@ -173,6 +176,17 @@ export class ChatClient extends Emitter<ClientEvents> {
   /** Best effort: dropped while disconnected, as a typing signal is worthless later. */
   typing(roomId: string, active: boolean): void {
     if (this.isOpen()) this.write({ type: 'typing', roomId, active });
+  }
+
+  /**
+   * Tells the client the app already shows `message` (e.g. the newest one of a `history()` page): after a
+   * reconnect its room is rejoined with `since` that message, and live copies of it or older ones are dropped.
+   */
+  markSeen(message: Message): void {
+    const cursor = this.cursor(message.roomId);
+    if (cursor.lastSeq !== undefined && message.seq <= cursor.lastSeq) return;
+    cursor.lastSeq = message.seq;
+    cursor.lastId = message.id;
   }
 
   /** Hands the server a fresh access token for this socket (after a refresh), extending its life. */

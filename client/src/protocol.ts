@@ -55,6 +55,8 @@ export const CloseCode = {
   policy: 1008,
   tooBig: 1009,
   restarting: 1012,
+  /** The client fell too far behind on reading; reconnecting after a backoff is right. */
+  tryAgainLater: 1013,
   sessionEnded: 4001,
   forbidden: 4003,
 } as const;

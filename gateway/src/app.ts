@@ -1,6 +1,7 @@
 import express, { type Express } from 'express';
 import {
   accessLog,
+  createBus,
   createLogger,
   errorHandler,
   healthRouter,
@@ -12,19 +13,21 @@ import {
   type ReadinessCheck,
   type RunningServer,
   type ServiceApp,
+  type Subscription,
 } from '@chat/shared';
 import type { GatewayConfig } from './config';
 import { docsRouter } from './http/docs.router';
 import { clientRateLimit, corsPolicy, rejectMalformedUrl, securityHeaders } from './http/edge';
 import { proxyRouter, type UpstreamRoute } from './http/proxy.router';
+import { proxySocketUpgrades } from './http/socket-proxy';
 import { UpstreamProxy } from './http/upstream-proxy';
 import { ChatUpstreams } from './upstreams/chat-upstreams';
 
 /** What the one-process run may hand the gateway instead of letting it build its own. */
 export interface GatewayDeps {
   /**
-   * A bus shared with the other services, for chat instances announcing themselves; the gateway
-   * neither needs one nor closes the one it is given.
+   * A bus shared with the other services, on which chat instances announce themselves; the gateway does
+   * not close a bus it is given. Without one it connects to NATS_URL when set, else knows only CHAT_URLS.
    */
   bus?: Bus;
   logger?: Logger;
@@ -81,15 +84,34 @@ export function createApp(config: GatewayConfig, deps: GatewayDeps = {}): Servic
   app.use(errorHandler(logger));
 
   let server: RunningServer | undefined;
+  let ownBus: Bus | undefined;
+  let announcements: Subscription | undefined;
+  let stopSockets: (() => void) | undefined;
   return {
     logger,
     async start() {
+      ownBus =
+        deps.bus || !config.NATS_URL
+          ? undefined
+          : await createBus({ natsUrl: config.NATS_URL, name: 'gateway', logger });
+      const bus = deps.bus ?? ownBus;
+      if (bus) announcements = chat.follow(bus, logger);
       server = await listen(app, config.PORT, config.HOST);
+      stopSockets = proxySocketUpgrades(server.server, {
+        upstreams: chat,
+        logger,
+        timeoutMs: config.UPSTREAM_TIMEOUT_MS,
+        allow: limiter.allow,
+        trustProxy: config.TRUST_PROXY,
+      });
       return { url: server.url };
     },
     async stop() {
+      stopSockets?.();
       await server?.close(config.SHUTDOWN_TIMEOUT_MS);
       server = undefined;
+      await announcements?.unsubscribe();
+      await ownBus?.close();
       await proxy.close();
       await limiter.store.shutdown();
     },

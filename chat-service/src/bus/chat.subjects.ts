@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineSubject } from '@chat/shared';
+import { defineSubject, subjects } from '@chat/shared';
 import { roomSchema } from '../domain/entities';
 import { roomEventSchema } from '../ws/protocol';
 
@@ -47,18 +47,6 @@ export const presenceHeartbeatSubject = defineSubject(
 /** A starting instance asks every other to send its heartbeat now, so it learns who is online at once. */
 export const presenceSyncSubject = defineSubject('chat.presence.sync', z.object({ instanceId: z.string() }));
 
-/**
- * Every few seconds, and at once when draining starts: where an instance is and how loaded, for the
- * gateway's balancing. An announcement older than `ttlMs` means the instance is gone.
- */
-export const instancesSubject = defineSubject(
-  'chat.instances',
-  z.object({
-    id: z.string(),
-    url: z.string(),
-    sockets: z.number().int().min(0),
-    draining: z.boolean(),
-    ttlMs: z.number().int().positive(),
-  }),
-);
+/** Where this instance is and how loaded, for the gateway's balancing (shared: the gateway reads it). */
+export const instancesSubject = subjects.chatInstances;
 export type InstanceAnnouncement = z.infer<typeof instancesSubject.schema>;

@@ -10,7 +10,7 @@ export interface ClientSocketOptions {
   stallMs: number;
   scheduler: FlushScheduler;
   limiter: TokenBucket;
-  /** Called once the outbound queue gives the socket up; the reason goes into the 1008 close. */
+  /** Called once the outbound queue gives the socket up; the reason goes into the 1013 close. */
   onOverflow: (client: ClientSocket, reason: string) => void;
 }
 

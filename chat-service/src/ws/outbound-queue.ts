@@ -28,7 +28,7 @@ export interface OutboundQueueOptions {
   maxFrameBytes: number;
   /** How long the socket may stay over the bound before it is given up. */
   stallMs: number;
-  /** Called once when the socket is given up; the owner closes it with 1008. */
+  /** Called once when the socket is given up; the owner closes it with 1013. */
   onOverflow: (reason: string) => void;
   /** Asks for `flush()` to be called soon (once per tick for every queue with something in it). */
   requestFlush: (queue: OutboundQueue) => void;
@@ -44,7 +44,7 @@ export interface OutboundQueueOptions {
  * Policy when a socket falls behind (queued + buffered > maxBytes):
  * 1. typing and presence events are dropped, arriving ones and queued ones, before anything else;
  * 2. other events are still queued, and the socket has `stallMs` to come back under the bound;
- * 3. it is given up (`onOverflow`, the socket closes with 1008) when it stays over the bound for `stallMs`,
+ * 3. it is given up (`onOverflow`, the socket closes with 1013) when it stays over the bound for `stallMs`,
  *    or at once when an event would take it past twice the bound. Its queue is then emptied.
  */
 export class OutboundQueue {

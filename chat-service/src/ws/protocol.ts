@@ -104,7 +104,7 @@ export type ServerEvent = z.infer<typeof serverEventSchema>;
 export const CloseCode = Object.freeze({
   /** Going away: the server ends the socket for good (also: the handshake could not complete). */
   GOING_AWAY: 1001,
-  /** Abuse: past the rate limit, or too far behind on reading (outbound buffer full). */
+  /** Abuse: past the rate limit. */
   POLICY: 1008,
   /** A frame larger than WS_MAX_PAYLOAD_BYTES (sent by `ws` itself). */
   TOO_BIG: 1009,
@@ -112,6 +112,11 @@ export const CloseCode = Object.freeze({
   INTERNAL: 1011,
   /** This instance is restarting or draining: reconnect (through the gateway) and `join` with `since`. */
   RESTARTING: 1012,
+  /**
+   * Too far behind on reading (outbound buffer full): not abuse, so a client reconnects (with `since`)
+   * after a backoff instead of giving up as it does after 1008. RFC 6455 §7.4.2 registers 1013 "Try Again Later".
+   */
+  TRY_AGAIN_LATER: 1013,
   /** The session expired, was revoked, or logged out. */
   SESSION_ENDED: 4001,
   /** The user was deleted (or is otherwise forbidden). */

@@ -31,7 +31,7 @@ import { originAllowed, refuseUpgrade, upgradeToken } from './upgrade';
 export const SOCKET_PATH = '/ws';
 /** A client is given up when it sends into an empty bucket this many times the burst in a row. */
 const STRIKES_PER_BURST = 3;
-/** How long a socket may stay over its outbound bound before it is closed with 1008. */
+/** How long a socket may stay over its outbound bound before it is closed with 1013. */
 const OUTBOUND_STALL_MS = 2_000;
 /** Candidates per membership query when working out who of the online users shares a room. */
 const ONLINE_CHUNK = 1_000;
@@ -256,7 +256,7 @@ export class ChatSocketServer {
       ),
       onOverflow: (overflowing, reason) => {
         logger.warn('socket fell too far behind; closing', { userId: overflowing.userId, reason });
-        overflowing.close(CloseCode.POLICY, 'Too far behind: outbound buffer full.');
+        overflowing.close(CloseCode.TRY_AGAIN_LATER, 'Too far behind: outbound buffer full.');
       },
     });
     ws.on('pong', () => {

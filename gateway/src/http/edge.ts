@@ -1,6 +1,6 @@
 import type { Request, RequestHandler } from 'express';
 import cors from 'cors';
-import { rateLimit, MemoryStore, type RateLimitInfo } from 'express-rate-limit';
+import { ipKeyGenerator, rateLimit, MemoryStore, type RateLimitInfo } from 'express-rate-limit';
 import helmet from 'helmet';
 import { AppError, RateLimitedError, type Logger } from '@chat/shared';
 
@@ -49,11 +49,14 @@ export function corsPolicy(origins: readonly string[]): RequestHandler {
   });
 }
 
-/** A per-client-address limit on every request; its store is stopped with the app. */
+/**
+ * A per-client-address limit on every request; its store is stopped with the app. `allow` counts a
+ * WebSocket upgrade, which never passes through express, against the same budget.
+ */
 export function clientRateLimit(
   perMinute: number,
   logger: Logger,
-): { handler: RequestHandler; store: MemoryStore } {
+): { handler: RequestHandler; store: MemoryStore; allow: (address: string) => Promise<boolean> } {
   const store = new MemoryStore();
   const handler = rateLimit({
     windowMs: 60_000,
@@ -71,5 +74,7 @@ export function clientRateLimit(
       next(new RateLimitedError((resetTime - Date.now()) / 1000));
     },
   });
-  return { handler, store };
+  const allow = async (address: string) =>
+    (await store.increment(ipKeyGenerator(address))).totalHits <= perMinute;
+  return { handler, store, allow };
 }

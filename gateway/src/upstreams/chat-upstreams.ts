@@ -1,18 +1,117 @@
+import { subjects, type Bus, type Logger, type Subscription } from '@chat/shared';
+
+interface Instance {
+  origin: string;
+  /** From CHAT_URLS: kept when silent (it may not be on a bus at all), skipped only while announced draining. */
+  configured: boolean;
+  announced?: { sockets: number; draining: boolean; expiresAt: number };
+  /** Sockets this gateway opened to it since its last announcement, which that count does not include yet. */
+  openedSinceAnnouncement: number;
+  /** Sockets this gateway holds open to it now. */
+  open: number;
+  /** Refused a connection: skipped until then, so one dead instance does not eat every retry. */
+  downUntil: number;
+}
+
+/** How long an instance that refused a connection is passed over. */
+const DOWN_FOR_MS = 5_000;
+
 /**
- * Which chat-service instance a request goes to: the one place that choice is made. Today the
- * configured list (CHAT_URLS) and its first entry; balancing and instances announced over the bus
- * change this class, not its callers.
+ * Which chat-service instance a request or a socket goes to: the one place that choice is made.
+ * Instances come from CHAT_URLS and from announcements on `chat.instances`; sockets go to the instance
+ * with the fewest (its announced count plus what this gateway sent since), never to one that is draining,
+ * gone silent past its announcement's ttl, or that just refused a connection.
  */
 export class ChatUpstreams {
-  constructor(private readonly origins: readonly string[]) {}
+  private readonly instances = new Map<string, Instance>();
+  private turn = 0;
 
-  /** The instance for the next REST request, or undefined when no chat instance is known. */
-  pick(): string | undefined {
-    return this.origins[0];
+  constructor(
+    configured: readonly string[],
+    private readonly now: () => number = Date.now,
+  ) {
+    for (const origin of configured) this.instances.set(origin, this.blank(origin, true));
   }
 
-  /** Every known instance, for readiness checks. */
+  /** Follows instance announcements on the bus until the subscription is stopped. */
+  follow(bus: Bus, logger: Logger): Subscription {
+    return bus.subscribe(subjects.chatInstances.subject, (message) => {
+      const parsed = subjects.chatInstances.schema.safeParse(message.data);
+      if (!parsed.success || !URL.canParse(parsed.data.url)) {
+        logger.warn('ignored a malformed chat instance announcement');
+        return;
+      }
+      const { url, sockets, draining, ttlMs } = parsed.data;
+      const origin = new URL(url).origin;
+      const instance = this.instances.get(origin) ?? this.blank(origin, false);
+      instance.announced = { sockets, draining, expiresAt: this.now() + ttlMs };
+      instance.openedSinceAnnouncement = 0;
+      this.instances.set(origin, instance);
+    });
+  }
+
+  /** The instance for the next REST request (round robin over the usable ones), or undefined. */
+  pick(): string | undefined {
+    const usable = this.usable();
+    if (usable.length === 0) return undefined;
+    return usable[this.turn++ % usable.length]!.origin;
+  }
+
+  /** The least loaded usable instance for a new socket, `except` ones already tried; or undefined. */
+  pickForSocket(except: ReadonlySet<string> = new Set()): string | undefined {
+    let best: Instance | undefined;
+    for (const instance of this.usable()) {
+      if (except.has(instance.origin)) continue;
+      if (!best || this.load(instance) < this.load(best)) best = instance;
+    }
+    return best?.origin;
+  }
+
+  socketOpened(origin: string): void {
+    const instance = this.instances.get(origin);
+    if (!instance) return;
+    instance.open += 1;
+    instance.openedSinceAnnouncement += 1;
+  }
+
+  socketClosed(origin: string): void {
+    const instance = this.instances.get(origin);
+    if (instance) instance.open = Math.max(0, instance.open - 1);
+  }
+
+  /** An instance refused a connection: pass it over for a few seconds. */
+  markDown(origin: string): void {
+    const instance = this.instances.get(origin);
+    if (instance) instance.downUntil = this.now() + DOWN_FOR_MS;
+  }
+
+  /** Every instance that could take requests now or soon, for readiness checks. */
   all(): readonly string[] {
-    return this.origins;
+    return this.usable(true).map((instance) => instance.origin);
+  }
+
+  private usable(ignoreDown = false): Instance[] {
+    const now = this.now();
+    const usable: Instance[] = [];
+    for (const instance of this.instances.values()) {
+      const fresh = instance.announced !== undefined && instance.announced.expiresAt > now;
+      if (!instance.configured && !fresh) {
+        this.instances.delete(instance.origin);
+        continue;
+      }
+      if (fresh && instance.announced!.draining) continue;
+      if (!ignoreDown && instance.downUntil > now) continue;
+      usable.push(instance);
+    }
+    return usable;
+  }
+
+  private load(instance: Instance): number {
+    const fresh = instance.announced !== undefined && instance.announced.expiresAt > this.now();
+    return fresh ? instance.announced!.sockets + instance.openedSinceAnnouncement : instance.open;
+  }
+
+  private blank(origin: string, configured: boolean): Instance {
+    return { origin, configured, openedSinceAnnouncement: 0, open: 0, downUntil: 0 };
   }
 }

@@ -38,6 +38,20 @@ export const subjects = {
   /** Request/reply, answered by users-service: public profiles of up to 200 users; unknown ids are left out. */
   getPublicUsers: defineSubject('users.v1.get-public', z.object({ ids: z.array(z.string()).max(200) })),
   getPublicUsersReply: defineSubject('users.v1.get-public.reply', z.object({ users: z.array(userPublicSchema) })),
+  /**
+   * Core, every few seconds and at once when draining starts: where a chat instance is and how loaded,
+   * for the gateway's socket balancing. An announcement older than `ttlMs` means the instance is gone.
+   */
+  chatInstances: defineSubject(
+    'chat.instances',
+    z.object({
+      id: z.string(),
+      url: z.string(),
+      sockets: z.number().int().min(0),
+      draining: z.boolean(),
+      ttlMs: z.number().int().positive(),
+    }),
+  ),
   /** Request/reply: auth-service answers with the public keys that verify access tokens. */
   jwks: defineSubject(
     'auth.v1.jwks',
