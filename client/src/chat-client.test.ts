@@ -182,6 +182,46 @@ describe('ChatClient', () => {
     }
   });
 
+  it('sends again, with the same clientMsgId, a message the server refused for the rate limit', async () => {
+    const { client, sockets } = setup();
+    void client.connect();
+    await tick();
+    const socket = sockets[0]!;
+    socket.serverSends(hello);
+    const sent = client.send('r1', 'hi');
+    const first = socket.sent.find((frame) => frame.type === 'send')!;
+    socket.serverSends({ type: 'error', ref: String(first.ref), code: 'RATE_LIMITED', message: 'slow down' });
+    await tick();
+    const sends = socket.sent.filter((frame) => frame.type === 'send');
+    expect(sends).toHaveLength(2);
+    expect(sends[1]!.clientMsgId).toBe(first.clientMsgId);
+    const stored = {
+      ...message(1),
+      sender: { id: 'u1', username: 'ann' },
+      clientMsgId: String(first.clientMsgId),
+    };
+    socket.serverSends({ type: 'ack', ref: String(sends[1]!.ref), message: stored });
+    await expect(sent).resolves.toMatchObject({ id: 'm1' });
+    client.close();
+  });
+
+  it('fails a send the server refuses for another reason', async () => {
+    const { client, sockets } = setup();
+    void client.connect();
+    await tick();
+    sockets[0]!.serverSends(hello);
+    const sent = client.send('r1', 'hi');
+    const first = sockets[0]!.sent.find((frame) => frame.type === 'send')!;
+    sockets[0]!.serverSends({
+      type: 'error',
+      ref: String(first.ref),
+      code: 'FORBIDDEN',
+      message: 'not a member',
+    });
+    await expect(sent).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    client.close();
+  });
+
   it('does not reconnect after the session ended (4001) and says so', async () => {
     const { client, sockets } = setup();
     const closed: Array<{ code: number; final: boolean }> = [];

@@ -75,6 +75,9 @@ interface OutboxEntry {
   frame: Extract<ClientFrame, { type: 'send' }>;
   resolve: (message: Message) => void;
   reject: (error: Error) => void;
+  /** Times the server refused it as over the rate limit; it is retried, with backoff, up to a limit. */
+  limited: number;
+  retryTimer?: ReturnType<typeof setTimeout>;
 }
 
 interface RoomCursor {
@@ -87,6 +90,8 @@ interface RoomCursor {
 
 const OPEN = 1;
 const SEEN_IDS_KEPT = 2_000;
+/** A send refused as RATE_LIMITED this many times fails; before that it waits and goes again. */
+const RATE_LIMITED_RETRIES = 8;
 
 /** `randomUUID` exists only in secure contexts; a page served over plain http from a LAN address lacks it. */
 function randomId(): string {
@@ -149,7 +154,7 @@ export class ChatClient extends Emitter<ClientEvents> {
     const clientMsgId = randomId();
     const frame = { type: 'send', roomId, text, clientMsgId, ref: clientMsgId } as const;
     return new Promise<Message>((resolve, reject) => {
-      this.outbox.set(clientMsgId, { frame, resolve, reject });
+      this.outbox.set(clientMsgId, { frame, resolve, reject, limited: 0 });
       if (this.isOpen()) this.write(frame);
     });
   }
@@ -229,7 +234,10 @@ export class ChatClient extends Emitter<ClientEvents> {
     this.socket?.close(1000, 'client closed');
     this.socket = undefined;
     const closed = new ChatError('CLOSED', 'The client was closed.');
-    for (const entry of this.outbox.values()) entry.reject(closed);
+    for (const entry of this.outbox.values()) {
+      clearTimeout(entry.retryTimer);
+      entry.reject(closed);
+    }
     this.outbox.clear();
     this.failPending(closed);
     this.failHelloWaiters(closed);
@@ -285,6 +293,7 @@ export class ChatClient extends Emitter<ClientEvents> {
         const entry = clientMsgId ? this.outbox.get(clientMsgId) : undefined;
         if (entry && clientMsgId) {
           this.outbox.delete(clientMsgId);
+          clearTimeout(entry.retryTimer);
           entry.resolve(event.message);
         }
         return;
@@ -292,7 +301,10 @@ export class ChatClient extends Emitter<ClientEvents> {
       case 'error': {
         const entry = event.ref ? this.outbox.get(event.ref) : undefined;
         if (entry && event.ref) {
+          if (event.code === 'RATE_LIMITED' && entry.limited < RATE_LIMITED_RETRIES)
+            return this.retryLater(entry);
           this.outbox.delete(event.ref);
+          clearTimeout(entry.retryTimer);
           entry.reject(new ChatError(event.code, event.message));
           return;
         }
@@ -381,6 +393,26 @@ export class ChatClient extends Emitter<ClientEvents> {
     this.reconnectTimer = setTimeout(
       () => void this.open('reconnecting'),
       Math.round(ceiling * this.options.random()),
+    );
+  }
+
+  /**
+   * A send the server refused for the rate limit goes again after a backoff with jitter, with the same
+   * clientMsgId; a reconnect in between resends it anyway (onHello), and the server stores it once.
+   */
+  private retryLater(entry: OutboxEntry): void {
+    entry.limited += 1;
+    const ceiling = Math.min(
+      this.options.maxReconnectDelayMs,
+      this.options.minReconnectDelayMs * 2 ** entry.limited,
+    );
+    clearTimeout(entry.retryTimer);
+    entry.retryTimer = setTimeout(
+      () => {
+        if (this.outbox.has(entry.frame.clientMsgId) && this.isOpen()) this.write(entry.frame);
+      },
+      // Half fixed, half random: an immediate retry would only meet the same empty bucket.
+      Math.round(ceiling / 2 + (ceiling / 2) * this.options.random()),
     );
   }
 

@@ -17,6 +17,7 @@ import {
 } from '@chat/shared';
 import type { GatewayConfig } from './config';
 import { docsRouter } from './http/docs.router';
+import { webClient } from './http/web-client';
 import { clientRateLimit, corsPolicy, rejectMalformedUrl, securityHeaders } from './http/edge';
 import { proxyRouter, type UpstreamRoute } from './http/proxy.router';
 import { proxySocketUpgrades } from './http/socket-proxy';
@@ -79,7 +80,7 @@ export function createApp(config: GatewayConfig, deps: GatewayDeps = {}): Servic
   app.use(corsPolicy(config.CORS_ORIGINS), limiter.handler, rejectMalformedUrl);
   app.use(docsRouter(config.OPENAPI_FILE));
   app.use(proxyRouter(routes, proxy));
-  if (config.WEB_DIR) app.use(express.static(config.WEB_DIR));
+  if (config.WEB_DIR) app.use(webClient(config.WEB_DIR));
   app.use(notFoundHandler);
   app.use(errorHandler(logger));
 

@@ -1,0 +1,120 @@
+/** The gateway's REST API as the pages use it (api-contract.md); same origin, JSON in and out. */
+
+import type { Room, UserPublic } from '@chat/client';
+
+export interface User extends UserPublic {
+  email: string | null;
+  phone: string | null;
+  role: 'user' | 'admin';
+  updatedAt: string;
+}
+
+export interface LoginResult {
+  accessToken: string;
+  refreshToken: string;
+  tokenType: 'Bearer';
+  /** Seconds. */
+  expiresIn: number;
+  user: User;
+}
+
+export interface FieldIssue {
+  path: string;
+  message: string;
+}
+
+/** An error answer in the contract's shape, or a network failure (`status` 0, code `NETWORK`). */
+export class ApiError extends Error {
+  override name = 'ApiError';
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details: FieldIssue[] = [],
+    readonly retryAfterSeconds?: number,
+  ) {
+    super(message);
+  }
+}
+
+/** Every call gives up after this long, so a hung upstream surfaces as an error rather than a frozen form. */
+const TIMEOUT_MS = 15_000;
+
+export interface RequestOptions {
+  method?: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  body?: unknown;
+  token?: string;
+}
+
+/** Calls `path` on the gateway; resolves with the parsed body (undefined for 204), rejects with ApiError. */
+export async function request<T>(path: string, options: RequestOptions = {}): Promise<T> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (options.body !== undefined) headers['content-type'] = 'application/json';
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  let response: Response;
+  try {
+    response = await fetch(path, {
+      method: options.method ?? 'GET',
+      headers,
+      body: options.body === undefined ? undefined : JSON.stringify(options.body),
+      signal: AbortSignal.timeout(TIMEOUT_MS),
+    });
+  } catch {
+    throw new ApiError(0, 'NETWORK', 'The server cannot be reached. Check your connection and try again.');
+  }
+  if (response.status === 204) return undefined as T;
+  const body: unknown = await response.json().catch(() => undefined);
+  if (response.ok) return body as T;
+  const error = (body as { error?: { code?: string; message?: string; details?: FieldIssue[] } } | undefined)
+    ?.error;
+  const retryAfter = Number(response.headers.get('retry-after'));
+  throw new ApiError(
+    response.status,
+    error?.code ?? 'HTTP_ERROR',
+    error?.message ?? `The server answered ${response.status}.`,
+    Array.isArray(error?.details) ? error.details : [],
+    Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : undefined,
+  );
+}
+
+export interface SignupInput {
+  username: string;
+  password: string;
+  name?: string;
+  email?: string;
+}
+
+export const signup = (input: SignupInput) => request<User>('/api/users', { method: 'POST', body: input });
+
+export const login = (username: string, password: string) =>
+  request<LoginResult>('/api/auth/login', { method: 'POST', body: { username, password } });
+
+export const refreshTokens = (refreshToken: string) =>
+  request<LoginResult>('/api/auth/refresh', { method: 'POST', body: { refreshToken } });
+
+export const logout = (token: string) => request<void>('/api/auth/logout', { method: 'POST', token });
+
+/** Calls that need the user's access token; `token` refreshes it first when it is about to expire. */
+export function authedApi(call: <T>(path: string, options?: RequestOptions) => Promise<T>) {
+  return {
+    me: () => call<User>('/api/users/me'),
+    rooms: () => call<{ items: Room[] }>('/api/rooms'),
+    createRoom: (name: string, kind: 'public' | 'private') =>
+      call<Room>('/api/rooms', { method: 'POST', body: { name, kind } }),
+    joinRoom: (roomId: string) =>
+      call<Room>(`/api/rooms/${encodeURIComponent(roomId)}/members`, { method: 'POST' }),
+    invite: (roomId: string, userId: string) =>
+      call<unknown>(`/api/rooms/${encodeURIComponent(roomId)}/invitations`, {
+        method: 'POST',
+        body: { userId },
+      }),
+    direct: (userId: string) => call<Room>(`/api/direct/${encodeURIComponent(userId)}`, { method: 'POST' }),
+    users: (q: string) =>
+      call<{ items: UserPublic[]; nextCursor: string | null }>(
+        `/api/users?${new URLSearchParams({ q, limit: '20' }).toString()}`,
+      ),
+    user: (userId: string) => call<UserPublic>(`/api/users/${encodeURIComponent(userId)}`),
+  };
+}
+
+export type AuthedApi = ReturnType<typeof authedApi>;

@@ -1,0 +1,549 @@
+import {
+  ChatClient,
+  CloseCode,
+  type ConnectionState,
+  type Message,
+  type Room,
+  type UserPublic,
+} from '@chat/client';
+import { ApiError, authedApi, logout, type AuthedApi } from '../api';
+import type { Session } from '../session';
+
+/** A message typed here and not yet acknowledged by the server (it may be waiting for a reconnect). */
+export interface PendingMessage {
+  localId: number;
+  roomId: string;
+  text: string;
+  failed?: string;
+}
+
+export interface RoomHistory {
+  loaded: boolean;
+  loading: boolean;
+  hasMore: boolean;
+}
+
+/** Everything the chat page shows; replaced (never mutated) on each change so views can compare by identity. */
+export interface ChatState {
+  me: UserPublic;
+  connection: ConnectionState;
+  /** Set when the server closed the socket for good for a reason other than the session ending. */
+  disconnected: string | undefined;
+  /** Rooms the user belongs to and public rooms, newest activity not considered: the server's order. */
+  rooms: Room[];
+  memberOf: ReadonlySet<string>;
+  activeRoomId: string | undefined;
+  /** Per room, oldest first, one entry per message id. */
+  messages: Readonly<Record<string, readonly Message[]>>;
+  history: Readonly<Record<string, RoomHistory>>;
+  pending: readonly PendingMessage[];
+  /** Per room, the users typing there now (id -> username). */
+  typing: Readonly<Record<string, Readonly<Record<string, string>>>>;
+  online: ReadonlySet<string>;
+  unread: Readonly<Record<string, number>>;
+  /** Users seen anywhere (hello, presence, searches), to name the other side of a direct room. */
+  users: Readonly<Record<string, UserPublic>>;
+  /** Direct room id -> the other user's id, where known. */
+  directPeers: Readonly<Record<string, string>>;
+  /** A failed action the user should hear about, shown until dismissed or replaced. */
+  alert: string | undefined;
+}
+
+const PAGE_SIZE = 50;
+/** A typing signal whose "stopped" never arrived (the sender's tab closed) fades after this long. */
+const TYPING_TTL_MS = 6_000;
+/** After this long without a keystroke we tell the room the user stopped typing. */
+const TYPING_PAUSE_MS = 2_500;
+/** How often a long burst of typing says so again; well inside TYPING_TTL_MS. */
+const TYPING_REPEAT_MS = 3_000;
+const ROOMS_RELOAD_DELAY_MS = 300;
+/** At most one renewal per this long after the server closed the socket with 4001. */
+const RENEW_INTERVAL_MS = 30_000;
+/** Reconnect attempts without a hello after which we ask the API whether the session still stands. */
+const FAILED_ATTEMPTS_BEFORE_CHECK = 3;
+
+function bySeq(a: Message, b: Message): number {
+  return a.seq - b.seq;
+}
+
+/** Merges `incoming` into a room's messages: one entry per id, ordered by `seq`. */
+function mergeMessages(existing: readonly Message[] = [], incoming: readonly Message[]): Message[] {
+  const ids = new Set(existing.map((message) => message.id));
+  const added = incoming.filter((message) => !ids.has(message.id));
+  if (added.length === 0) return existing as Message[];
+  return [...existing, ...added].sort(bySeq);
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * The chat page's state and actions, apart from any view: it owns the socket client, applies its events,
+ * calls the REST API through the session, and notifies subscribers with a new state object per change.
+ */
+export class ChatStore {
+  private current: ChatState;
+  private readonly listeners = new Set<(state: ChatState) => void>();
+  private readonly client: ChatClient;
+  private readonly api: AuthedApi;
+  private readonly cleanups: Array<() => void> = [];
+  private readonly typingTimers = new Map<string, ReturnType<typeof setTimeout>>();
+  private ownTyping: { roomId: string; sentAt: number; timer: ReturnType<typeof setTimeout> } | undefined;
+  private nextLocalId = 1;
+  private attemptsWithoutHello = 0;
+  private hellos = 0;
+  private renewedAt = 0;
+  private reloadTimer: ReturnType<typeof setTimeout> | undefined;
+  private stopped = false;
+  /** Set from the moment the user asks to log out: the server's 4001 for it is expected, not news. */
+  private loggingOut = false;
+
+  constructor(
+    private readonly session: Session,
+    baseUrl = location.origin,
+  ) {
+    const me = session.user;
+    this.current = {
+      me: { id: me.id, username: me.username, name: me.name, createdAt: me.createdAt },
+      connection: 'idle',
+      disconnected: undefined,
+      rooms: [],
+      memberOf: new Set(),
+      activeRoomId: undefined,
+      messages: {},
+      history: {},
+      pending: [],
+      typing: {},
+      online: new Set([me.id]),
+      unread: {},
+      users: {},
+      directPeers: {},
+      alert: undefined,
+    };
+    this.api = authedApi((path, options) => session.call(path, options));
+    this.client = new ChatClient({ baseUrl, token: () => session.accessToken() });
+    this.wire();
+  }
+
+  get state(): ChatState {
+    return this.current;
+  }
+
+  subscribe(listener: (state: ChatState) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Opens the socket and loads the room list. */
+  start(): void {
+    void this.client.connect().catch(() => undefined);
+    void this.loadRooms();
+  }
+
+  /** Closes the socket and every timer; the store is done after this. */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.stopTyping();
+    for (const cleanup of this.cleanups) cleanup();
+    for (const timer of this.typingTimers.values()) clearTimeout(timer);
+    clearTimeout(this.reloadTimer);
+    this.client.close();
+  }
+
+  /** Ends the session on the server, then here; the page goes back to login either way. */
+  async logout(): Promise<void> {
+    this.loggingOut = true;
+    try {
+      await logout(await this.session.accessToken());
+    } catch {
+      // The server may be unreachable or the session already gone; this tab forgets it regardless.
+    }
+    this.stop();
+    this.session.end('logged-out');
+  }
+
+  reconnect(): void {
+    this.set({ disconnected: undefined });
+    void this.client.connect().catch(() => undefined);
+  }
+
+  dismissAlert(): void {
+    this.set({ alert: undefined });
+  }
+
+  async loadRooms(): Promise<void> {
+    try {
+      const { items } = await this.api.rooms();
+      // A room we joined or were invited to while the list was on its way stays in it.
+      const listed = new Set(items.map((room) => room.id));
+      const kept = this.current.rooms.filter(
+        (room) => !listed.has(room.id) && this.current.memberOf.has(room.id),
+      );
+      this.set({ rooms: [...items, ...kept] });
+      void this.resolveDirectPeers(items);
+    } catch (error) {
+      this.fail(error, 'The room list could not be loaded');
+    }
+  }
+
+  /** Shows a room: its latest page of history the first time, then whatever arrives live. */
+  async openRoom(roomId: string | undefined): Promise<void> {
+    this.stopTyping();
+    const unread = { ...this.current.unread };
+    if (roomId) delete unread[roomId];
+    this.set({ activeRoomId: roomId, unread });
+    if (!roomId || !this.current.memberOf.has(roomId) || this.current.history[roomId]?.loaded) return;
+    await this.loadPage(roomId, undefined);
+  }
+
+  /** The page before the oldest message shown; for scrolling up. */
+  async loadOlder(roomId: string): Promise<void> {
+    const history = this.current.history[roomId];
+    const oldest = this.current.messages[roomId]?.[0];
+    if (!history?.hasMore || history.loading || !oldest) return;
+    await this.loadPage(roomId, oldest.id);
+  }
+
+  /** Creates a room and opens it; rejects with the ApiError for the form to show. */
+  async createRoom(name: string, kind: 'public' | 'private'): Promise<void> {
+    const room = await this.api.createRoom(name, kind);
+    this.addMembership(room);
+    await this.openRoom(room.id);
+  }
+
+  async joinRoom(roomId: string): Promise<void> {
+    try {
+      const room = await this.api.joinRoom(roomId);
+      this.addMembership(room);
+      await this.openRoom(room.id);
+    } catch (error) {
+      this.fail(error, 'Could not join the room');
+    }
+  }
+
+  /** Adds `user` to the open room; resolves with what to tell the user. */
+  async invite(user: UserPublic): Promise<string> {
+    const roomId = this.current.activeRoomId;
+    const room = this.current.rooms.find((item) => item.id === roomId);
+    if (!room) return 'Open a room first.';
+    try {
+      await this.api.invite(room.id, user.id);
+      this.reloadRoomsSoon();
+      return `${user.username} was added to ${room.name}.`;
+    } catch (error) {
+      return `Could not invite ${user.username}: ${errorText(error)}`;
+    }
+  }
+
+  async startDirect(user: UserPublic): Promise<void> {
+    try {
+      const room = await this.api.direct(user.id);
+      this.set({
+        directPeers: { ...this.current.directPeers, [room.id]: user.id },
+        users: { ...this.current.users, [user.id]: user },
+      });
+      this.addMembership(room);
+      await this.openRoom(room.id);
+    } catch (error) {
+      this.fail(error, `Could not start a conversation with ${user.username}`);
+    }
+  }
+
+  async searchUsers(prefix: string): Promise<UserPublic[]> {
+    const { items } = await this.api.users(prefix);
+    this.rememberUsers(items);
+    return items.filter((user) => user.id !== this.current.me.id);
+  }
+
+  /** Sends to the open room. While the socket is down the message waits and goes out on reconnect. */
+  send(text: string): void {
+    const roomId = this.current.activeRoomId;
+    const trimmed = text.trim();
+    if (!roomId || !trimmed) return;
+    this.stopTyping();
+    const localId = this.nextLocalId++;
+    this.set({ pending: [...this.current.pending, { localId, roomId, text: trimmed }] });
+    this.client.send(roomId, trimmed).then(
+      () => this.set({ pending: this.current.pending.filter((item) => item.localId !== localId) }),
+      (error: unknown) =>
+        this.set({
+          pending: this.current.pending.map((item) =>
+            item.localId === localId ? { ...item, failed: errorText(error) } : item,
+          ),
+        }),
+    );
+  }
+
+  discardPending(localId: number): void {
+    this.set({ pending: this.current.pending.filter((item) => item.localId !== localId) });
+  }
+
+  /** Call on each keystroke in the composer: says "typing" (again every few seconds), "stopped" after a pause. */
+  typed(): void {
+    const roomId = this.current.activeRoomId;
+    if (!roomId) return;
+    if (this.ownTyping?.roomId !== roomId) this.stopTyping();
+    const now = Date.now();
+    let sentAt = this.ownTyping?.sentAt ?? 0;
+    // Said again now and then during a long burst, so receivers' fade-out timers do not hide it.
+    if (now - sentAt >= TYPING_REPEAT_MS) {
+      this.client.typing(roomId, true);
+      sentAt = now;
+    }
+    clearTimeout(this.ownTyping?.timer);
+    this.ownTyping = { roomId, sentAt, timer: setTimeout(() => this.stopTyping(), TYPING_PAUSE_MS) };
+  }
+
+  private stopTyping(): void {
+    if (!this.ownTyping) return;
+    clearTimeout(this.ownTyping.timer);
+    this.client.typing(this.ownTyping.roomId, false);
+    this.ownTyping = undefined;
+  }
+
+  private async loadPage(roomId: string, before: string | undefined): Promise<void> {
+    const previous = this.current.history[roomId] ?? { loaded: false, loading: false, hasMore: false };
+    this.setHistory(roomId, { ...previous, loading: true });
+    try {
+      const page = await this.client.history(roomId, { limit: PAGE_SIZE, ...(before ? { before } : {}) });
+      const newest = page.items.at(-1);
+      if (!before && newest) this.client.markSeen(newest);
+      this.set({
+        messages: {
+          ...this.current.messages,
+          [roomId]: mergeMessages(this.current.messages[roomId], page.items),
+        },
+      });
+      this.setHistory(roomId, { loaded: true, loading: false, hasMore: page.hasMore });
+    } catch (error) {
+      this.setHistory(roomId, { ...previous, loading: false });
+      this.fail(error, 'Messages could not be loaded');
+    }
+  }
+
+  private wire(): void {
+    const on = this.client.on.bind(this.client);
+    this.cleanups.push(
+      on('hello', (hello) => {
+        this.attemptsWithoutHello = 0;
+        this.rememberUsers([hello.user, ...hello.online]);
+        const known = new Map(this.current.rooms.map((room) => [room.id, room]));
+        for (const room of hello.rooms) known.set(room.id, room);
+        this.set({
+          me: hello.user,
+          memberOf: new Set(hello.rooms.map((room) => room.id)),
+          rooms: [...known.values()],
+          online: new Set([hello.user.id, ...hello.online.map((user) => user.id)]),
+          // Anyone typing before the drop has stopped or will say so again.
+          typing: {},
+        });
+        void this.resolveDirectPeers(hello.rooms);
+        // Public rooms created while the socket was down appear nowhere else.
+        if (this.hellos++ > 0) void this.loadRooms();
+      }),
+      on('message', (message) => this.onMessage(message)),
+      on('presence', ({ user, status }) => {
+        this.rememberUsers([user]);
+        const online = new Set(this.current.online);
+        if (status === 'online') online.add(user.id);
+        else online.delete(user.id);
+        this.set({ online });
+      }),
+      on('typing', ({ roomId, user, active }) => {
+        if (user.id !== this.current.me.id) this.setTyping(roomId, user, active);
+      }),
+      on('member.joined', ({ roomId, user }) => this.onMember(roomId, user, true)),
+      on('member.left', ({ roomId, user }) => this.onMember(roomId, user, false)),
+      on('room.invited', ({ room }) => {
+        this.addMembership(room);
+        void this.resolveDirectPeers([room]);
+      }),
+      // Timers in a background tab may fire late; this event comes over the socket on time.
+      on('session.expiring', () => void this.session.refreshUnlessFresh().catch(() => undefined)),
+      on('state', (connection) => this.set({ connection })),
+      on('closed', ({ code, final }) => this.onClosed(code, final)),
+      this.session.onToken((token) => this.client.refresh(token)),
+    );
+  }
+
+  private onMessage(message: Message): void {
+    const { roomId } = message;
+    const unread = { ...this.current.unread };
+    if (roomId !== this.current.activeRoomId && message.sender.id !== this.current.me.id)
+      unread[roomId] = (unread[roomId] ?? 0) + 1;
+    this.set({
+      messages: {
+        ...this.current.messages,
+        [roomId]: mergeMessages(this.current.messages[roomId], [message]),
+      },
+      unread,
+    });
+    const typing = this.current.typing[roomId];
+    if (typing?.[message.sender.id])
+      this.setTyping(roomId, { ...message.sender, name: null, createdAt: '' }, false);
+    // A room we did not know of: a direct message someone just started, or an invitation we missed.
+    if (!this.current.rooms.some((room) => room.id === roomId)) void this.loadRooms();
+    if (!this.current.memberOf.has(roomId))
+      this.set({ memberOf: new Set([...this.current.memberOf, roomId]) });
+  }
+
+  private onMember(roomId: string, user: UserPublic, joined: boolean): void {
+    this.rememberUsers([user]);
+    if (user.id === this.current.me.id) {
+      const memberOf = new Set(this.current.memberOf);
+      if (joined) memberOf.add(roomId);
+      else memberOf.delete(roomId);
+      this.set({ memberOf });
+    }
+    this.reloadRoomsSoon();
+  }
+
+  /**
+   * Member counts come from the server rather than from counting events here: a join's own answer and its
+   * event race, and counting both would drift. Bursts of changes cost one request.
+   */
+  private reloadRoomsSoon(): void {
+    clearTimeout(this.reloadTimer);
+    this.reloadTimer = setTimeout(() => void this.loadRooms(), ROOMS_RELOAD_DELAY_MS);
+  }
+
+  private onClosed(code: number, final: boolean): void {
+    if (this.stopped || this.loggingOut) return;
+    if (code === CloseCode.sessionEnded) return void this.renewAfterSessionClose();
+    if (code === CloseCode.forbidden) return this.session.end('forbidden');
+    if (final) {
+      this.set({ disconnected: `The server closed the connection (${code}).` });
+      return;
+    }
+    // A refused upgrade (revoked or expired session) looks like any dropped connection to a browser.
+    this.attemptsWithoutHello += 1;
+    if (this.attemptsWithoutHello === FAILED_ATTEMPTS_BEFORE_CHECK) void this.checkSession();
+  }
+
+  /**
+   * 4001 means the access token expired or the session was revoked. Only the refresh token tells which: an
+   * expired token (a tab asleep past its refresh) is renewed and the socket reopened; a revoked session
+   * refuses the refresh (the session then ends). Once per RENEW_INTERVAL_MS, so a server that keeps closing
+   * fresh sockets with 4001 cannot set off a loop.
+   */
+  private async renewAfterSessionClose(): Promise<void> {
+    const now = Date.now();
+    if (now - this.renewedAt < RENEW_INTERVAL_MS) return this.session.end('expired');
+    this.renewedAt = now;
+    try {
+      await this.session.refresh();
+    } catch (error) {
+      if (!this.session.isEnded)
+        this.set({ disconnected: `The session could not be renewed: ${errorText(error)}` });
+      return;
+    }
+    if (!this.stopped) void this.client.connect().catch(() => undefined);
+  }
+
+  private async checkSession(): Promise<void> {
+    try {
+      await this.api.me();
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 401) this.session.end('expired');
+    }
+  }
+
+  private setTyping(roomId: string, user: UserPublic, active: boolean): void {
+    const key = `${roomId}:${user.id}`;
+    clearTimeout(this.typingTimers.get(key));
+    this.typingTimers.delete(key);
+    const inRoom = { ...this.current.typing[roomId] };
+    if (active) {
+      inRoom[user.id] = user.username;
+      this.typingTimers.set(
+        key,
+        setTimeout(() => this.setTyping(roomId, user, false), TYPING_TTL_MS),
+      );
+    } else {
+      delete inRoom[user.id];
+    }
+    this.set({ typing: { ...this.current.typing, [roomId]: inRoom } });
+  }
+
+  private addMembership(room: Room): void {
+    const exists = this.current.rooms.some((item) => item.id === room.id);
+    this.set({
+      rooms: exists
+        ? this.current.rooms.map((item) => (item.id === room.id ? room : item))
+        : [...this.current.rooms, room],
+      memberOf: new Set([...this.current.memberOf, room.id]),
+    });
+  }
+
+  /**
+   * Direct rooms are shown as the other user, with their presence: find out who that is. Someone else's
+   * room names its creator; for one we created (perhaps in another tab) the name lists both usernames.
+   */
+  private async resolveDirectPeers(rooms: readonly Room[]): Promise<void> {
+    const me = this.current.me;
+    for (const room of rooms) {
+      if (room.kind !== 'direct' || this.current.directPeers[room.id]) continue;
+      try {
+        const peer =
+          room.createdBy !== me.id
+            ? (this.current.users[room.createdBy] ?? (await this.api.user(room.createdBy)))
+            : await this.findByUsername(otherUsername(room, me.username));
+        if (!peer) continue;
+        this.rememberUsers([peer]);
+        this.set({ directPeers: { ...this.current.directPeers, [room.id]: peer.id } });
+      } catch {
+        // The room keeps its own name as its label, without a presence dot.
+      }
+    }
+  }
+
+  private async findByUsername(username: string | undefined): Promise<UserPublic | undefined> {
+    if (!username) return undefined;
+    const known = Object.values(this.current.users).find((user) => user.username === username);
+    if (known) return known;
+    const { items } = await this.api.users(username);
+    return items.find((user) => user.username === username);
+  }
+
+  private rememberUsers(users: readonly UserPublic[]): void {
+    if (users.every((user) => this.current.users[user.id])) return;
+    const known = { ...this.current.users };
+    for (const user of users) known[user.id] = user;
+    this.set({ users: known });
+  }
+
+  private setHistory(roomId: string, history: RoomHistory): void {
+    this.set({ history: { ...this.current.history, [roomId]: history } });
+  }
+
+  private fail(error: unknown, what: string): void {
+    if (this.stopped || this.session.isEnded) return;
+    this.set({ alert: `${what}: ${errorText(error)}` });
+  }
+
+  private set(patch: Partial<ChatState>): void {
+    if (this.stopped) return;
+    this.current = { ...this.current, ...patch };
+    for (const listener of this.listeners) listener(this.current);
+  }
+}
+
+/** The label a room goes by: a direct room is named after the other user. */
+export function roomLabel(state: ChatState, room: Room): string {
+  if (room.kind !== 'direct') return room.name;
+  const peer = state.directPeers[room.id];
+  return (peer && state.users[peer]?.username) || otherUsername(room, state.me.username) || room.name;
+}
+
+/** chat-service names a direct room after both usernames, comma-separated ("ann, bob"). */
+function otherUsername(room: Room, myUsername: string): string | undefined {
+  const names = room.name.split(',').map((name) => name.trim());
+  return names.length === 2 ? names.find((name) => name !== myUsername) : undefined;
+}
+
+/** The other user of a direct room, when known. */
+export function directPeer(state: ChatState, room: Room): string | undefined {
+  return room.kind === 'direct' ? state.directPeers[room.id] : undefined;
+}

@@ -1,0 +1,22 @@
+const timeFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+const dateTimeFormat = new Intl.DateTimeFormat(undefined, {
+  month: 'short',
+  day: 'numeric',
+  hour: '2-digit',
+  minute: '2-digit',
+});
+
+/** A message time: the clock time today, the date as well before today. */
+export function formatTime(iso: string, now = new Date()): string {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return '';
+  return date.toDateString() === now.toDateString() ? timeFormat.format(date) : dateTimeFormat.format(date);
+}
+
+/** "ann is typing…", "ann and bob are typing…", "3 people are typing…". */
+export function typingText(usernames: readonly string[]): string {
+  if (usernames.length === 0) return '';
+  if (usernames.length === 1) return `${usernames[0]} is typing…`;
+  if (usernames.length === 2) return `${usernames[0]} and ${usernames[1]} are typing…`;
+  return `${usernames.length} people are typing…`;
+}

@@ -1,0 +1,173 @@
+import { ApiError, refreshTokens, request, type LoginResult, type RequestOptions, type User } from './api';
+
+/** Why a session ended; the login page says it in words. */
+export type EndReason = 'expired' | 'logged-out' | 'forbidden';
+
+interface StoredSession {
+  accessToken: string;
+  refreshToken: string;
+  /** Local clock, ms: computed from `expiresIn` on arrival, so a skewed device clock does not matter. */
+  expiresAt: number;
+  receivedAt: number;
+  user: User;
+}
+
+// Per tab and gone when the tab closes: a token in sessionStorage is not shared with other tabs or kept on disk
+// for later, unlike localStorage.
+const STORAGE_KEY = 'chat.session';
+/** A token this close to expiry is refreshed before use, so a reconnect never presents an expired one. */
+const USE_MARGIN_MS = 15_000;
+/** Refresh this long before expiry (or halfway through a shorter lifetime). */
+const REFRESH_LEAD_MS = 60_000;
+/** A token younger than this is not refreshed on the server's say-so. */
+const FRESH_MS = 10_000;
+const RETRY_MIN_MS = 2_000;
+const RETRY_MAX_MS = 30_000;
+
+function toStored(result: LoginResult): StoredSession {
+  return {
+    accessToken: result.accessToken,
+    refreshToken: result.refreshToken,
+    expiresAt: Date.now() + result.expiresIn * 1000,
+    receivedAt: Date.now(),
+    user: result.user,
+  };
+}
+
+/**
+ * The signed-in user's tokens. It refreshes the access token shortly before it expires (rotating the
+ * refresh token, api-contract.md "Auth"), tells listeners about each new token, and ends itself when the
+ * server refuses the refresh token.
+ */
+export class Session {
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private refreshing: Promise<void> | undefined;
+  private failures = 0;
+  private ended = false;
+  private readonly tokenListeners = new Set<(accessToken: string) => void>();
+  private readonly endListeners = new Set<(reason: EndReason) => void>();
+
+  private constructor(private data: StoredSession) {
+    this.save();
+    this.schedule();
+  }
+
+  /** The session a login answer starts. */
+  static start(result: LoginResult): Session {
+    return new Session(toStored(result));
+  }
+
+  /** The session this tab had before a reload, if any. */
+  static restore(): Session | undefined {
+    try {
+      const raw = sessionStorage.getItem(STORAGE_KEY);
+      if (!raw) return undefined;
+      const data = JSON.parse(raw) as StoredSession;
+      if (typeof data.accessToken !== 'string' || typeof data.refreshToken !== 'string') return undefined;
+      return new Session(data);
+    } catch {
+      sessionStorage.removeItem(STORAGE_KEY);
+      return undefined;
+    }
+  }
+
+  get user(): User {
+    return this.data.user;
+  }
+
+  get isEnded(): boolean {
+    return this.ended;
+  }
+
+  /** A usable access token: refreshed first when it is about to expire. */
+  async accessToken(): Promise<string> {
+    if (this.ended) throw new ApiError(401, 'UNAUTHENTICATED', 'The session has ended.');
+    if (this.data.expiresAt - Date.now() < USE_MARGIN_MS) await this.refresh();
+    return this.data.accessToken;
+  }
+
+  /**
+   * Refreshes unless the token is only seconds old: the server's `session.expiring` may still be on its way
+   * about the token just replaced, and a short-lived token must not set off a refresh per event.
+   */
+  refreshUnlessFresh(): Promise<void> {
+    if (Date.now() - this.data.receivedAt < FRESH_MS) return Promise.resolve();
+    return this.refresh();
+  }
+
+  /** Rotates the token pair once, however many callers ask at the same time. */
+  refresh(): Promise<void> {
+    this.refreshing ??= this.doRefresh().finally(() => {
+      this.refreshing = undefined;
+    });
+    return this.refreshing;
+  }
+
+  /** Calls the API with the access token; a 401 gets one refresh and one retry before it counts. */
+  async call<T>(path: string, options: Omit<RequestOptions, 'token'> = {}): Promise<T> {
+    try {
+      return await request<T>(path, { ...options, token: await this.accessToken() });
+    } catch (error) {
+      if (!(error instanceof ApiError) || error.status !== 401 || this.ended) throw error;
+      await this.refresh();
+      return request<T>(path, { ...options, token: await this.accessToken() });
+    }
+  }
+
+  onToken(listener: (accessToken: string) => void): () => void {
+    this.tokenListeners.add(listener);
+    return () => this.tokenListeners.delete(listener);
+  }
+
+  onEnd(listener: (reason: EndReason) => void): () => void {
+    this.endListeners.add(listener);
+    return () => this.endListeners.delete(listener);
+  }
+
+  /** Forgets the tokens in this tab and tells listeners why; only the first call counts. */
+  end(reason: EndReason): void {
+    if (this.ended) return;
+    this.ended = true;
+    clearTimeout(this.timer);
+    sessionStorage.removeItem(STORAGE_KEY);
+    for (const listener of this.endListeners) listener(reason);
+  }
+
+  private async doRefresh(): Promise<void> {
+    if (this.ended) throw new ApiError(401, 'UNAUTHENTICATED', 'The session has ended.');
+    try {
+      this.data = toStored(await refreshTokens(this.data.refreshToken));
+    } catch (error) {
+      // 401: the refresh token expired, was revoked or was already used; nothing but a new login helps.
+      if (error instanceof ApiError && error.status === 401) this.end('expired');
+      else this.scheduleRetry();
+      throw error;
+    }
+    this.failures = 0;
+    this.save();
+    this.schedule();
+    for (const listener of this.tokenListeners) listener(this.data.accessToken);
+  }
+
+  private schedule(): void {
+    clearTimeout(this.timer);
+    const remaining = this.data.expiresAt - Date.now();
+    const delay = Math.max(remaining - REFRESH_LEAD_MS, remaining / 2, 0);
+    this.timer = setTimeout(() => void this.refresh().catch(() => undefined), delay);
+  }
+
+  /** A failed refresh that was not a refusal (network, 5xx, 429): try again with capped, jittered backoff. */
+  private scheduleRetry(): void {
+    clearTimeout(this.timer);
+    this.failures += 1;
+    const ceiling = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** this.failures);
+    this.timer = setTimeout(
+      () => void this.refresh().catch(() => undefined),
+      ceiling / 2 + (Math.random() * ceiling) / 2,
+    );
+  }
+
+  private save(): void {
+    sessionStorage.setItem(STORAGE_KEY, JSON.stringify(this.data));
+  }
+}

@@ -1,0 +1,76 @@
+import { execFileSync } from 'node:child_process';
+import { accessSync, constants, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+
+/** Debian's Chromium (infra.md): never a downloaded browser. */
+export const CHROMIUM_PATH = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+const WEB_ROOT = path.resolve(__dirname, '..');
+const REPO_ROOT = path.resolve(WEB_ROOT, '..');
+export const WEB_DIST = path.join(WEB_ROOT, 'dist');
+const SCREENSHOTS = path.join(REPO_ROOT, 'artifacts', 'screenshots');
+
+function chromiumMissing(): string | undefined {
+  try {
+    accessSync(CHROMIUM_PATH, constants.X_OK);
+    return undefined;
+  } catch {
+    return `${CHROMIUM_PATH} is not there or not executable (apt-get install -y chromium, or set CHROMIUM_PATH)`;
+  }
+}
+
+/**
+ * `describe` when Chromium is installed; otherwise `describe.skip` with a line on stderr saying so, or,
+ * under `REQUIRE_INFRA=1` (CI), an error, as the shared harness does for NATS and MongoDB.
+ */
+export function describeWithChromium(name: string, fn: () => void): void {
+  const missing = chromiumMissing();
+  if (!missing) {
+    describe(name, fn);
+    return;
+  }
+  const message = `Skipped "${name}": no Chromium for browser tests: ${missing}.`;
+  if (process.env.REQUIRE_INFRA === '1') throw new Error(`${message} REQUIRE_INFRA=1 makes this a failure.`);
+  process.stderr.write(`${message}\n`);
+  describe.skip(name, fn);
+}
+
+/** Builds web/dist from the current source, so the suite never tests a stale build. */
+export function buildWebClient(): string {
+  execFileSync(
+    process.execPath,
+    [
+      path.join(path.dirname(require.resolve('vite/package.json')), 'bin', 'vite.js'),
+      'build',
+      '--logLevel',
+      'warn',
+    ],
+    {
+      cwd: WEB_ROOT,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
+  return WEB_DIST;
+}
+
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true });
+}
+
+/** Saves a full-page screenshot under artifacts/screenshots/ (git-ignored; CI keeps it as an artifact). */
+export async function screenshot(page: Page, name: string): Promise<void> {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
+}
