@@ -9,7 +9,7 @@ import {
   type NatsBus,
   type TestTokenIssuer,
 } from '@chat/shared';
-import { createRoom, FakeUsers, sleep, startChat, type TestChat } from './support';
+import { createRoom, FakeUsers, sleep, startChat, type TestChat, type TestClient } from './support';
 
 const PRESENCE_TTL_MS = 1_500;
 
@@ -160,6 +160,75 @@ describeWithInfra(['nats', 'mongo'], 'two chat instances on NATS', () => {
     bobSecond.close();
     expect(await annOnA.waitFor((e) => e.type === 'presence' && e.status === 'offline')).toMatchObject({
       user: { id: bob.id },
+    });
+  });
+
+  describe('when two users online on different instances start sharing a room', () => {
+    /** ann on A and bob on B, online and sharing no room. */
+    async function strangers() {
+      const ann = users.add('ann');
+      const bob = users.add('bob');
+      const annOnA = await a.connect(ann);
+      const bobOnB = await b.connect(bob);
+      expect([annOnA.of('hello')[0].online, bobOnB.of('hello')[0].online]).toEqual([[], []]);
+      // Past the presence batches of their connecting: what follows comes from the shared room alone.
+      await sleep(200);
+      expect([...annOnA.of('presence'), ...bobOnB.of('presence')]).toEqual([]);
+      return { ann, bob, annOnA, bobOnB };
+    }
+
+    async function expectMutuallyOnline({ ann, bob, annOnA, bobOnB }: Awaited<ReturnType<typeof strangers>>) {
+      for (const [socket, other] of [
+        [annOnA, bob],
+        [bobOnB, ann],
+      ] as const) {
+        expect(
+          await socket.waitFor(
+            (e) => e.type === 'presence' && e.user.id === other.id && e.status === 'online',
+          ),
+        ).toMatchObject({ user: { id: other.id, username: other.username } });
+      }
+      await sleep(200);
+      // Nothing else (twice is possible: ann's own new room may already hold bob when her joining it is handled).
+      const heard = (socket: TestClient) =>
+        new Set(socket.of('presence').map((e) => `${e.user.id} ${e.status}`));
+      expect(heard(annOnA)).toEqual(new Set([`${bob.id} online`]));
+      expect(heard(bobOnB)).toEqual(new Set([`${ann.id} online`]));
+    }
+
+    it('an invitation on one instance makes each see the other online', async () => {
+      const pair = await strangers();
+      const room = await createRoom(a, pair.ann, undefined, 'private');
+      const invited = await a.call('POST', `/api/rooms/${room.id}/invitations`, {
+        token: pair.ann.token,
+        body: { userId: pair.bob.id },
+      });
+      expect(invited.status).toBe(201);
+      await expectMutuallyOnline(pair);
+    });
+
+    it('a new direct room makes each see the other online', async () => {
+      const pair = await strangers();
+      expect((await b.call('POST', `/api/direct/${pair.ann.id}`, { token: pair.bob.token })).status).toBe(
+        200,
+      );
+      await expectMutuallyOnline(pair);
+    });
+
+    it('joining a public room over REST makes the joiner and the member see each other online', async () => {
+      const pair = await strangers();
+      const room = await createRoom(a, pair.ann);
+      expect((await b.call('POST', `/api/rooms/${room.id}/members`, { token: pair.bob.token })).status).toBe(
+        200,
+      );
+      await expectMutuallyOnline(pair);
+    });
+
+    it('joining a public room on the socket makes the joiner and the member see each other online', async () => {
+      const pair = await strangers();
+      const room = await createRoom(a, pair.ann);
+      expect(await pair.bobOnB.request({ type: 'join', roomId: room.id })).toMatchObject({ type: 'joined' });
+      await expectMutuallyOnline(pair);
     });
   });
 

@@ -51,7 +51,9 @@ describe('announcing and draining an instance', () => {
     expect(refused.status).toBe(503);
     expect(refused.body.error.code).toBe('UPSTREAM_UNAVAILABLE');
     expect(await codes).toEqual([1012, 1012, 1012, 1012]);
-    expect(Math.max(...closedAt) - Math.min(...closedAt)).toBeGreaterThanOrEqual(200);
+    // Four sockets over 400 ms close at 0, 100, 200 and 300 ms; all at once would span ~0 ms. Half the
+    // nominal span leaves room for a busy machine's timer jitter.
+    expect(Math.max(...closedAt) - Math.min(...closedAt)).toBeGreaterThanOrEqual(150);
     expect(announcements).toContainEqual(
       expect.objectContaining({ id: chat.app.instanceId, draining: true }),
     );

@@ -1,4 +1,4 @@
-import type { Bus, Logger, Subscription } from '@chat/shared';
+import type { Bus, Logger, Subscription, UserPublic } from '@chat/shared';
 import { presenceHeartbeatSubject, presenceSubject, presenceSyncSubject } from '../bus/chat.subjects';
 import { PresenceTracker, type PresenceChange } from './presence-tracker';
 
@@ -6,6 +6,24 @@ import { PresenceTracker, type PresenceChange } from './presence-tracker';
 const BATCH_WINDOW_MS = 50;
 
 export type PresenceStatus = PresenceChange['status'];
+
+/** What one window gathered for this instance's sockets. */
+export interface PresenceBatch {
+  /** The net changes (online somewhere ↔ nowhere), in order of first change. */
+  changes: Map<string, PresenceStatus>;
+  /** Room id → users with sockets here who became its members: they hear which of its members are online. */
+  roomsAdded: Map<string, Set<string>>;
+  /** Room id → users who became its members (`member.joined`): its sockets here hear those who are online. */
+  membersJoined: Map<string, Map<string, UserPublic>>;
+}
+
+function emptyBatch(): PresenceBatch {
+  return { changes: new Map(), roomsAdded: new Map(), membersJoined: new Map() };
+}
+
+function isEmpty(batch: PresenceBatch): boolean {
+  return batch.changes.size + batch.roomsAdded.size + batch.membersJoined.size === 0;
+}
 
 export interface PresenceOptions {
   bus: Bus;
@@ -15,8 +33,8 @@ export interface PresenceOptions {
   graceMs: number;
   /** Heartbeats go out every ttlMs / 3; an instance silent for ttlMs is gone. */
   ttlMs: number;
-  /** Tells local sockets: the net changes of one window, in order of first change. */
-  notify: (changes: Map<string, PresenceStatus>) => Promise<void>;
+  /** Tells local sockets what one window gathered; one call at a time, in order. */
+  notify: (batch: PresenceBatch) => Promise<void>;
 }
 
 /**
@@ -30,13 +48,18 @@ export interface PresenceOptions {
  * full list it holds (`chat.presence.heartbeat`), which repairs lost notices; an instance whose heartbeat
  * is older than its TTL is taken as crashed, and its users go offline unless held elsewhere. Every instance
  * runs the same {@link PresenceTracker} over these facts and notifies its own sockets of the transitions.
+ *
+ * Transitions alone miss users who start sharing a room while both are online (an invitation, a join, a
+ * new direct room): neither changed, so neither would hear of the other. The membership notices every
+ * instance already receives fill that in ({@link roomAdded}, {@link memberJoined}), through the same
+ * window, so they are coalesced with the transitions and delivered in order with them.
  */
 export class Presence {
   readonly tracker: PresenceTracker;
   private readonly local = new Map<string, number>();
   private readonly grace = new Map<string, NodeJS.Timeout>();
   private graceSettled: (() => void)[] = [];
-  private pending = new Map<string, PresenceStatus>();
+  private batch = emptyBatch();
   private batchTimer: NodeJS.Timeout | undefined;
   private delivering: Promise<void> = Promise.resolve();
   private subscriptions: Subscription[] = [];
@@ -85,6 +108,28 @@ export class Presence {
     this.timers = [heartbeat, expiry];
     this.publish(presenceSyncSubject.subject, { instanceId });
     this.sendHeartbeat();
+  }
+
+  /**
+   * `userId`, who has sockets here, became a member of `roomId` (`room.added`): with the next window their
+   * sockets hear which of its members are online.
+   */
+  roomAdded(userId: string, roomId: string): void {
+    if (this.stopped) return;
+    const userIds = this.batch.roomsAdded.get(roomId) ?? new Set();
+    this.batch.roomsAdded.set(roomId, userIds.add(userId));
+    this.schedule();
+  }
+
+  /**
+   * `user` became a member of `roomId`, which sockets here receive (`member.joined`): with the next window
+   * those sockets hear that the newcomer is online, if they are.
+   */
+  memberJoined(roomId: string, user: UserPublic): void {
+    if (this.stopped) return;
+    const users = this.batch.membersJoined.get(roomId) ?? new Map<string, UserPublic>();
+    this.batch.membersJoined.set(roomId, users.set(user.id, user));
+    this.schedule();
   }
 
   /** A socket of `userId` opened on this instance. */
@@ -160,17 +205,22 @@ export class Presence {
 
   private changed(changes: PresenceChange[]): void {
     if (changes.length === 0 || this.stopped) return;
+    const pending = this.batch.changes;
     for (const { userId, status } of changes) {
       // A user who went and came back within one window changed nothing anyone needs to hear.
-      if (this.pending.has(userId) && this.pending.get(userId) !== status) this.pending.delete(userId);
-      else this.pending.set(userId, status);
+      if (pending.has(userId) && pending.get(userId) !== status) pending.delete(userId);
+      else pending.set(userId, status);
     }
-    if (this.batchTimer || this.pending.size === 0) return;
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.batchTimer || isEmpty(this.batch)) return;
     this.batchTimer = setTimeout(() => {
       this.batchTimer = undefined;
-      const batch = this.pending;
-      this.pending = new Map();
-      if (batch.size === 0) return;
+      const batch = this.batch;
+      this.batch = emptyBatch();
+      if (isEmpty(batch)) return;
       this.delivering = this.delivering
         .then(() => this.options.notify(batch))
         .catch((error: unknown) => {

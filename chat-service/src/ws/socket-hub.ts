@@ -1,7 +1,16 @@
-import type { Bus, BusMessage, Logger, Subscription } from '@chat/shared';
+import type { Bus, BusMessage, Logger, Subscription, UserPublic } from '@chat/shared';
 import { roomSubject, roomSubjectOf, userSubject, userSubjectOf } from '../bus/chat.subjects';
 import type { ClientSocket } from './client-socket';
 import { outgoing } from './outbound-queue';
+
+export interface SocketHubOptions {
+  bus: Bus;
+  logger: Logger;
+  /** `userId`, who has sockets here, became a member of `roomId`; their sockets receive it now. */
+  onRoomAdded: (userId: string, roomId: string) => void;
+  /** `user` became a member of `roomId`, which sockets here receive. */
+  onMemberJoined: (roomId: string, user: UserPublic) => void;
+}
 
 /**
  * The sockets of this instance, indexed by user and by room, and the bus subscriptions they need: a room's
@@ -19,7 +28,7 @@ export class SocketHub {
   private readonly roomSubs = new Map<string, Subscription>();
   private readonly userSubs = new Map<string, Subscription>();
 
-  constructor(private readonly options: { bus: Bus; logger: Logger }) {}
+  constructor(private readonly options: SocketHubOptions) {}
 
   get size(): number {
     return this.clients.size;
@@ -123,6 +132,7 @@ export class SocketHub {
     const skipUser = event.type === 'typing' ? event.user.id : undefined;
     const item = outgoing(event, event.type === 'typing');
     for (const client of sockets) if (client.userId !== skipUser) client.push(item);
+    if (event.type === 'member.joined') this.options.onMemberJoined(roomId, event.user);
   }
 
   private onUserNotice(userId: string, message: BusMessage): void {
@@ -131,6 +141,7 @@ export class SocketHub {
     const { event } = parsed.data;
     if (event.type === 'room.removed') return this.leaveForUser(userId, event.roomId);
     this.enterForUser(userId, event.room.id);
+    this.options.onRoomAdded(userId, event.room.id);
     if (!event.invited) return;
     const item = outgoing({ type: 'room.invited', room: event.room });
     for (const client of this.byUser.get(userId) ?? []) client.push(item);

@@ -20,8 +20,8 @@ import type { UserDirectory } from '../domain/ports';
 import type { ChatStore } from '../store/chat.store';
 import { ClientSocket } from './client-socket';
 import { handleFrame, type FrameContext } from './frames';
-import { FlushScheduler, outgoing } from './outbound-queue';
-import { Presence, type PresenceStatus } from './presence';
+import { FlushScheduler, outgoing, type Outgoing } from './outbound-queue';
+import { Presence, type PresenceBatch, type PresenceStatus } from './presence';
 import { CloseCode } from './protocol';
 import { TokenBucket } from './rate-limiter';
 import { SocketHub } from './socket-hub';
@@ -92,14 +92,19 @@ export class ChatSocketServer {
       maxPayload: config.WS_MAX_PAYLOAD_BYTES,
       clientTracking: false,
     });
-    this.hub = new SocketHub({ bus, logger });
+    this.hub = new SocketHub({
+      bus,
+      logger,
+      onRoomAdded: (userId, roomId) => this.presence.roomAdded(userId, roomId),
+      onMemberJoined: (roomId, user) => this.presence.memberJoined(roomId, user),
+    });
     this.presence = new Presence({
       bus,
       logger,
       instanceId: config.CHAT_INSTANCE_ID,
       graceMs: config.PRESENCE_GRACE_MS,
       ttlMs: config.PRESENCE_TTL_MS,
-      notify: (changes) => this.notifyPresence(changes),
+      notify: (batch) => this.notifyPresence(batch),
     });
     this.frames = {
       chat: options.chat,
@@ -326,18 +331,39 @@ export class ChatSocketServer {
   /** The online users sharing at least one of `roomIds` with `userId`. */
   private async onlineAmong(userId: string, roomIds: string[]): Promise<UserPublic[]> {
     const candidates = this.presence.tracker.onlineUserIds().filter((id) => id !== userId);
-    if (candidates.length === 0 || roomIds.length === 0) return [];
-    const ids: string[] = [];
-    for (let i = 0; i < candidates.length; i += ONLINE_CHUNK) {
-      ids.push(...(await this.options.store.membersAmong(roomIds, candidates.slice(i, i + ONLINE_CHUNK))));
-    }
+    const ids = await this.membersAmong(roomIds, candidates);
+    if (ids.length === 0) return [];
     const profiles = await this.options.users.find(ids);
     return ids.flatMap((id) => profiles.get(id) ?? []);
   }
 
-  /** Tells each local socket about the users it shares a room with: one serialized event per change. */
-  private async notifyPresence(changes: Map<string, PresenceStatus>): Promise<void> {
+  /** Those of `userIds` who belong to at least one of `roomIds`, asked in chunks. */
+  private async membersAmong(roomIds: readonly string[], userIds: readonly string[]): Promise<string[]> {
+    if (roomIds.length === 0 || userIds.length === 0) return [];
+    const ids: string[] = [];
+    for (let i = 0; i < userIds.length; i += ONLINE_CHUNK) {
+      ids.push(...(await this.options.store.membersAmong(roomIds, userIds.slice(i, i + ONLINE_CHUNK))));
+    }
+    return ids;
+  }
+
+  /**
+   * Delivers one presence window to local sockets: the transitions, then, for users who just started
+   * sharing a room, who of them is online (they may have shared no room before, so no transition of
+   * theirs reached the other). Statuses are read from the tracker now; a later change is in a later window,
+   * delivered after this one. Re-telling a status a client already has is harmless (one small droppable
+   * event), so whether a pair already shared another room is not looked up.
+   */
+  private async notifyPresence(batch: PresenceBatch): Promise<void> {
     if (this.hub.size === 0) return;
+    await this.notifyChanges(batch.changes);
+    this.showNewcomers(batch.membersJoined);
+    await this.showOnlineMembers(batch.roomsAdded);
+  }
+
+  /** Tells each local socket about the users it shares a room with: one serialized event per change. */
+  private async notifyChanges(changes: Map<string, PresenceStatus>): Promise<void> {
+    if (changes.size === 0) return;
     const userIds = [...changes.keys()];
     const [profiles, roomsByUser] = await Promise.all([
       this.options.users.find(userIds),
@@ -353,6 +379,59 @@ export class ChatSocketServer {
       if (recipients.size === 0) continue;
       const item = outgoing({ type: 'presence', user, status }, true);
       for (const client of recipients) client.push(item);
+    }
+  }
+
+  /** Tells the local sockets of users who became members of rooms which of those rooms' members are online. */
+  private async showOnlineMembers(roomsAdded: Map<string, Set<string>>): Promise<void> {
+    const rooms = [...roomsAdded].flatMap(([roomId, userIds]) => {
+      const here = [...userIds].filter((userId) => this.hub.socketsOf(userId).length > 0);
+      return here.length > 0 ? [{ roomId, userIds: here }] : [];
+    });
+    if (rooms.length === 0) return;
+    const online = this.presence.tracker.onlineUserIds();
+    const membersByRoom = await Promise.all(rooms.map(({ roomId }) => this.membersAmong([roomId], online)));
+    // Whom each newcomer hears about, once even when they joined several rooms with them in one window.
+    const shown = new Map<string, Set<string>>();
+    rooms.forEach(({ userIds }, index) => {
+      for (const userId of userIds) {
+        const members = shown.get(userId) ?? new Set<string>();
+        for (const memberId of membersByRoom[index]!) if (memberId !== userId) members.add(memberId);
+        shown.set(userId, members);
+      }
+    });
+    const profiles = await this.options.users.find([...new Set(membersByRoom.flat())]);
+    const items = new Map<string, Outgoing>();
+    for (const [userId, members] of shown) {
+      const sockets = this.hub.socketsOf(userId);
+      for (const memberId of members) {
+        const member = profiles.get(memberId);
+        // Gone offline meanwhile: the transition is on its way in the next window.
+        if (!member || !this.presence.tracker.isOnline(memberId)) continue;
+        const item =
+          items.get(memberId) ?? outgoing({ type: 'presence', user: member, status: 'online' }, true);
+        items.set(memberId, item);
+        for (const client of sockets) client.push(item);
+      }
+    }
+  }
+
+  /** Tells the local sockets of rooms that gained members which of the newcomers are online. */
+  private showNewcomers(membersJoined: Map<string, Map<string, UserPublic>>): void {
+    const recipients = new Map<string, { user: UserPublic; sockets: Set<ClientSocket> }>();
+    for (const [roomId, newcomers] of membersJoined) {
+      for (const user of newcomers.values()) {
+        if (!this.presence.tracker.isOnline(user.id)) continue;
+        const entry = recipients.get(user.id) ?? { user, sockets: new Set<ClientSocket>() };
+        for (const client of this.hub.socketsIn(roomId))
+          if (client.userId !== user.id) entry.sockets.add(client);
+        recipients.set(user.id, entry);
+      }
+    }
+    for (const { user, sockets } of recipients.values()) {
+      if (sockets.size === 0) continue;
+      const item = outgoing({ type: 'presence', user, status: 'online' }, true);
+      for (const client of sockets) client.push(item);
     }
   }
 }
