@@ -26,7 +26,8 @@ export function loadConfig<S extends z.ZodRawShape>(
   env: Record<string, string | undefined>,
 ): Readonly<z.infer<z.ZodObject<S>>> {
   const cleaned: Record<string, string> = {};
-  for (const [key, value] of Object.entries(env)) if (value !== undefined && value !== '') cleaned[key] = value;
+  for (const [key, value] of Object.entries(env))
+    if (value !== undefined && value !== '') cleaned[key] = value;
   const result = z.object(shape).safeParse(cleaned);
   if (!result.success) {
     const lines = result.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
@@ -36,11 +37,9 @@ export function loadConfig<S extends z.ZodRawShape>(
 }
 
 /** A comma-separated list in one variable. */
-export const csv = z
-  .string()
-  .transform((value) =>
-    value
-      .split(',')
-      .map((item) => item.trim())
-      .filter(Boolean),
-  );
+export const csv = z.string().transform((value) =>
+  value
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean),
+);

@@ -11,7 +11,7 @@ export * from './lifecycle';
 
 export * from './bus/bus';
 export * from './bus/subjects';
-export { MemoryBus } from './bus/memory-bus';
+export { MemoryBus, type MemoryBusOptions } from './bus/memory-bus';
 export { NatsBus, connectNatsBus } from './bus/nats-bus';
 export { createBus } from './bus/create-bus';
 export { busContractSuite } from './bus/bus.contract';

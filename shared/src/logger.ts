@@ -53,7 +53,11 @@ const requestIdFormat = winston.format((info) => {
  * A JSON logger for one service: every line has `service`, `timestamp`, and the current request id,
  * and secrets (passwords, tokens, authorization headers) are replaced before anything is written.
  */
-export function createLogger(service: string, level: LogLevel = 'info', transports?: winston.transport[]): Logger {
+export function createLogger(
+  service: string,
+  level: LogLevel = 'info',
+  transports?: winston.transport[],
+): Logger {
   return winston.createLogger({
     level,
     defaultMeta: { service },

@@ -35,8 +35,12 @@ export class BusJwksResolver implements KeyResolver {
   private refresh(): Promise<void> {
     this.pending = (async () => {
       try {
-        const reply = subjects.jwks.schema.parse(await this.bus.request(subjects.jwks.subject, {}, { timeoutMs: 3_000 }));
-        this.keys = new Map(reply.keys.map((jwk) => [jwk.kid, createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' })]));
+        const reply = subjects.jwks.schema.parse(
+          await this.bus.request(subjects.jwks.subject, {}, { timeoutMs: 3_000 }),
+        );
+        this.keys = new Map(
+          reply.keys.map((jwk) => [jwk.kid, createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' })]),
+        );
         this.lastFetch = Date.now();
       } finally {
         this.pending = undefined;

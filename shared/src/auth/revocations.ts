@@ -4,8 +4,7 @@ import type { Logger } from '../logger';
 import type { AccessClaims } from '../schemas';
 
 export type Revocation =
-  | { kind: 'session'; sessionId: string; userId: string; reason: string }
-  | { kind: 'user'; userId: string };
+  { kind: 'session'; sessionId: string; userId: string; reason: string } | { kind: 'user'; userId: string };
 
 /**
  * Sessions and users whose access tokens no verifier may accept any more. Entries are kept for

@@ -25,7 +25,11 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   return {
     async verify(token) {
       const decoded = jwt.decode(token, { complete: true });
-      if (!decoded || typeof decoded.header.kid !== 'string' || decoded.header.alg !== ACCESS_TOKEN_ALGORITHM) {
+      if (
+        !decoded ||
+        typeof decoded.header.kid !== 'string' ||
+        decoded.header.alg !== ACCESS_TOKEN_ALGORITHM
+      ) {
         throw new UnauthenticatedError('The access token is malformed.');
       }
       const key = await options.keys.getKey(decoded.header.kid);
@@ -40,11 +44,15 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       } catch (error) {
         if (error instanceof AppError) throw error;
         const expired = error instanceof jwt.TokenExpiredError;
-        throw new UnauthenticatedError(expired ? 'The access token has expired.' : 'The access token is not valid.', error);
+        throw new UnauthenticatedError(
+          expired ? 'The access token has expired.' : 'The access token is not valid.',
+          error,
+        );
       }
       const claims = accessClaimsSchema.safeParse(payload);
       if (!claims.success) throw new UnauthenticatedError('The access token is not valid.');
-      if (options.revocations.isRevoked(claims.data)) throw new UnauthenticatedError('The session has ended.');
+      if (options.revocations.isRevoked(claims.data))
+        throw new UnauthenticatedError('The session has ended.');
       return claims.data;
     },
   };

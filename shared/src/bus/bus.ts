@@ -76,7 +76,8 @@ export interface Bus {
 export const DURABLE_PREFIX = 'events.';
 
 /** The reply envelope both bus implementations use for request/reply. */
-export type ReplyEnvelope = { ok: true; data: unknown } | { ok: false; error: { code: string; message: string } };
+export type ReplyEnvelope =
+  { ok: true; data: unknown } | { ok: false; error: { code: string; message: string } };
 
 /** What a responder sends when its handler threw: AppErrors keep their code, anything else is INTERNAL. */
 export function errorReply(error: unknown): ReplyEnvelope {

@@ -1,11 +1,26 @@
+import path from 'node:path';
 import type { Logger } from '../logger';
 import type { Bus } from './bus';
 import { MemoryBus } from './memory-bus';
 import { connectNatsBus } from './nats-bus';
 
-/** The bus a service runs on: NATS when `natsUrl` is set, else the in-process bus of the one-process run. */
-export async function createBus(options: { natsUrl?: string; name: string; logger: Logger }): Promise<Bus> {
+/** Where under `dataDir` the in-process bus keeps its durable events. */
+const BUS_EVENTS_FILE = 'bus-events.jsonl';
+
+/**
+ * The bus a service runs on: NATS when `natsUrl` is set, else the in-process bus of the one-process run,
+ * which keeps its durable events under `dataDir` when given one (so a restart does not forget them).
+ */
+export async function createBus(options: {
+  natsUrl?: string;
+  name: string;
+  logger: Logger;
+  dataDir?: string;
+}): Promise<Bus> {
   if (options.natsUrl)
     return connectNatsBus({ servers: options.natsUrl, name: options.name, logger: options.logger });
-  return new MemoryBus({ logger: options.logger });
+  return new MemoryBus({
+    logger: options.logger,
+    ...(options.dataDir ? { file: path.join(options.dataDir, BUS_EVENTS_FILE) } : {}),
+  });
 }

@@ -1,3 +1,5 @@
+import { appendFileSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { AppError, UpstreamUnavailableError } from '../errors';
 import { currentRequestId, REQUEST_ID_HEADER, runWithContext, acceptRequestId } from '../context';
 import type { Logger } from '../logger';
@@ -40,11 +42,27 @@ interface Cursor {
 
 const RETRY_MIN_MS = 50;
 const RETRY_MAX_MS = 5_000;
+const DEFAULT_MAX_EVENTS = 100_000;
+
+export interface MemoryBusOptions {
+  logger: Logger;
+  /** The durable log keeps at most this many events, oldest dropped first. */
+  maxEvents?: number;
+  /**
+   * A file that keeps the durable log across restarts, as JetStream's file storage does: consumers that
+   * replay from `since` (revocation lists) see events from before the restart. Without it the log lives
+   * as long as the process.
+   */
+  file?: string;
+}
 
 /**
  * The bus for the one-process run: the same semantics as NatsBus (JSON copies, queue groups,
  * request/reply with errors and timeouts, a durable log with named and replaying consumers),
- * held in memory. Durable events live as long as the process, capped at `maxEvents`.
+ * held in memory. Durable events live as long as the process, or in `file`, capped at `maxEvents`.
+ *
+ * Named durable consumers start after the events read back from `file`: in the one-process run every
+ * consumer stopped with the process that wrote them, and handled them then.
  */
 export class MemoryBus implements Bus {
   private readonly subs = new Set<CoreSub>();
@@ -56,8 +74,17 @@ export class MemoryBus implements Bus {
   private readonly cursors = new Set<Cursor>();
   private readonly inFlight = new Set<Promise<unknown>>();
   private closed = false;
+  /** The last seq read back from `file`; where named durable consumers start. */
+  private readonly restoredSeq: number;
+  /** Lines in `file`, superseded ones included; the file is rewritten when they pass twice the cap. */
+  private fileLines = 0;
+  /** The file ends in a torn line: the next event must start a line of its own. */
+  private tornEnd = false;
 
-  constructor(private readonly options: { logger: Logger; maxEvents?: number }) {}
+  constructor(private readonly options: MemoryBusOptions) {
+    if (options.file) this.restore(options.file);
+    this.restoredSeq = this.seq;
+  }
 
   publish(subject: string, data: unknown, options?: PublishOptions): void {
     this.assertOpen();
@@ -129,9 +156,16 @@ export class MemoryBus implements Bus {
     this.assertOpen();
     if (!subject.startsWith(DURABLE_PREFIX))
       throw new Error(`Durable subjects start with ${DURABLE_PREFIX}: ${subject}`);
-    this.log.push({ seq: ++this.seq, time: Date.now(), message: this.envelope(subject, data, options) });
-    const overflow = this.log.length - (this.options.maxEvents ?? 100_000);
+    const event: StoredEvent = {
+      seq: ++this.seq,
+      time: Date.now(),
+      message: this.envelope(subject, data, options),
+    };
+    this.log.push(event);
+    const overflow = this.log.length - this.maxEvents;
     if (overflow > 0) this.log.splice(0, overflow);
+    // Written synchronously, so the file holds events in order and the event is stored once this resolves.
+    if (this.options.file) this.persist(this.options.file, event);
     for (const cursor of this.cursors) this.pump(cursor);
   }
 
@@ -140,7 +174,13 @@ export class MemoryBus implements Bus {
     let cursor: Cursor;
     if (options.durable !== undefined) {
       const existing = this.durables.get(options.durable);
-      cursor = existing ?? { filter: subject, next: 1, members: [], turn: 0, running: false };
+      cursor = existing ?? {
+        filter: subject,
+        next: this.restoredSeq + 1,
+        members: [],
+        turn: 0,
+        running: false,
+      };
       this.durables.set(options.durable, cursor);
     } else {
       const since = options.since?.getTime();
@@ -172,6 +212,51 @@ export class MemoryBus implements Bus {
     this.responders.clear();
     this.cursors.clear();
     await Promise.allSettled([...this.inFlight]);
+  }
+
+  private get maxEvents(): number {
+    return this.options.maxEvents ?? DEFAULT_MAX_EVENTS;
+  }
+
+  /** Reads the log back; a torn last line (a crash mid-write) is skipped. */
+  private restore(file: string): void {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw error;
+    }
+    this.tornEnd = text.length > 0 && !text.endsWith('\n');
+    const lines = text.split('\n').filter(Boolean);
+    this.fileLines = lines.length;
+    for (const line of lines) {
+      try {
+        const event = JSON.parse(line) as StoredEvent;
+        if (typeof event.seq === 'number' && event.seq > this.seq) {
+          this.log.push(event);
+          this.seq = event.seq;
+        }
+      } catch {
+        this.options.logger.warn('skipped an unreadable line of the bus event log', { file });
+      }
+    }
+    this.log.splice(0, Math.max(0, this.log.length - this.maxEvents));
+  }
+
+  private persist(file: string, event: StoredEvent): void {
+    if (this.fileLines === 0) mkdirSync(path.dirname(file), { recursive: true });
+    if (this.fileLines >= 2 * this.maxEvents) {
+      const temporary = `${file}.tmp`;
+      writeFileSync(temporary, this.log.map((stored) => `${JSON.stringify(stored)}\n`).join(''));
+      renameSync(temporary, file);
+      this.fileLines = this.log.length;
+      this.tornEnd = false;
+      return;
+    }
+    appendFileSync(file, `${this.tornEnd ? '\n' : ''}${JSON.stringify(event)}\n`);
+    this.tornEnd = false;
+    this.fileLines += 1;
   }
 
   private envelope(subject: string, data: unknown, options?: PublishOptions): BusMessage {

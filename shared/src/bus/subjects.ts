@@ -37,7 +37,10 @@ export const subjects = {
   verifyCredentialsReply: defineSubject('users.v1.verify-credentials.reply', z.object({ user: userSchema })),
   /** Request/reply, answered by users-service: public profiles of up to 200 users; unknown ids are left out. */
   getPublicUsers: defineSubject('users.v1.get-public', z.object({ ids: z.array(z.string()).max(200) })),
-  getPublicUsersReply: defineSubject('users.v1.get-public.reply', z.object({ users: z.array(userPublicSchema) })),
+  getPublicUsersReply: defineSubject(
+    'users.v1.get-public.reply',
+    z.object({ users: z.array(userPublicSchema) }),
+  ),
   /**
    * Core, every few seconds and at once when draining starts: where a chat instance is and how loaded,
    * for the gateway's socket balancing. An announcement older than `ttlMs` means the instance is gone.

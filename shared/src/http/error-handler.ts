@@ -48,7 +48,9 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
           : error && typeof error === 'object'
             ? fromBodyParser(error as Record<string, unknown>)
             : undefined;
-    const status = known ? (httpStatusByCode[known.code] ?? (known.code === 'BAD_REQUEST' ? 400 : undefined)) : undefined;
+    const status = known
+      ? (httpStatusByCode[known.code] ?? (known.code === 'BAD_REQUEST' ? 400 : undefined))
+      : undefined;
     if (!known || status === undefined) {
       const errorId = randomUUID();
       logger.error('request failed', { errorId, error });
@@ -57,8 +59,11 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     }
     if (status === 401) res.set('WWW-Authenticate', 'Bearer');
     if (known instanceof RateLimitedError) res.set('Retry-After', String(known.retryAfterSeconds));
-    if (status >= 500) logger.warn('request answered with an upstream error', { code: known.code, error: known.cause });
-    res.status(status).json(errorBody(known.code, known.message, known.details ? { details: known.details } : {}));
+    if (status >= 500)
+      logger.warn('request answered with an upstream error', { code: known.code, error: known.cause });
+    res
+      .status(status)
+      .json(errorBody(known.code, known.message, known.details ? { details: known.details } : {}));
   };
 }
 

@@ -25,7 +25,9 @@ export function healthRouter(checks: Record<string, ReadinessCheck>, timeoutMs =
       }),
     );
     const ready = entries.every(([, state]) => state === 'ok');
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable', checks: Object.fromEntries(entries) });
+    res
+      .status(ready ? 200 : 503)
+      .json({ status: ready ? 'ready' : 'unavailable', checks: Object.fromEntries(entries) });
   });
   return router;
 }

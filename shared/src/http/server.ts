@@ -37,7 +37,11 @@ export interface RunningServer {
   close(deadlineMs?: number): Promise<void>;
 }
 
-export async function listen(handler: http.RequestListener, port: number, host = '0.0.0.0'): Promise<RunningServer> {
+export async function listen(
+  handler: http.RequestListener,
+  port: number,
+  host = '0.0.0.0',
+): Promise<RunningServer> {
   const server = http.createServer(handler);
   server.headersTimeout = 20_000;
   server.requestTimeout = 30_000;
