@@ -18,17 +18,25 @@ export function createSystem(env: Record<string, string | undefined>): ServiceAp
   const authConfig = loadAuthConfig(internal);
   const chatConfig = loadChatConfig(internal);
   let bus: Bus | undefined;
+  let chat: ServiceApp | undefined;
   const started: ServiceApp[] = [];
 
   return {
     logger,
     async start() {
-      bus = await createBus({ natsUrl: config.NATS_URL, name: 'standalone', logger });
+      // The in-process bus keeps its durable events (session revocations) under DATA_DIR, as JetStream would.
+      bus = await createBus({
+        natsUrl: config.NATS_URL,
+        name: 'standalone',
+        logger,
+        dataDir: config.DATA_DIR,
+      });
       const deps = { bus };
+      chat = createChatApp(chatConfig, deps);
       const services: Array<[string, ServiceApp]> = [
         ['users', createUsersApp(usersConfig, deps)],
         ['auth', createAuthApp(authConfig, deps)],
-        ['chat', createChatApp(chatConfig, deps)],
+        ['chat', chat],
       ];
       const urls: Record<string, string> = {};
       for (const [name, app] of services) {
@@ -42,17 +50,27 @@ export function createSystem(env: Record<string, string | undefined>): ServiceAp
           USERS_URL: urls.users,
           AUTH_URL: urls.auth,
           CHAT_URLS: urls.chat,
+          WEB_DIR: config.WEB_DIR,
         }),
         deps,
       );
       const { url } = await gateway.start();
       started.push(gateway);
-      logger.info('system ready', { url, store: config.MONGO_URL ? 'mongodb' : 'embedded', bus: config.NATS_URL ? 'nats' : 'in-process' });
+      logger.info('system ready', {
+        url,
+        store: config.MONGO_URL ? 'mongodb' : 'embedded',
+        bus: config.NATS_URL ? 'nats' : 'in-process',
+      });
       return { url };
     },
     async stop() {
-      // The gateway first, so nothing new arrives while the services drain.
-      for (const app of started.reverse()) await app.stop();
+      // chat-service first, while the gateway still carries its sockets: they close with 1012 (reconnect
+      // with `since`) instead of being cut when the gateway goes. Then the gateway, so nothing new
+      // arrives while the other services stop.
+      const order = started
+        .filter((app) => app === chat)
+        .concat(started.filter((app) => app !== chat).reverse());
+      for (const app of order) await app.stop();
       started.length = 0;
       await bus?.close();
     },

@@ -1,5 +1,9 @@
 import { z } from 'zod';
-import type { RouteDescription } from '@chat/shared';
+import { authRoutes } from '@chat/auth-service';
+import { chatRoutes } from '@chat/chat-service';
+import { gatewayRoutes } from '@chat/gateway';
+import { usersRoutes } from '@chat/users-service';
+import { errorBodySchema, type RouteDescription } from '@chat/shared';
 
 type JsonSchema = Record<string, unknown>;
 
@@ -45,23 +49,79 @@ const statusText: Record<number, string> = {
   503: 'UPSTREAM_UNAVAILABLE',
 };
 
+/** The error body is the same on every route: described once, referenced everywhere. */
+function responseSchema(schema: z.ZodType): JsonSchema {
+  return schema === errorBodySchema ? { $ref: '#/components/schemas/Error' } : toSchema(schema, 'output');
+}
+
+/** One group of routes in the document; `proxied` routes reach a service through the gateway. */
+export interface DocumentedService {
+  tag: string;
+  routes: readonly RouteDescription[];
+  /** The gateway forwards these to a service, so they may also answer 503 UPSTREAM_UNAVAILABLE. */
+  proxied: boolean;
+}
+
+/** Headers every answer, or every answer of one status, carries (api-contract.md, Conventions). */
+const headers = {
+  RequestId: {
+    description: 'The request id: the one the client sent in x-request-id, else a fresh one.',
+    schema: { type: 'string' },
+  },
+  WwwAuthenticate: { description: 'Always `Bearer`.', schema: { type: 'string', const: 'Bearer' } },
+  RetryAfter: {
+    description: 'Seconds to wait before trying again.',
+    schema: { type: 'integer', minimum: 1 },
+  },
+};
+
+function responseHeaders(status: number): JsonSchema {
+  return {
+    'x-request-id': { $ref: '#/components/headers/RequestId' },
+    ...(status === 401 ? { 'WWW-Authenticate': { $ref: '#/components/headers/WwwAuthenticate' } } : {}),
+    ...(status === 429 ? { 'Retry-After': { $ref: '#/components/headers/RetryAfter' } } : {}),
+  };
+}
+
+/**
+ * The answers a route has beyond its own: the gateway's rate limit covers all of `/api` (the probes come
+ * before it), and a proxied route answers 503 when its service is down.
+ */
+function gatewayResponses(path: string, proxied: boolean): Record<number, z.ZodType> {
+  const responses: Record<number, z.ZodType> = {};
+  if (path.startsWith('/api/')) responses[429] = errorBodySchema;
+  if (proxied) responses[503] = errorBodySchema;
+  return responses;
+}
+
 /**
  * The OpenAPI 3.1 document of the public REST API, built from the route lists the services export
  * (the same zod schemas they validate requests with).
  */
-export function buildOpenApiDocument(services: Array<{ tag: string; routes: readonly RouteDescription[] }>): JsonSchema {
+export function buildOpenApiDocument(services: readonly DocumentedService[]): JsonSchema {
   const paths: Record<string, Record<string, JsonSchema>> = {};
-  for (const { tag, routes } of services) {
+  for (const { tag, routes, proxied } of services) {
     for (const route of routes) {
-      const parameters = [...pathParameters(route.path), ...(route.query ? queryParameters(route.query) : [])];
+      const parameters = [
+        ...pathParameters(route.path),
+        ...(route.query ? queryParameters(route.query) : []),
+      ];
+      const answers = { ...gatewayResponses(route.path, proxied), ...route.responses };
       const responses = Object.fromEntries(
-        Object.entries(route.responses).map(([status, schema]) => [
-          status,
-          {
-            description: statusText[Number(status)] ?? 'See the error code',
-            ...(schema ? { content: { 'application/json': { schema: toSchema(schema, 'output') } } } : {}),
-          },
-        ]),
+        Object.keys(answers)
+          .map(Number)
+          .sort((a, b) => a - b)
+          .map((status) => {
+            const schema = answers[status];
+            return [
+              String(status),
+              {
+                description: statusText[status] ?? 'See the error code',
+                headers: responseHeaders(status),
+                ...(schema ? { content: { 'application/json': { schema: responseSchema(schema) } } } : {}),
+              },
+            ];
+          }),
       );
       paths[route.path] ??= {};
       paths[route.path]![route.method] = {
@@ -70,7 +130,12 @@ export function buildOpenApiDocument(services: Array<{ tag: string; routes: read
         ...(route.auth ? { security: [{ bearer: [] }] } : { security: [] }),
         ...(parameters.length ? { parameters } : {}),
         ...(route.body
-          ? { requestBody: { required: true, content: { 'application/json': { schema: toSchema(route.body, 'input') } } } }
+          ? {
+              requestBody: {
+                required: true,
+                content: { 'application/json': { schema: toSchema(route.body, 'input') } },
+              },
+            }
           : {}),
         responses,
       };
@@ -85,7 +150,26 @@ export function buildOpenApiDocument(services: Array<{ tag: string; routes: read
         'The REST API behind the gateway. Errors: {"error": {"code", "message", "details"?}}. Every response carries x-request-id. The WebSocket protocol at /ws is described in docs/asyncapi.md.',
     },
     servers: [{ url: 'http://localhost:8080' }],
-    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+    components: {
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+      headers,
+      schemas: { Error: toSchema(errorBodySchema, 'output') },
+    },
     paths,
   };
+}
+
+/** Every route of the system: each service's own list and the gateway's. */
+export function systemOpenApiDocument(): JsonSchema {
+  return buildOpenApiDocument([
+    { tag: 'users', routes: usersRoutes, proxied: true },
+    { tag: 'auth', routes: authRoutes, proxied: true },
+    { tag: 'rooms', routes: chatRoutes, proxied: true },
+    { tag: 'gateway', routes: gatewayRoutes, proxied: false },
+  ]);
+}
+
+/** The document as docs/openapi.json holds it: two-space indents and a trailing newline. */
+export function renderOpenApiDocument(document: JsonSchema = systemOpenApiDocument()): string {
+  return `${JSON.stringify(document, null, 2)}\n`;
 }

@@ -1,0 +1,115 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { renderOpenApiDocument, systemOpenApiDocument } from '@chat/standalone';
+import type { Json } from './support/system';
+
+const DOCS_FILE = path.resolve(__dirname, '../../docs/openapi.json');
+
+/** Every REST endpoint api-contract.md lists (Users, Auth, Rooms and history), in OpenAPI templating. */
+const CONTRACT_ENDPOINTS: Array<{ method: string; path: string; auth: boolean }> = [
+  { method: 'post', path: '/api/users', auth: false },
+  { method: 'get', path: '/api/users', auth: true },
+  { method: 'get', path: '/api/users/me', auth: true },
+  { method: 'get', path: '/api/users/{id}', auth: true },
+  { method: 'patch', path: '/api/users/{id}', auth: true },
+  { method: 'delete', path: '/api/users/{id}', auth: true },
+  { method: 'post', path: '/api/auth/login', auth: false },
+  { method: 'post', path: '/api/auth/refresh', auth: false },
+  { method: 'post', path: '/api/auth/logout', auth: true },
+  { method: 'get', path: '/api/auth/jwks', auth: false },
+  { method: 'get', path: '/api/rooms', auth: true },
+  { method: 'post', path: '/api/rooms', auth: true },
+  { method: 'post', path: '/api/rooms/{id}/members', auth: true },
+  { method: 'delete', path: '/api/rooms/{id}/members/me', auth: true },
+  { method: 'post', path: '/api/rooms/{id}/invitations', auth: true },
+  { method: 'post', path: '/api/direct/{userId}', auth: true },
+  { method: 'get', path: '/api/rooms/{id}/messages', auth: true },
+  { method: 'get', path: '/healthz', auth: false },
+  { method: 'get', path: '/readyz', auth: false },
+];
+
+/** Follows a local `$ref` (`#/a/b`) in `document`. */
+function resolve(document: Json, ref: string): unknown {
+  return ref
+    .replace(/^#\//, '')
+    .split('/')
+    .reduce<Json>((node, key) => (node === undefined ? undefined : node[key]), document);
+}
+
+function refsIn(node: unknown, found: string[] = []): string[] {
+  if (Array.isArray(node)) for (const item of node) refsIn(item, found);
+  else if (node && typeof node === 'object') {
+    for (const [key, value] of Object.entries(node)) {
+      if (key === '$ref' && typeof value === 'string') found.push(value);
+      else refsIn(value, found);
+    }
+  }
+  return found;
+}
+
+describe('OpenAPI document', () => {
+  const document: Json = systemOpenApiDocument();
+
+  it('docs/openapi.json is what the code generates (run `npm run docs` after changing a route)', () => {
+    expect(readFileSync(DOCS_FILE, 'utf8')).toBe(renderOpenApiDocument());
+  });
+
+  it.each(CONTRACT_ENDPOINTS)(
+    'documents $method $path from the contract',
+    ({ method, path: route, auth }) => {
+      const operation = document.paths[route]?.[method];
+      expect(operation).toBeDefined();
+      expect(operation.security).toEqual(auth ? [{ bearer: [] }] : []);
+      if (auth) {
+        expect(operation.responses['401'].headers['WWW-Authenticate']).toEqual({
+          $ref: '#/components/headers/WwwAuthenticate',
+        });
+      }
+      for (const [, name] of route.matchAll(/\{(\w+)\}/g)) {
+        expect(operation.parameters).toContainEqual(
+          expect.objectContaining({ name, in: 'path', required: true }),
+        );
+      }
+      for (const response of Object.values<Json>(operation.responses)) {
+        expect(response.headers['x-request-id']).toEqual({ $ref: '#/components/headers/RequestId' });
+      }
+    },
+  );
+
+  it('describes every body the contract rejects unknown fields of as closed', () => {
+    for (const [route, method] of [
+      ['/api/users', 'post'],
+      ['/api/users/{id}', 'patch'],
+      ['/api/auth/login', 'post'],
+      ['/api/auth/refresh', 'post'],
+      ['/api/rooms', 'post'],
+      ['/api/rooms/{id}/invitations', 'post'],
+    ] as const) {
+      const schema = document.paths[route][method].requestBody.content['application/json'].schema;
+      expect(schema.additionalProperties).toBe(false);
+    }
+  });
+
+  it('answers 429 with Retry-After on every /api route, as the gateway rate limit does', () => {
+    for (const [route, operations] of Object.entries<Json>(document.paths)) {
+      if (!route.startsWith('/api/')) continue;
+      for (const operation of Object.values<Json>(operations)) {
+        expect(operation.responses['429'].headers['Retry-After']).toBeDefined();
+      }
+    }
+  });
+
+  it('every $ref points at something in the document', () => {
+    const refs = refsIn(document);
+    expect(refs.length).toBeGreaterThan(0);
+    for (const ref of new Set(refs)) expect(resolve(document, ref)).toBeDefined();
+  });
+
+  it('signup documents the username and password rules of the contract', () => {
+    const signup = document.paths['/api/users'].post.requestBody.content['application/json'].schema;
+    expect(signup.required).toEqual(expect.arrayContaining(['username', 'password']));
+    expect(signup.properties.username).toMatchObject({ minLength: 3, maxLength: 32 });
+    expect(signup.properties.password).toMatchObject({ minLength: 8, maxLength: 128 });
+    expect(signup.properties).not.toHaveProperty('role');
+  });
+});
