@@ -4,7 +4,7 @@
  */
 export { createApp, type AuthAppDeps } from './app';
 export { authConfigShape, loadAuthConfig, type AuthConfig } from './config';
-export { authRoutes, type RouteDescription } from './http/auth.routes';
+export { authRoutes } from './http/auth.routes';
 export {
   jwksSchema,
   loginBodySchema,

@@ -4,7 +4,7 @@
  */
 export { createApp, type UsersAppDeps } from './app';
 export { loadUsersConfig, usersConfigShape, type UsersConfig } from './config';
-export { usersRoutes, type RouteDescription } from './http/users.routes';
+export { usersRoutes } from './http/users.routes';
 export {
   listUsersQuery,
   signupBody,

@@ -1,5 +1,4 @@
-import type { ZodType } from 'zod';
-import { errorBodySchema } from '@chat/shared';
+import { errorBodySchema, type RouteDescription } from '@chat/shared';
 import {
   jwksSchema,
   loginBodySchema,
@@ -7,18 +6,6 @@ import {
   refreshBodySchema,
   tokenPairSchema,
 } from './auth.schemas';
-
-/** One HTTP route as the OpenAPI generator reads it. */
-export interface RouteDescription {
-  method: 'get' | 'post' | 'patch' | 'delete';
-  path: string;
-  summary: string;
-  auth: boolean;
-  body?: ZodType;
-  query?: ZodType;
-  /** Status -> body schema; null for an empty body. */
-  responses: Record<number, ZodType | null>;
-}
 
 /** Every route auth-service serves, with its request and response schemas. */
 export const authRoutes: readonly RouteDescription[] = [

@@ -1,17 +1,5 @@
-import type { ZodType } from 'zod';
-import { errorBodySchema, userPublicSchema, userSchema } from '@chat/shared';
+import { errorBodySchema, userPublicSchema, userSchema, type RouteDescription } from '@chat/shared';
 import { listUsersQuery, signupBody, updateUserBody, userPageSchema } from './users.schemas';
-
-/** One HTTP route as the API documentation describes it; `null` is a response without a body. */
-export interface RouteDescription {
-  method: 'get' | 'post' | 'patch' | 'put' | 'delete';
-  path: string;
-  summary: string;
-  auth: boolean;
-  body?: ZodType;
-  query?: ZodType;
-  responses: Record<number, ZodType | null>;
-}
 
 const error = errorBodySchema;
 
