@@ -138,6 +138,6 @@ export async function openEmbeddedAuthStores(dataDir: string): Promise<AuthStore
     signingKeys: new EmbeddedSigningKeyStore(signingKeys),
     loginFailures: new EmbeddedLoginFailureStore(failures),
     ping: async () => true,
-    close: () => closeEmbeddedCollections(dir),
+    close: () => closeEmbeddedCollections(dir, ['sessions', 'signing_keys', 'login_failures']),
   };
 }

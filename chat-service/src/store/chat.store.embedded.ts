@@ -208,6 +208,6 @@ export class EmbeddedChatStore implements ChatStore {
   }
 
   async close(): Promise<void> {
-    await closeEmbeddedCollections(this.dataDir);
+    await closeEmbeddedCollections(this.dataDir, ['chat-rooms', 'chat-memberships', 'chat-messages']);
   }
 }

@@ -29,14 +29,18 @@ export async function openEmbeddedCollection<T extends Record<string, unknown>>(
   return store as unknown as Datastore<T>;
 }
 
-/** Stops compaction and forgets the collections under `dataDir`, so a later open reloads from disk. */
-export async function closeEmbeddedCollections(dataDir: string): Promise<void> {
-  const prefix = path.resolve(dataDir) + path.sep;
-  for (const [filename, store] of open) {
-    if (!filename.startsWith(prefix)) continue;
+/**
+ * Compacts and forgets the named collections under `dataDir`, so a later open reloads them from disk.
+ * Only those: in the one-process run other services' collections share the folder and stay open.
+ */
+export async function closeEmbeddedCollections(dataDir: string, names: readonly string[]): Promise<void> {
+  for (const name of names) {
+    const filename = path.resolve(dataDir, `${name}.db`);
+    const store = open.get(filename);
+    if (!store) continue;
+    open.delete(filename);
     store.stopAutocompaction();
     await store.compactDatafileAsync();
-    open.delete(filename);
   }
 }
 

@@ -101,7 +101,7 @@ export class EmbeddedUserStore implements UserStore {
   }
 
   async close(): Promise<void> {
-    await closeEmbeddedCollections(this.dataDir);
+    await closeEmbeddedCollections(this.dataDir, ['users']);
   }
 }
 
