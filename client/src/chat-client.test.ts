@@ -116,6 +116,47 @@ describe('ChatClient', () => {
     client.close();
   });
 
+  it('delivers in seq order when its own ack overtakes a message another instance stored just before', async () => {
+    const { client, sockets, delivered } = setup();
+    void client.connect();
+    await tick();
+    const socket = sockets[0]!;
+    socket.serverSends(hello);
+    const sent = client.send('r1', 'mine');
+    const frame = socket.sent.find((sentFrame) => sentFrame.type === 'send')!;
+    const mine = {
+      ...message(2),
+      sender: { id: 'u1', username: 'ann' },
+      clientMsgId: String(frame.clientMsgId),
+    };
+    socket.serverSends({ type: 'ack', ref: String(frame.ref), message: mine });
+    await expect(sent).resolves.toMatchObject({ id: 'm2' });
+    socket.serverSends({ type: 'message', message: message(1) });
+    socket.serverSends({ type: 'message', message: mine });
+    expect(delivered).toEqual([1, 2]);
+    client.close();
+  });
+
+  it('delivers an acknowledged message whose own message event never comes, after a while', async () => {
+    const { client, sockets, delivered } = setup();
+    void client.connect();
+    await tick();
+    const socket = sockets[0]!;
+    socket.serverSends(hello);
+    void client.send('r1', 'mine');
+    const frame = socket.sent.find((sentFrame) => sentFrame.type === 'send')!;
+    const mine = {
+      ...message(1),
+      sender: { id: 'u1', username: 'ann' },
+      clientMsgId: String(frame.clientMsgId),
+    };
+    socket.serverSends({ type: 'ack', ref: String(frame.ref), message: mine });
+    expect(delivered).toEqual([]);
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    expect(delivered).toEqual([1]);
+    client.close();
+  });
+
   it('reconnects after a restart close, resends unacknowledged sends with the same clientMsgId and rejoins with since', async () => {
     const { client, sockets } = setup();
     void client.connect();

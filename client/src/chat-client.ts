@@ -92,6 +92,8 @@ const OPEN = 1;
 const SEEN_IDS_KEPT = 2_000;
 /** A send refused as RATE_LIMITED this many times fails; before that it waits and goes again. */
 const RATE_LIMITED_RETRIES = 8;
+/** How long an acknowledged message that is not next in seq waits for its own `message` event. */
+const ACK_WAITS_FOR_BROADCAST_MS = 1_000;
 
 /** `randomUUID` exists only in secure contexts; a page served over plain http from a LAN address lacks it. */
 function randomId(): string {
@@ -119,6 +121,7 @@ export class ChatClient extends Emitter<ClientEvents> {
   private readonly outbox = new Map<string, OutboxEntry>();
   private readonly rooms = new Map<string, RoomCursor>();
   private readonly seenIds = new Set<string>();
+  private readonly ackTimers = new Set<ReturnType<typeof setTimeout>>();
   private readonly options: Required<Omit<ChatClientOptions, 'createSocket' | 'fetch'>> &
     Pick<ChatClientOptions, 'createSocket' | 'fetch'>;
 
@@ -239,6 +242,8 @@ export class ChatClient extends Emitter<ClientEvents> {
       entry.reject(closed);
     }
     this.outbox.clear();
+    for (const timer of this.ackTimers) clearTimeout(timer);
+    this.ackTimers.clear();
     this.failPending(closed);
     this.failHelloWaiters(closed);
   }
@@ -288,7 +293,7 @@ export class ChatClient extends Emitter<ClientEvents> {
       case 'message':
         return this.ingest(event.message);
       case 'ack': {
-        this.ingest(event.message);
+        this.ingestAck(event.message);
         const clientMsgId = event.message.clientMsgId ?? event.ref;
         const entry = clientMsgId ? this.outbox.get(clientMsgId) : undefined;
         if (entry && clientMsgId) {
@@ -414,6 +419,24 @@ export class ChatClient extends Emitter<ClientEvents> {
       // Half fixed, half random: an immediate retry would only meet the same empty bucket.
       Math.round(ceiling / 2 + (ceiling / 2) * this.options.random()),
     );
+  }
+
+  /**
+   * The ack comes straight back from the instance that stored the message, while messages that other
+   * instances stored just before it come over NATS and may arrive after it. Taken as the next message only
+   * when it follows the last one delivered; otherwise (also in a room with no message delivered yet, where
+   * it would set the starting point and the earlier ones would be dropped) its own `message` event, which
+   * follows theirs, delivers it. Should that never come (a resend whose first attempt an instance stored and
+   * died before announcing), the ack delivers it after a while, through the usual gap repair.
+   */
+  private ingestAck(message: Message): void {
+    const cursor = this.cursor(message.roomId);
+    if (cursor.lastSeq !== undefined && message.seq <= cursor.lastSeq + 1) return this.ingest(message);
+    const timer = setTimeout(() => {
+      this.ackTimers.delete(timer);
+      this.ingest(message);
+    }, ACK_WAITS_FOR_BROADCAST_MS);
+    this.ackTimers.add(timer);
   }
 
   /** Delivers room messages once each and in order; a jump in `seq` holds later ones until history fills it. */

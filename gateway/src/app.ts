@@ -50,11 +50,16 @@ export function createApp(config: GatewayConfig, deps: GatewayDeps = {}): Servic
     logger,
   });
   const chat = new ChatUpstreams(config.CHAT_URLS);
+  const chatRoute = {
+    service: 'chat',
+    pick: (except: ReadonlySet<string>) => chat.pick(except),
+    unreachable: (origin: string) => chat.markDown(origin),
+  };
   const routes: UpstreamRoute[] = [
     { prefix: '/api/users', service: 'users', pick: () => config.USERS_URL },
     { prefix: '/api/auth', service: 'auth', pick: () => config.AUTH_URL },
-    { prefix: '/api/rooms', service: 'chat', pick: () => chat.pick() },
-    { prefix: '/api/direct', service: 'chat', pick: () => chat.pick() },
+    { prefix: '/api/rooms', ...chatRoute },
+    { prefix: '/api/direct', ...chatRoute },
   ];
   const probeTimeoutMs = Math.min(READINESS_TIMEOUT_MS, config.UPSTREAM_TIMEOUT_MS);
   const checks: Record<string, ReadinessCheck> = {

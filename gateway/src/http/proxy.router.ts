@@ -8,9 +8,17 @@ export interface UpstreamRoute {
   prefix: string;
   /** Names the service in 503 answers. */
   service: string;
-  /** The origin to send this request to, or undefined when none is known. */
-  pick(): string | undefined;
+  /** The origin to send this request to, `except` ones already tried, or undefined when none is left. */
+  pick(except: ReadonlySet<string>): string | undefined;
+  /**
+   * For a service of several instances: `origin` refused the connection. The request then goes to another
+   * instance when it can be sent again (it has no body; nothing reached the first one either way).
+   */
+  unreachable?(origin: string): void;
 }
+
+/** Instances one request tries at most. */
+const MAX_ATTEMPTS = 3;
 
 /** True when `path` is `prefix` or lies under it; `/api/usersX` is not under `/api/users`. */
 function isUnder(path: string, prefix: string): boolean {
@@ -25,11 +33,24 @@ export function proxyRouter(routes: readonly UpstreamRoute[], proxy: UpstreamPro
       next();
       return;
     }
-    const origin = route.pick();
-    if (origin === undefined) {
-      next(new UpstreamUnavailableError(`No ${route.service} instance is available.`));
-      return;
-    }
-    proxy.forward(req, res, next, { origin, service: route.service });
+    const tried = new Set<string>();
+    const send = (): boolean => {
+      const origin = tried.size < MAX_ATTEMPTS ? route.pick(tried) : undefined;
+      if (origin === undefined) return false;
+      tried.add(origin);
+      const { unreachable } = route;
+      proxy.forward(req, res, next, {
+        origin,
+        service: route.service,
+        ...(unreachable && {
+          unreachable: (resendable: boolean) => {
+            unreachable(origin);
+            return resendable && send();
+          },
+        }),
+      });
+      return true;
+    };
+    if (!send()) next(new UpstreamUnavailableError(`No ${route.service} instance is available.`));
   };
 }

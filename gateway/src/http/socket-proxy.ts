@@ -19,9 +19,13 @@ export interface SocketProxyOptions {
 /** How many instances one upgrade tries before giving up: a dead one must not fail the client. */
 const MAX_ATTEMPTS = 3;
 
-/** A refusal written straight onto the socket: there is no HTTP response object for an upgrade. */
+/**
+ * A refusal written straight onto the socket: there is no HTTP response object for an upgrade. It carries
+ * the request's `x-request-id` like every other answer (api-contract.md, Conventions).
+ */
 function refuse(
   socket: Duplex,
+  req: IncomingMessage,
   status: number,
   code: string,
   message: string,
@@ -33,6 +37,7 @@ function refuse(
     'content-type': 'application/json',
     'content-length': String(Buffer.byteLength(body)),
     connection: 'close',
+    [REQUEST_ID_HEADER]: acceptRequestId(req.headers[REQUEST_ID_HEADER]),
     ...extra,
   };
   const lines = Object.entries(headers).map(([name, value]) => `${name}: ${value}`);
@@ -67,18 +72,20 @@ export function proxySocketUpgrades(server: http.Server, options: SocketProxyOpt
 
   const onUpgrade = (req: IncomingMessage, client: Duplex, head: Buffer) => {
     client.on('error', () => client.destroy());
+    // One id for this upgrade, whether the gateway refuses it or an instance answers.
+    req.headers[REQUEST_ID_HEADER] = acceptRequestId(req.headers[REQUEST_ID_HEADER]);
     const path = (req.url ?? '').split('?')[0];
-    if (path !== '/ws') return refuse(client, 404, 'NOT_FOUND', 'Only /ws accepts WebSocket upgrades.');
+    if (path !== '/ws') return refuse(client, req, 404, 'NOT_FOUND', 'Only /ws accepts WebSocket upgrades.');
     const address = clientAddress(req, options.trustProxy);
     void options.allow(address).then(
       (allowed) => {
         if (!allowed)
-          return refuse(client, 429, 'RATE_LIMITED', 'Too many requests; try again later.', {
+          return refuse(client, req, 429, 'RATE_LIMITED', 'Too many requests; try again later.', {
             'retry-after': '60',
           });
         attempt(req, client, head, address, new Set());
       },
-      () => refuse(client, 503, 'UPSTREAM_UNAVAILABLE', 'The chat service is unavailable.'),
+      () => refuse(client, req, 503, 'UPSTREAM_UNAVAILABLE', 'The chat service is unavailable.'),
     );
   };
 
@@ -90,8 +97,9 @@ export function proxySocketUpgrades(server: http.Server, options: SocketProxyOpt
     tried: Set<string>,
   ) => {
     const origin = tried.size < MAX_ATTEMPTS ? upstreams.pickForSocket(tried) : undefined;
-    if (!origin) return refuse(client, 503, 'UPSTREAM_UNAVAILABLE', 'The chat service is unavailable.');
+    if (!origin) return refuse(client, req, 503, 'UPSTREAM_UNAVAILABLE', 'The chat service is unavailable.');
     tried.add(origin);
+    upstreams.upgradeStarted(origin);
     const target = new URL(origin);
     const requestId = acceptRequestId(req.headers[REQUEST_ID_HEADER]);
     const headers = {
@@ -113,13 +121,18 @@ export function proxySocketUpgrades(server: http.Server, options: SocketProxyOpt
       timeout: options.timeoutMs,
     });
     let answered = false;
-    upstreamReq.on('upgrade', (res, upstream, upstreamHead) => {
+    /** Ends this upgrade's place in the instance's load once, however it ends. */
+    const settle = (opened: boolean) => {
+      if (answered) return;
       answered = true;
+      upstreams.upgradeEnded(origin, opened);
+    };
+    upstreamReq.on('upgrade', (res, upstream, upstreamHead) => {
+      settle(!client.destroyed);
       if (client.destroyed) return void upstream.destroy();
       client.write(`HTTP/1.1 101 Switching Protocols\r\n${headerBlock(res)}\r\n\r\n`);
       if (upstreamHead.length > 0) client.write(upstreamHead);
       if (head.length > 0) upstream.write(head);
-      upstreams.socketOpened(origin);
       open.add(client);
       let closed = false;
       const close = () => {
@@ -136,7 +149,7 @@ export function proxySocketUpgrades(server: http.Server, options: SocketProxyOpt
       client.pipe(upstream);
     });
     upstreamReq.on('response', (res) => {
-      answered = true;
+      settle(false);
       // A refusal: pass the instance's status and JSON body through, then close.
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -159,12 +172,16 @@ export function proxySocketUpgrades(server: http.Server, options: SocketProxyOpt
     upstreamReq.on('timeout', () => upstreamReq.destroy(new Error('upgrade timed out')));
     upstreamReq.on('error', (error) => {
       if (answered) return;
+      settle(false);
       logger.warn('chat instance did not take a socket', { origin, error: error.message });
       upstreams.markDown(origin);
       if (!client.destroyed) attempt(req, client, head, address, tried);
     });
     client.once('close', () => {
-      if (!answered) upstreamReq.destroy();
+      if (answered) return;
+      // The client hung up first: the instance did nothing wrong, so it is not marked down.
+      settle(false);
+      upstreamReq.destroy();
     });
     upstreamReq.end();
   };

@@ -13,6 +13,9 @@ export interface UpstreamProxyOptions {
   logger: Logger;
 }
 
+/** Errors that mean no connection to the upstream was made, so the request never reached it. */
+const CONNECT_FAILURES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT']);
+
 /**
  * Streams requests to upstream services over keep-alive undici pools (bench/README.md says why undici)
  * and streams their answers back unchanged but for hop-by-hop headers. Bodies are never buffered:
@@ -26,13 +29,15 @@ export class UpstreamProxy {
 
   /**
    * Forwards `req` to `origin`. While nothing has been sent to the client, a failure reaches `next` as
-   * PAYLOAD_TOO_LARGE or UPSTREAM_UNAVAILABLE; after that the client's connection is cut.
+   * PAYLOAD_TOO_LARGE or UPSTREAM_UNAVAILABLE; after that the client's connection is cut. When no
+   * connection to `origin` could be made, `unreachable` is asked first, told whether the request can be
+   * sent again (it has no body); it answers true when it sent the request elsewhere.
    */
   forward(
     req: Request,
     res: Response,
     next: NextFunction,
-    upstream: { origin: string; service: string },
+    upstream: { origin: string; service: string; unreachable?: (resendable: boolean) => boolean },
   ): void {
     const { origin, service } = upstream;
     const { bodyLimitBytes, timeoutMs } = this.options;
@@ -73,6 +78,11 @@ export class UpstreamProxy {
           res.destroy();
         } else if (overLimit) {
           refuseBody(res, next, bodyLimitBytes);
+        } else if (
+          CONNECT_FAILURES.has((error as NodeJS.ErrnoException).code ?? '') &&
+          upstream.unreachable?.(body === null)
+        ) {
+          return;
         } else {
           next(new UpstreamUnavailableError(`The ${service} service is unavailable.`, error));
         }

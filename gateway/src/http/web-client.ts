@@ -10,7 +10,10 @@ export function webClient(dir: string): RequestHandler {
   return express.static(dir, {
     index: 'index.html',
     setHeaders: (res, file) => {
-      res.setHeader('Cache-Control', file.includes(assets) ? 'public, max-age=31536000, immutable' : 'no-cache');
+      res.setHeader(
+        'Cache-Control',
+        file.includes(assets) ? 'public, max-age=31536000, immutable' : 'no-cache',
+      );
     },
   });
 }

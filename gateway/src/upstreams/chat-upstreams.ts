@@ -9,6 +9,8 @@ interface Instance {
   openedSinceAnnouncement: number;
   /** Sockets this gateway holds open to it now. */
   open: number;
+  /** Upgrades sent to it and not yet answered: counted as sockets, or a burst would all pick one instance. */
+  upgrading: number;
   /** Refused a connection: skipped until then, so one dead instance does not eat every retry. */
   downUntil: number;
 }
@@ -19,8 +21,9 @@ const DOWN_FOR_MS = 5_000;
 /**
  * Which chat-service instance a request or a socket goes to: the one place that choice is made.
  * Instances come from CHAT_URLS and from announcements on `chat.instances`; sockets go to the instance
- * with the fewest (its announced count plus what this gateway sent since), never to one that is draining,
- * gone silent past its announcement's ttl, or that just refused a connection.
+ * with the fewest (its announced count plus what this gateway sent since, plus upgrades under way), never
+ * to one that is draining (or went silent after announcing it), gone silent past its announcement's ttl,
+ * or that just refused a connection.
  */
 export class ChatUpstreams {
   private readonly instances = new Map<string, Instance>();
@@ -50,9 +53,9 @@ export class ChatUpstreams {
     });
   }
 
-  /** The instance for the next REST request (round robin over the usable ones), or undefined. */
-  pick(): string | undefined {
-    const usable = this.usable();
+  /** The instance for the next REST request (round robin over the usable ones), `except` ones already tried. */
+  pick(except: ReadonlySet<string> = new Set()): string | undefined {
+    const usable = this.usable().filter((instance) => !except.has(instance.origin));
     if (usable.length === 0) return undefined;
     return usable[this.turn++ % usable.length]!.origin;
   }
@@ -67,9 +70,18 @@ export class ChatUpstreams {
     return best?.origin;
   }
 
-  socketOpened(origin: string): void {
+  /** An upgrade went to `origin`; {@link upgradeEnded} must follow once it is answered or abandoned. */
+  upgradeStarted(origin: string): void {
+    const instance = this.instances.get(origin);
+    if (instance) instance.upgrading += 1;
+  }
+
+  /** The upgrade to `origin` is over: `opened` when it became a socket, else refused or failed. */
+  upgradeEnded(origin: string, opened: boolean): void {
     const instance = this.instances.get(origin);
     if (!instance) return;
+    instance.upgrading = Math.max(0, instance.upgrading - 1);
+    if (!opened) return;
     instance.open += 1;
     instance.openedSinceAnnouncement += 1;
   }
@@ -99,7 +111,9 @@ export class ChatUpstreams {
         this.instances.delete(instance.origin);
         continue;
       }
-      if (fresh && instance.announced!.draining) continue;
+      // Its last word was that it is shutting down: silence after that means gone, also for one from
+      // CHAT_URLS, until it announces itself again.
+      if (instance.announced?.draining) continue;
       if (!ignoreDown && instance.downUntil > now) continue;
       usable.push(instance);
     }
@@ -108,10 +122,11 @@ export class ChatUpstreams {
 
   private load(instance: Instance): number {
     const fresh = instance.announced !== undefined && instance.announced.expiresAt > this.now();
-    return fresh ? instance.announced!.sockets + instance.openedSinceAnnouncement : instance.open;
+    const sockets = fresh ? instance.announced!.sockets + instance.openedSinceAnnouncement : instance.open;
+    return sockets + instance.upgrading;
   }
 
   private blank(origin: string, configured: boolean): Instance {
-    return { origin, configured, openedSinceAnnouncement: 0, open: 0, downUntil: 0 };
+    return { origin, configured, openedSinceAnnouncement: 0, open: 0, upgrading: 0, downUntil: 0 };
   }
 }
