@@ -194,7 +194,8 @@ export class ChatStore {
     const unread = { ...this.current.unread };
     if (roomId) delete unread[roomId];
     this.set({ activeRoomId: roomId, unread });
-    if (!roomId || !this.current.memberOf.has(roomId) || this.current.history[roomId]?.loaded) return;
+    const history = this.current.history[roomId ?? ''];
+    if (!roomId || !this.current.memberOf.has(roomId) || history?.loaded || history?.loading) return;
     await this.loadPage(roomId, undefined);
   }
 

@@ -22,29 +22,37 @@ const EDGE_PX = 48;
  */
 export function MessageList({ store, roomId, label, messages, pending, history, myId }: MessageListProps) {
   const list = useRef<HTMLDivElement>(null);
-  const atBottom = useRef(true);
-  const before = useRef({ roomId: '', firstId: '', scrollHeight: 0, scrollTop: 0 });
+  const before = useRef({ roomId: '', firstId: '', scrollHeight: 0 });
 
   useLayoutEffect(() => {
     const element = list.current;
     if (!element) return;
     const previous = before.current;
     const firstId = messages[0]?.id ?? '';
-    if (previous.roomId !== roomId) atBottom.current = true;
-    if (previous.roomId === roomId && previous.firstId && firstId !== previous.firstId && !atBottom.current) {
-      element.scrollTop = previous.scrollTop + element.scrollHeight - previous.scrollHeight;
-    } else if (atBottom.current) {
+    const sameRoom = previous.roomId === roomId;
+    // Where the reader is, measured now against the content as it was: a scroll event arrives a frame
+    // after the scroll, so a render in between must not take the last event's position for the truth.
+    const atBottom = !sameRoom || element.scrollTop + element.clientHeight >= previous.scrollHeight - EDGE_PX;
+    if (sameRoom && previous.firstId && firstId !== previous.firstId && !atBottom) {
+      element.scrollTop += element.scrollHeight - previous.scrollHeight;
+    } else if (atBottom) {
       element.scrollTop = element.scrollHeight;
     }
-    before.current = { roomId, firstId, scrollHeight: element.scrollHeight, scrollTop: element.scrollTop };
+    before.current = { roomId, firstId, scrollHeight: element.scrollHeight };
   }, [roomId, messages, pending]);
+
+  // A scroll to the top that came while a page was loading was ignored: once loading ends, honour it.
+  useLayoutEffect(() => {
+    const element = list.current;
+    if (!element || !history?.loaded || !history.hasMore || history.loading) return;
+    if (element.scrollHeight > element.clientHeight && element.scrollTop < EDGE_PX)
+      void store.loadOlder(roomId);
+  }, [history]);
 
   function onScroll() {
     const element = list.current;
-    if (!element) return;
-    atBottom.current = element.scrollHeight - element.scrollTop - element.clientHeight < EDGE_PX;
-    before.current = { ...before.current, scrollHeight: element.scrollHeight, scrollTop: element.scrollTop };
-    if (element.scrollTop < EDGE_PX && history?.hasMore && !history.loading) void store.loadOlder(roomId);
+    if (element && element.scrollTop < EDGE_PX && history?.hasMore && !history.loading)
+      void store.loadOlder(roomId);
   }
 
   return (
