@@ -22,6 +22,9 @@ describe('contract: users', () => {
   beforeAll(async () => {
     system = await startSystem({ ADMIN_USERNAMES: ADMIN });
     await system.call('POST', '/api/users', { body: { username: ADMIN, password: PASSWORD } });
+    // Configured admins are made at start-up, never at signup: restart as an operator would.
+    await system.stop({ keepData: true });
+    system = await startSystem({ ADMIN_USERNAMES: ADMIN }, system.dataDir);
     admin = await system.login(ADMIN);
   });
 

@@ -55,6 +55,8 @@ export interface TestService {
   logs: LogCapture;
   call(method: string, pathAndQuery: string, options?: CallOptions): Promise<Response>;
   signup(username: string, extra?: Record<string, unknown>): Promise<User>;
+  /** Signs `root` (in ADMIN_USERNAMES) up and restarts, as an operator would: admins are made at start-up. */
+  signupAdmin(): Promise<User>;
   tokenFor(user: Pick<User, 'id' | 'username' | 'role'>, sid?: string): string;
   /** The password hashes in the data file, to prove they never leave it. */
   storedHashes(): string[];
@@ -121,6 +123,11 @@ export async function startTestService(
       if (response.status !== 201)
         throw new Error(`signup of ${username}: ${response.status} ${JSON.stringify(response.body)}`);
       return response.body as User;
+    },
+    async signupAdmin() {
+      const user = await service.signup('root');
+      await service.restart();
+      return { ...user, role: 'admin' };
     },
     tokenFor(user, sid) {
       return issuer.mint({ sub: user.id, username: user.username, role: user.role, sid });

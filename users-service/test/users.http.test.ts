@@ -47,8 +47,14 @@ describe('users-service over HTTP', () => {
       expect(response.body.updatedAt).toBe(response.body.createdAt);
     });
 
-    it('makes a configured admin username an admin, in any case', async () => {
-      expect((await service.signup('ROOT')).role).toBe('admin');
+    it('never makes an admin at signup, even of a configured admin username (any case)', async () => {
+      const squatter = await service.signup('ROOT');
+      expect(squatter.role).toBe('user');
+      await service.restart();
+      const promoted = await service.call('GET', `/api/users/${squatter.id}`, {
+        token: service.tokenFor(squatter),
+      });
+      expect(promoted.body.role).toBe('admin');
     });
 
     it('answers 409 USERNAME_TAKEN for a username taken in another case', async () => {
@@ -283,7 +289,7 @@ describe('users-service over HTTP', () => {
     });
 
     it('lets an admin set another user’s password and role', async () => {
-      const admin = await service.signup('root');
+      const admin = await service.signupAdmin();
       const response = await service.call('PATCH', `/api/users/${user.id}`, {
         token: service.tokenFor(admin),
         body: { password: 'set by an admin', role: 'admin' },

@@ -36,7 +36,7 @@ describe('users-service security', () => {
     service = await startTestService();
     alice = await service.signup('alice', { email: 'alice@example.com', name: 'Alice' });
     mallory = await service.signup('mallory', { email: 'mallory@example.com' });
-    root = await service.signup('root');
+    root = await service.signupAdmin();
   });
 
   afterEach(async () => {
@@ -382,7 +382,7 @@ describe('users-service logs', () => {
         body: { username: 'logan', password: first, email: 'logan@example.com' },
       });
       const logan = signup.body as User;
-      const admin = await service.signup('root');
+      const admin = await service.signupAdmin();
       const token = service.tokenFor(logan);
       const adminToken = service.tokenFor(admin);
       const tokens = [token, adminToken];

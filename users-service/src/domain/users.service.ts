@@ -74,7 +74,8 @@ export class UsersService {
       name: input.name ?? null,
       email: input.email ?? null,
       phone: input.phone ?? null,
-      role: this.adminUsernames.has(input.username.toLowerCase()) ? 'admin' : 'user',
+      // Never admin at signup, even for a configured name: a stranger could claim it before its owner.
+      role: 'user',
       createdAt: this.now(),
     });
     await this.deps.events.created(user);
@@ -135,8 +136,11 @@ export class UsersService {
     const actor = await this.actor(actorId);
     if (actor.id !== id && actor.role !== 'admin')
       throw new ForbiddenError('You may delete only your own account.');
-    if (!(await this.deps.store.remove(id))) throw new NotFoundError('The user');
+    if (!(await this.deps.store.findById(id))) throw new NotFoundError('The user');
+    // Announced before the removal: if publishing fails the user still exists and a retry finishes the job,
+    // whereas a user removed without the event would keep live sessions. Revoking a user who stays is harmless.
     await this.deps.events.deleted(id, this.now());
+    if (!(await this.deps.store.remove(id))) throw new NotFoundError('The user');
   }
 
   /** The user whose login (username or email, any case) and password match; else InvalidCredentialsError. */
