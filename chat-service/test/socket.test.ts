@@ -1,5 +1,8 @@
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import net from 'node:net';
 import jwt from 'jsonwebtoken';
+import WebSocket from 'ws';
+import { subjects } from '@chat/shared';
 import type { TestClient } from './support';
 import { createRoom, refusal, sleep, startChat, type TestChat, type TestUser } from './support';
 
@@ -43,6 +46,58 @@ describe('the WebSocket protocol', () => {
       const noOrigin = await chat.connect(user, { bearer: true });
       expect(allowed.of('hello')).toHaveLength(1);
       expect(noOrigin.of('hello')).toHaveLength(1);
+    });
+
+    it('answers 404 for a request target that is no path at all, never 500', async () => {
+      const { port } = new URL(chat.url);
+      const answer = await new Promise<string>((resolve, reject) => {
+        const socket = net.connect(Number(port), '127.0.0.1', () => {
+          socket.write(
+            'GET //:99999/ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+              'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+          );
+        });
+        let received = '';
+        socket.on('data', (chunk) => (received += chunk.toString()));
+        socket.on('close', () => resolve(received));
+        socket.on('error', reject);
+      });
+      expect(answer).toMatch(/^HTTP\/1\.1 404 /);
+    });
+
+    it('carries the request id on the 101 answer', async () => {
+      const user = chat.users.add('request-id');
+      const headers = await new Promise<Record<string, unknown>>((resolve, reject) => {
+        const ws = new WebSocket(`${chat.wsUrl}?token=${user.token}`, {
+          headers: { 'x-request-id': 'socket-42' },
+        });
+        ws.once('upgrade', (res) => {
+          resolve(res.headers);
+          ws.close();
+        });
+        ws.once('error', reject);
+      });
+      expect(headers['x-request-id']).toBe('socket-42');
+    });
+
+    it('closes with 4001 a socket whose session ended while the upgrade was under way', async () => {
+      const user = chat.users.add('racing');
+      chat.users.lookupDelayMs = 300;
+      try {
+        const ws = new WebSocket(`${chat.wsUrl}?token=${user.token}`);
+        const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+        ws.on('error', () => undefined);
+        await sleep(100);
+        await chat.bus.publishDurable(subjects.sessionEnded.subject, {
+          sessionId: user.sid,
+          userId: user.id,
+          reason: 'logout',
+          endedAt: new Date().toISOString(),
+        });
+        expect(await closed).toBe(4001);
+      } finally {
+        chat.users.lookupDelayMs = 0;
+      }
     });
 
     it('answers 404 for another path', async () => {

@@ -53,14 +53,17 @@ export interface TestUser extends UserPublic {
  */
 export class FakeUsers {
   readonly profiles = new Map<string, UserPublic>();
+  /** How long each lookup takes, to open a window between a token's check and the socket opening. */
+  lookupDelayMs = 0;
   private readonly served: Subscription;
 
   constructor(
     private readonly bus: Bus,
     private readonly issuer: TestTokenIssuer,
   ) {
-    this.served = bus.serve(subjects.getPublicUsers.subject, (message) => {
+    this.served = bus.serve(subjects.getPublicUsers.subject, async (message) => {
       const { ids } = subjects.getPublicUsers.schema.parse(message.data);
+      if (this.lookupDelayMs > 0) await sleep(this.lookupDelayMs);
       return { users: ids.flatMap((id) => this.profiles.get(id) ?? []) };
     });
   }

@@ -92,6 +92,9 @@ export class ChatSocketServer {
       maxPayload: config.WS_MAX_PAYLOAD_BYTES,
       clientTracking: false,
     });
+    this.wss.on('headers', (headers, req) => {
+      headers.push(`${REQUEST_ID_HEADER}: ${String(req.headers[REQUEST_ID_HEADER])}`);
+    });
     this.hub = new SocketHub({
       bus,
       logger,
@@ -215,7 +218,9 @@ export class ChatSocketServer {
       logger.http('socket refused', { path: SOCKET_PATH, status, code, requestId });
       refuseUpgrade(socket, status, code, message, { [REQUEST_ID_HEADER]: requestId, ...headers });
     };
-    const url = new URL(req.url ?? '/', 'http://chat.invalid');
+    // A request target such as `//` or `//:99999/ws` is not a path on this base: treat it as any unknown path.
+    const url =
+      URL.parse(req.url ?? '/', 'http://chat.invalid') ?? new URL('/invalid', 'http://chat.invalid');
     if (url.pathname !== SOCKET_PATH) return refuse(404, 'NOT_FOUND', `${url.pathname} was not found.`);
     if (this.draining)
       return refuse(503, 'UPSTREAM_UNAVAILABLE', 'This chat instance is restarting.', { 'Retry-After': '1' });
@@ -241,6 +246,8 @@ export class ChatSocketServer {
       return refuse(503, 'UPSTREAM_UNAVAILABLE', 'This chat instance is restarting.', { 'Retry-After': '1' });
     if (socket.destroyed) return;
     const profile = user;
+    // The 101 carries the request id like every other answer (the `headers` listener reads it back).
+    req.headers[REQUEST_ID_HEADER] = requestId;
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       logger.http('socket opened', { path: SOCKET_PATH, status: 101, userId: claims.sub, requestId });
       this.open(ws, claims, profile);
@@ -277,6 +284,11 @@ export class ChatSocketServer {
     } catch (error) {
       logger.error('socket could not be registered', { error });
       client.close(CloseCode.INTERNAL, 'The session could not be set up.');
+      return;
+    }
+    // A revocation that arrived while the upgrade awaited the user lookup found no socket to close.
+    if (this.options.verification.revocations.isRevoked(client.claims)) {
+      client.close(CloseCode.SESSION_ENDED, 'The session ended.');
       return;
     }
     this.scheduleExpiry(client);
