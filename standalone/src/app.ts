@@ -70,9 +70,13 @@ export function createSystem(env: Record<string, string | undefined>): ServiceAp
       const order = started
         .filter((app) => app === chat)
         .concat(started.filter((app) => app !== chat).reverse());
-      for (const app of order) await app.stop();
+      // One failing stop must not leave the rest running or their stores uncompacted: stop all, then report.
+      const failures: unknown[] = [];
+      for (const app of order) await app.stop().catch((error: unknown) => failures.push(error));
       started.length = 0;
-      await bus?.close();
+      await bus?.close().catch((error: unknown) => failures.push(error));
+      if (failures.length > 0)
+        throw new AggregateError(failures, 'Some parts of the system did not stop cleanly.');
     },
   };
 }
