@@ -1,4 +1,5 @@
-import { createRoom, startChat, type TestChat, type TestUser } from './support';
+import { subjects } from '@chat/shared';
+import { createRoom, sleep, startChat, type TestChat, type TestUser } from './support';
 
 describe('rooms over REST', () => {
   let chat: TestChat;
@@ -114,6 +115,33 @@ describe('rooms over REST', () => {
   });
 
   describe('POST /api/rooms/:id/invitations', () => {
+    it('does not let a profile looked up while its user was being deleted come back: later invitations are 404', async () => {
+      const room = await createRoom(chat, ann, undefined, 'private');
+      const doomed = chat.users.add('doomed');
+      chat.users.lookupDelayMs = 200;
+      try {
+        // The lookup's answer was computed before the deletion and arrives after it.
+        const invited = chat.call('POST', `/api/rooms/${room.id}/invitations`, {
+          token: ann.token,
+          body: { userId: doomed.id },
+        });
+        await sleep(50);
+        await chat.bus.publishDurable(subjects.userDeleted.subject, {
+          userId: doomed.id,
+          deletedAt: new Date().toISOString(),
+        });
+        await invited;
+      } finally {
+        chat.users.lookupDelayMs = 0;
+      }
+      const other = await createRoom(chat, ann, undefined, 'private');
+      const again = await chat.call('POST', `/api/rooms/${other.id}/invitations`, {
+        token: ann.token,
+        body: { userId: doomed.id },
+      });
+      expect(again.status).toBe(404);
+    });
+
     it('lets a member add a user to a private room (201), who can then read it', async () => {
       const room = await createRoom(chat, ann, undefined, 'private');
       const response = await chat.call('POST', `/api/rooms/${room.id}/invitations`, {

@@ -11,6 +11,8 @@ import type { UserDirectory } from '../domain/ports';
 /** users-service answers at most this many ids per request (subjects.getPublicUsers). */
 const IDS_PER_REQUEST = 200;
 const REQUEST_TIMEOUT_MS = 3_000;
+/** Deleted user ids remembered (ids are never reused); enough to outlive any lookup under way. */
+const DELETED_KEPT = 10_000;
 
 interface Waiter {
   resolve: (profiles: Map<string, UserPublic>) => void;
@@ -25,6 +27,7 @@ interface Waiter {
  */
 export class BusUserDirectory implements UserDirectory {
   private readonly cache = new Map<string, UserPublic>();
+  private readonly deleted = new Set<string>();
   private pending = new Map<string, Waiter[]>();
   private scheduled = false;
   private subscriptions: Subscription[] = [];
@@ -53,6 +56,9 @@ export class BusUserDirectory implements UserDirectory {
           return;
         }
         this.cache.delete(parsed.data.userId);
+        this.deleted.add(parsed.data.userId);
+        if (this.deleted.size > DELETED_KEPT)
+          this.deleted.delete(this.deleted.values().next().value as string);
       }),
     ]);
   }
@@ -112,8 +118,10 @@ export class BusUserDirectory implements UserDirectory {
       const reply = subjects.getPublicUsersReply.schema.parse(
         await this.bus.request(subjects.getPublicUsers.subject, { ids }, { timeoutMs: REQUEST_TIMEOUT_MS }),
       );
-      const profiles = new Map(reply.users.map((user) => [user.id, user]));
-      for (const user of reply.users) this.remember(user);
+      // A lookup that was under way when the user was deleted must not bring the profile back.
+      const live = reply.users.filter((user) => !this.deleted.has(user.id));
+      const profiles = new Map(live.map((user) => [user.id, user]));
+      for (const user of live) this.remember(user);
       for (const id of ids) {
         const one = new Map<string, UserPublic>();
         const profile = profiles.get(id);
