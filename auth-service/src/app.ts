@@ -1,4 +1,5 @@
 import {
+  Closers,
   createBus,
   createLogger,
   createServiceApp,
@@ -8,6 +9,7 @@ import {
   type Bus,
   type Logger,
   type ServiceApp,
+  withDeadline,
 } from '@chat/shared';
 import type { AuthConfig } from './config';
 import { AccessTokenSigner } from './domain/access-token';
@@ -36,15 +38,7 @@ export interface AuthAppDeps {
  */
 export function createApp(config: AuthConfig, deps: AuthAppDeps = {}): ServiceApp {
   const logger = deps.logger ?? createLogger('auth-service', config.LOG_LEVEL);
-  /** How to undo each step of a start, pushed as it succeeds. */
-  const closers: (() => Promise<void>)[] = [];
-
-  /** Runs every closer, latest first, even when one fails; then reports the failures together. */
-  const closeAll = async () => {
-    const failures: unknown[] = [];
-    while (closers.length > 0) await closers.pop()!().catch((error: unknown) => failures.push(error));
-    if (failures.length > 0) throw new AggregateError(failures, 'auth-service did not close cleanly');
-  };
+  const closers = new Closers('auth-service');
 
   return {
     logger,
@@ -114,26 +108,12 @@ export function createApp(config: AuthConfig, deps: AuthAppDeps = {}): ServiceAp
         closers.push(() => http.close(config.SHUTDOWN_TIMEOUT_MS / 2));
         return { url: http.url };
       } catch (error) {
-        await closeAll().catch((closeError: unknown) =>
-          logger.warn('cleanup after a failed start failed', { error: closeError }),
-        );
-        throw error;
+        return closers.abandon(error, logger);
       }
     },
 
     async stop() {
-      let timer: NodeJS.Timeout | undefined;
-      const deadline = new Promise<never>((_resolve, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`auth-service did not stop within ${config.SHUTDOWN_TIMEOUT_MS} ms`)),
-          config.SHUTDOWN_TIMEOUT_MS,
-        );
-      });
-      try {
-        await Promise.race([closeAll(), deadline]);
-      } finally {
-        clearTimeout(timer);
-      }
+      await withDeadline(closers.closeAll(), config.SHUTDOWN_TIMEOUT_MS, 'auth-service stop');
     },
   };
 }

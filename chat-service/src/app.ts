@@ -1,4 +1,5 @@
 import {
+  Closers,
   createBus,
   createLogger,
   createServiceApp,
@@ -8,6 +9,7 @@ import {
   type Bus,
   type Logger,
   type ServiceApp,
+  withDeadline,
 } from '@chat/shared';
 import { ChatPublisher } from './bus/chat-events.bus';
 import { InstanceAnnouncer } from './bus/instance-announcer';
@@ -42,16 +44,9 @@ const NO_SOCKETS: SocketStats = { sockets: 0, subscribedRooms: 0, peakSocketByte
  */
 export function createApp(config: ChatConfig, deps: ChatAppDeps = {}): ChatApp {
   const logger = deps.logger ?? createLogger('chat-service', config.LOG_LEVEL);
-  /** How to undo each step of a start, pushed as it succeeds. */
-  const closers: (() => Promise<void>)[] = [];
+  const closers = new Closers('chat-service');
   let sockets: ChatSocketServer | undefined;
   let announcer: InstanceAnnouncer | undefined;
-
-  const closeAll = async () => {
-    const failures: unknown[] = [];
-    while (closers.length > 0) await closers.pop()!().catch((error: unknown) => failures.push(error));
-    if (failures.length > 0) throw new AggregateError(failures, 'chat-service did not close cleanly');
-  };
 
   return {
     logger,
@@ -129,36 +124,23 @@ export function createApp(config: ChatConfig, deps: ChatAppDeps = {}): ChatApp {
         closers.push(async () => announcing.stop());
         return { url: http.url };
       } catch (error) {
-        await closeAll().catch((closeError: unknown) =>
-          logger.warn('cleanup after a failed start failed', { error: closeError }),
-        );
-        throw error;
+        return closers.abandon(error, logger);
       }
     },
 
     async stop() {
-      let timer: NodeJS.Timeout | undefined;
-      const deadline = new Promise<never>((_resolve, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`chat-service did not stop within ${config.SHUTDOWN_TIMEOUT_MS} ms`)),
-          config.SHUTDOWN_TIMEOUT_MS,
-        );
-      });
       const drainDeadlineMs = Math.min(config.DRAIN_SPREAD_MS + 2_000, config.SHUTDOWN_TIMEOUT_MS / 2);
+      const drainThenClose = async () => {
+        if (sockets) {
+          const draining = sockets.drain(config.DRAIN_SPREAD_MS, drainDeadlineMs);
+          announcer?.announce();
+          await draining;
+        }
+        await closers.closeAll();
+      };
       try {
-        await Promise.race([
-          (async () => {
-            if (sockets) {
-              const draining = sockets.drain(config.DRAIN_SPREAD_MS, drainDeadlineMs);
-              announcer?.announce();
-              await draining;
-            }
-            await closeAll();
-          })(),
-          deadline,
-        ]);
+        await withDeadline(drainThenClose(), config.SHUTDOWN_TIMEOUT_MS, 'chat-service stop');
       } finally {
-        clearTimeout(timer);
         sockets = undefined;
         announcer = undefined;
       }

@@ -56,3 +56,45 @@ export function runService(name: string, build: () => ServiceApp): void {
     },
   );
 }
+
+/**
+ * What a service's `start()` has opened, undone latest first: each step pushes its closer as it succeeds,
+ * so the stop order is the reverse of the start order (conventions.md: stop accepting, drain, bus, store).
+ */
+export class Closers {
+  private readonly stack: Array<() => Promise<void>> = [];
+
+  constructor(private readonly service: string) {}
+
+  push(close: () => Promise<void>): void {
+    this.stack.push(close);
+  }
+
+  /** Runs every closer, latest first, even when one fails; then reports the failures together. */
+  async closeAll(): Promise<void> {
+    const failures: unknown[] = [];
+    while (this.stack.length > 0) await this.stack.pop()!().catch((error: unknown) => failures.push(error));
+    if (failures.length > 0) throw new AggregateError(failures, `${this.service} did not close cleanly`);
+  }
+
+  /** After a failed start: closes what was opened (a failure to is logged, not thrown), then rethrows `error`. */
+  async abandon(error: unknown, logger: Logger): Promise<never> {
+    await this.closeAll().catch((closeError: unknown) =>
+      logger.warn('cleanup after a failed start failed', { error: closeError }),
+    );
+    throw error;
+  }
+}
+
+/** `work`, or a rejection naming `what` once `ms` have passed. */
+export async function withDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([work, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
