@@ -2,6 +2,7 @@ import {
   createPrivateKey,
   createPublicKey,
   generateKeyPairSync,
+  randomBytes,
   randomUUID,
   type JsonWebKey,
 } from 'node:crypto';
@@ -220,6 +221,29 @@ describe('auth-service over HTTP', () => {
       expect((await login(other.username, PASSWORD, address)).status).toBe(200);
     });
 
+    it('lets no more concurrent wrong guesses through than the limit allows', async () => {
+      const user = users.add();
+      const guesses = await Promise.all(
+        Array.from({ length: 4 * MAX_PER_USERNAME }, (_, i) => login(user.username, `guess-${i}`)),
+      );
+      const statuses = guesses.map((response) => response.status);
+      expect(statuses.filter((status) => status === 401)).toHaveLength(MAX_PER_USERNAME);
+      expect(statuses.filter((status) => status === 429)).toHaveLength(3 * MAX_PER_USERNAME);
+      expect((await login(user.username)).status).toBe(429);
+    });
+
+    it('counts IPv6 clients by their /56, so moving within it does not reset the address limit', async () => {
+      const user = users.add();
+      const subnet = `2001:db8:${(++addressCounter).toString(16)}`;
+      for (let i = 0; i < MAX_PER_ADDRESS; i++) {
+        // Another /64 of the same /56 each time.
+        const address = `${subnet}:${i.toString(16)}::${i + 1}`;
+        expect((await login(`guess${i}${randomUUID().slice(0, 6)}`, 'wrong', address)).status).toBe(401);
+      }
+      expect((await login(user.username, PASSWORD, `${subnet}:ff::1`)).status).toBe(429);
+      expect((await login(user.username, PASSWORD, `${subnet}:100::1`)).status).toBe(200);
+    });
+
     it('clears the username counter on a successful login', async () => {
       const user = users.add();
       for (let round = 0; round < 2; round++) {
@@ -290,6 +314,44 @@ describe('auth-service over HTTP', () => {
       );
       // The user's other session is none of this.
       expect((await refresh(unrelated.refreshToken)).status).toBe(200);
+    });
+
+    it('ends the session for any of its recently rotated-away tokens, not only the last one', async () => {
+      const user = users.add();
+      const first = await loggedIn(user);
+      const second = tokenPairSchema.parse((await refresh(first.refreshToken)).body);
+      const third = tokenPairSchema.parse((await refresh(second.refreshToken)).body);
+
+      expectUnauthenticated(await refresh(first.refreshToken));
+      expectUnauthenticated(await refresh(third.refreshToken));
+    });
+
+    it('refuses a secret that was never issued without ending the session', async () => {
+      const since = new Date();
+      const ended: unknown[] = [];
+      const subscription = await bus.consume(
+        subjects.sessionEnded.subject,
+        (message) => void ended.push(message.data),
+        { since },
+      );
+      try {
+        const user = users.add();
+        const session = await loggedIn(user);
+        // Anyone who saw an access token knows its `sid`.
+        const guessed = `${session.claims.sid}.${randomBytes(32).toString('base64url')}`;
+        expectUnauthenticated(await refresh(guessed));
+        expectUnauthenticated(await refresh(guessed));
+
+        const rotated = await refresh(session.refreshToken);
+        expect(rotated.status).toBe(200);
+        await expect(otherService.verifier.verify(session.accessToken)).resolves.toMatchObject({
+          sid: session.claims.sid,
+        });
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        expect(ended).toEqual([]);
+      } finally {
+        await subscription.unsubscribe();
+      }
     });
 
     it('refuses tokens that are not refresh tokens of a live session', async () => {
@@ -403,6 +465,59 @@ describe('auth-service over HTTP', () => {
           role: 'admin',
         });
       });
+    });
+
+    it('ends the other sessions of a user who changed their password, and announces each one', async () => {
+      const since = new Date();
+      const ended: { sessionId: string; reason: string }[] = [];
+      const subscription = await bus.consume(
+        subjects.sessionEnded.subject,
+        (message) => void ended.push(subjects.sessionEnded.schema.parse(message.data)),
+        { since },
+      );
+      try {
+        const user = users.add();
+        const kept = await loggedIn(user);
+        const others = [await loggedIn(user), await loggedIn(user)];
+        const bystander = await loggedIn(users.add());
+        await bus.publishDurable(subjects.userUpdated.subject, {
+          user,
+          passwordChanged: { keepSessionId: kept.claims.sid },
+        });
+
+        await eventually(() =>
+          expect(ended).toEqual(
+            others.map(({ claims }) =>
+              expect.objectContaining({ sessionId: claims.sid, reason: 'password_changed' }),
+            ),
+          ),
+        );
+        for (const other of others) {
+          expectUnauthenticated(await refresh(other.refreshToken));
+          await expect(otherService.verifier.verify(other.accessToken)).rejects.toMatchObject({
+            code: 'UNAUTHENTICATED',
+          });
+        }
+        expect((await refresh(kept.refreshToken)).status).toBe(200);
+        expect((await refresh(bystander.refreshToken)).status).toBe(200);
+      } finally {
+        await subscription.unsubscribe();
+      }
+    });
+
+    it('ends every session of a user whose password an admin set', async () => {
+      const user = users.add();
+      const sessions = [await loggedIn(user), await loggedIn(user)];
+      await bus.publishDurable(subjects.userUpdated.subject, { user, passwordChanged: {} });
+
+      await eventually(async () => {
+        for (const session of sessions) {
+          await expect(otherService.verifier.verify(session.accessToken)).rejects.toMatchObject({
+            code: 'UNAUTHENTICATED',
+          });
+        }
+      });
+      for (const session of sessions) expectUnauthenticated(await refresh(session.refreshToken));
     });
 
     it('ends every session of a deleted user and announces each one', async () => {

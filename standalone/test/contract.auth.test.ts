@@ -383,6 +383,37 @@ describe('contract: auth', () => {
       expectError(await system.call('POST', '/api/auth/logout'), 401, 'UNAUTHENTICATED');
     });
   });
+
+  describe('changing a password', () => {
+    it("ends the user's other sessions everywhere within 2 s (sockets 4001); the session that changed it stays", async () => {
+      const session = await system.account('changer');
+      const stolen = await system.login(session.username);
+      const stolenSocket = await system.connect(stolen.accessToken);
+      const socket = await system.connect(session.accessToken);
+
+      const changed = await system.call('PATCH', `/api/users/${session.id}`, {
+        token: session.accessToken,
+        body: { password: 'a brand new password', currentPassword: PASSWORD },
+      });
+      expect(changed.status).toBe(200);
+
+      expect((await stolenSocket.closedWithin(2_000)).code).toBe(4001);
+      await within(2_000, () => refusedEverywhere(stolen.accessToken));
+      expectError(
+        await system.call('POST', '/api/auth/refresh', { body: { refreshToken: stolen.refreshToken } }),
+        401,
+        'UNAUTHENTICATED',
+      );
+
+      expect(socket.isOpen).toBe(true);
+      await acceptedEverywhere(session.accessToken);
+      expect(
+        (await system.call('POST', '/api/auth/refresh', { body: { refreshToken: session.refreshToken } }))
+          .status,
+      ).toBe(200);
+      socket.ws.close();
+    });
+  });
 });
 
 describe('contract: auth rate limits', () => {

@@ -26,7 +26,7 @@ describe('users-service on the bus', () => {
       });
 
       const user = await service.signup('alice', { email: 'alice@example.com' });
-      const token = service.tokenFor(user);
+      const token = service.tokenFor(user, 'session-of-alice');
       await service.call('PATCH', `/api/users/${user.id}`, {
         token,
         body: { name: 'Alice', password: 'a brand new password', currentPassword: PASSWORD },
@@ -41,7 +41,11 @@ describe('users-service on the bus', () => {
       ]);
       const [created, updated, deleted] = events.map((event) => event.data as Record<string, unknown>);
       expect(created).toEqual({ user });
-      expect(updated).toEqual({ user: { ...user, name: 'Alice', updatedAt: expect.any(String) } });
+      // Her other sessions end; the one that changed the password stays.
+      expect(updated).toEqual({
+        user: { ...user, name: 'Alice', updatedAt: expect.any(String) },
+        passwordChanged: { keepSessionId: 'session-of-alice' },
+      });
       expect(deleted).toEqual({ userId: user.id, deletedAt: expect.any(String) });
       for (const event of events) {
         const text = JSON.stringify(event);
@@ -49,6 +53,37 @@ describe('users-service on the bus', () => {
         expect(text).not.toContain('a brand new password');
         expect(text).not.toMatch(/\$2[aby]\$|passwordHash/);
       }
+    });
+
+    it('says a password changed only when it did, keeping no session when an admin set it', async () => {
+      const user = await service.signup('carol');
+      const admin = await service.signup('root');
+      // A configured admin name is promoted at start-up.
+      await service.restart();
+      const events: BusMessage[] = [];
+      await service.bus.consume(subjects.userUpdated.subject, (message) => void events.push(message), {
+        durable: 'test-password-changes',
+      });
+      const path = `/api/users/${user.id}`;
+      const byUser = await service.call('PATCH', path, {
+        token: service.tokenFor(user),
+        body: { name: 'Carol' },
+      });
+      const byAdmin = await service.call('PATCH', path, {
+        token: service.tokenFor(admin, 'session-of-root'),
+        body: { password: 'set by an admin' },
+      });
+      expect([byUser.status, byAdmin.status]).toEqual([200, 200]);
+      await service.bus.flush();
+
+      const carols = events
+        .map((event) => event.data as { user: User })
+        .filter((data) => data.user.id === user.id);
+      expect(carols).toEqual([
+        { user: expect.objectContaining({ name: 'Carol' }) },
+        { user: expect.objectContaining({ name: 'Carol' }), passwordChanged: {} },
+      ]);
+      expect(Object.keys(carols[0]!)).toEqual(['user']);
     });
 
     it('publishes nothing for a refused write', async () => {

@@ -288,6 +288,30 @@ describe('users-service over HTTP', () => {
       expect(await login('mallory', PASSWORD)).toBe('INVALID_CREDENTIALS');
     });
 
+    it('answers 429 with Retry-After after 5 wrong current passwords, even to the right one', async () => {
+      const url = `/api/users/${user.id}`;
+      const attempt = (currentPassword: string) =>
+        service.call('PATCH', url, { token, body: { password: 'a new password', currentPassword } });
+      const wrong = await Promise.all(Array.from({ length: 7 }, (_, i) => attempt(`guess ${i}`)));
+      expect(wrong.map((response) => response.status).sort()).toEqual([403, 403, 403, 403, 403, 429, 429]);
+
+      const blocked = await attempt(PASSWORD);
+      expect(blocked.status).toBe(429);
+      expect(blocked.body.error.code).toBe('RATE_LIMITED');
+      const retryAfter = Number(blocked.headers.get('retry-after'));
+      expect(retryAfter).toBeGreaterThan(14 * 60);
+      expect(retryAfter).toBeLessThanOrEqual(15 * 60);
+      expect(await login('mallory', 'a new password')).toBe('INVALID_CREDENTIALS');
+
+      // Another user's budget is their own.
+      const other = await service.signup('niaj');
+      const theirs = await service.call('PATCH', `/api/users/${other.id}`, {
+        token: service.tokenFor(other),
+        body: { password: 'a new password', currentPassword: PASSWORD },
+      });
+      expect(theirs.status).toBe(200);
+    });
+
     it('lets an admin set another user’s password and role', async () => {
       const admin = await service.signupAdmin();
       const response = await service.call('PATCH', `/api/users/${user.id}`, {

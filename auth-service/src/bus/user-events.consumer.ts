@@ -12,7 +12,8 @@ export const USER_EVENTS_FILTER = 'events.users.user.*';
 
 /**
  * Keeps sessions in step with users: a deleted user's sessions end, an updated user's live sessions carry
- * the new username and role. A handler failure (say, the database) rejects, so the event comes again.
+ * the new username and role, and a changed password ends the user's sessions but the one that changed it.
+ * A handler failure (say, the database) rejects, so the event comes again.
  */
 export function consumeUserEvents(bus: Bus, auth: AuthService, logger: Logger): Promise<Subscription> {
   return bus.consume(USER_EVENTS_FILTER, (message) => handleUserEvent(message, auth, logger), {
@@ -26,7 +27,12 @@ async function handleUserEvent(message: BusMessage, auth: AuthService, logger: L
     if (parsed.success) return auth.userDeleted(parsed.data.userId);
   } else if (message.subject === subjects.userUpdated.subject) {
     const parsed = subjects.userUpdated.schema.safeParse(message.data);
-    if (parsed.success) return auth.userUpdated(parsed.data.user);
+    if (parsed.success) {
+      await auth.userUpdated(parsed.data.user);
+      const { passwordChanged } = parsed.data;
+      if (passwordChanged) await auth.passwordChanged(parsed.data.user.id, passwordChanged.keepSessionId);
+      return;
+    }
   } else {
     return;
   }

@@ -48,23 +48,26 @@ export class AuthService {
   constructor(private readonly deps: AuthServiceDeps) {}
 
   /**
-   * Checks the limits first (a blocked client learns nothing about the password), then the credentials with
-   * users-service; a refusal counts against the username and the address, a success starts a session.
+   * Counts the attempt against the username and the address first and refuses it when either is over its
+   * limit (a blocked client learns nothing about the password), then checks the credentials with
+   * users-service; a wrong password stays counted, a success starts a session.
    */
   async login(input: { username: string; password: string; address: string }): Promise<LoginResult> {
     const now = new Date();
-    const attempt = { username: input.username, address: input.address };
-    await this.deps.limiter.assertAllowed(attempt, now);
+    const reservation = await this.deps.limiter.reserve(
+      { username: input.username, address: input.address },
+      now,
+    );
     let user: User;
     try {
       user = await this.deps.checkCredentials(input.username, input.password);
     } catch (error) {
-      if (error instanceof AppError && error.code === 'INVALID_CREDENTIALS') {
-        await this.deps.limiter.recordFailure(attempt, now);
+      if (!(error instanceof AppError && error.code === 'INVALID_CREDENTIALS')) {
+        await this.deps.limiter.release(reservation);
       }
       throw error;
     }
-    await this.deps.limiter.recordSuccess(attempt);
+    await this.deps.limiter.succeeded(reservation);
     const secret = newSecret();
     const session = await this.deps.sessions.create({
       id: randomUUID(),
@@ -81,9 +84,10 @@ export class AuthService {
   }
 
   /**
-   * Rotates the session's refresh secret with a compare-and-set, so a refresh token works once. A token
-   * that was already rotated away means two parties hold the family (RFC 6819 §5.2.2.3, RFC 9700
-   * §4.14.2): the whole session ends and every token of it is refused.
+   * Rotates the session's refresh secret with a compare-and-set, so a refresh token works once. A secret
+   * this session already rotated away from means two parties hold the family (RFC 6819 §5.2.2.3, RFC 9700
+   * §4.14.2): the whole session ends and every token of it is refused. Any other wrong secret is only
+   * refused: the session id is in every access token, so a guess must not be a way to end someone's session.
    */
   async refresh(refreshToken: string): Promise<TokenPair> {
     const presented = parseRefreshToken(refreshToken);
@@ -99,7 +103,7 @@ export class AuthService {
     if (rotated) return this.issue(rotated, secret);
 
     const session = await this.deps.sessions.findById(presented.sessionId);
-    if (session && session.endedAt === null && session.secretHash !== presentedHash) {
+    if (session && session.endedAt === null && session.retiredHashes.includes(presentedHash)) {
       const ended = await this.deps.sessions.end(session.id, 'refresh_reuse', now);
       if (ended) {
         this.deps.logger.warn('a rotated refresh token was presented again; session ended', {
@@ -136,6 +140,22 @@ export class AuthService {
     for (const session of ended) await this.announce(session);
     if (ended.length > 0)
       this.deps.logger.info('sessions ended for a deleted user', { userId, count: ended.length });
+  }
+
+  /**
+   * A changed password ends the user's sessions, so a stolen refresh token does not outlive it; the session
+   * that made the change (`keepSessionId`, when the user changed their own password) stays.
+   */
+  async passwordChanged(userId: string, keepSessionId: string | undefined): Promise<void> {
+    const ended = await this.deps.sessions.endAllForUser(
+      userId,
+      'password_changed',
+      new Date(),
+      keepSessionId,
+    );
+    for (const session of ended) await this.announce(session);
+    if (ended.length > 0)
+      this.deps.logger.info('sessions ended after a password change', { userId, count: ended.length });
   }
 
   /** Later access tokens of the user's sessions carry the new username and role. */

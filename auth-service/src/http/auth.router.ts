@@ -1,4 +1,5 @@
 import { Router } from 'express';
+import { ipKeyGenerator } from 'express-rate-limit';
 import { authOf, parseInput, requireAuth, type TokenVerifier } from '@chat/shared';
 import type { AuthService } from '../domain/auth.service';
 import type { KeyRing } from '../domain/key-ring';
@@ -13,10 +14,11 @@ export function authRouter(deps: { auth: AuthService; verifier: TokenVerifier; k
 
   router.post('/api/auth/login', async (req, res) => {
     const body = parseInput(loginBodySchema, req.body);
-    // req.ip is the client as the gateway saw it: createServiceApp trusts exactly one proxy hop.
+    // req.ip is the client as the gateway saw it: createServiceApp trusts exactly one proxy hop. One IPv6
+    // client holds a whole /64 or more, so it is counted by its /56 (an IPv4-mapped one as IPv4).
     const result = await deps.auth.login({
       ...body,
-      address: req.ip ?? req.socket.remoteAddress ?? 'unknown',
+      address: ipKeyGenerator(req.ip ?? req.socket.remoteAddress ?? 'unknown'),
     });
     // Tokens must not sit in any cache (RFC 6749 §5.1).
     res.set('Cache-Control', 'no-store').json(result);

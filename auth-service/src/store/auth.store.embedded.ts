@@ -8,18 +8,26 @@ import {
 } from '@chat/shared';
 import type { AuthStores } from './auth.store';
 import type { FailureCount, LoginFailureStore } from './login-failure.store';
-import type { NewSession, Rotation, Session, SessionEndReason, SessionStore } from './session.store';
+import {
+  RETIRED_HASHES_KEPT,
+  type NewSession,
+  type Rotation,
+  type Session,
+  type SessionEndReason,
+  type SessionStore,
+} from './session.store';
 import type { SigningKeyStore, StoredSigningKey } from './signing-key.store';
 
-type SessionDoc = Omit<Session, 'id'> & { _id: string };
+type SessionDoc = Omit<Session, 'id' | 'retiredHashes'> & { _id: string; retiredHashes?: string[] };
 type SigningKeyDoc = { _id: string; privateKeyPem: string; createdAt: Date };
 type FailureDoc = { _id: string; count: number; resetAt?: Date };
 
 /** See the Mongo adapter: a fixed id turns "first instance wins" into a unique-key race. */
 const CURRENT_KEY_ID = 'current';
 
-function toSession({ _id, ...rest }: SessionDoc): Session {
-  return { id: _id, ...rest };
+/** Sessions stored before `retiredHashes` existed have none: no rotated-away secret is known for them. */
+function toSession({ _id, retiredHashes, ...rest }: SessionDoc): Session {
+  return { id: _id, ...rest, retiredHashes: retiredHashes ?? [] };
 }
 
 /** NeDB runs each operation whole before the next, so a conditional update is a compare-and-set. */
@@ -28,7 +36,13 @@ class EmbeddedSessionStore implements SessionStore {
 
   async create(session: NewSession): Promise<Session> {
     const { id, ...rest } = session;
-    const doc = await this.db.insertAsync({ _id: id, ...rest, endedAt: null, endReason: null });
+    const doc = await this.db.insertAsync({
+      _id: id,
+      ...rest,
+      retiredHashes: [],
+      endedAt: null,
+      endReason: null,
+    });
     return toSession(doc);
   }
 
@@ -40,7 +54,7 @@ class EmbeddedSessionStore implements SessionStore {
   async rotate(id: string, currentHash: string, next: Rotation): Promise<Session | null> {
     const { affectedDocuments } = await this.db.updateAsync(
       { _id: id, secretHash: currentHash, endedAt: null, expiresAt: { $gt: next.refreshedAt } },
-      { $set: next },
+      { $set: next, $push: { retiredHashes: { $each: [currentHash], $slice: -RETIRED_HASHES_KEPT } } },
       { returnUpdatedDocs: true },
     );
     return affectedDocuments ? toSession(affectedDocuments) : null;
@@ -55,9 +69,14 @@ class EmbeddedSessionStore implements SessionStore {
     return affectedDocuments ? toSession(affectedDocuments) : null;
   }
 
-  async endAllForUser(userId: string, reason: SessionEndReason, at: Date): Promise<Session[]> {
+  async endAllForUser(
+    userId: string,
+    reason: SessionEndReason,
+    at: Date,
+    exceptId?: string,
+  ): Promise<Session[]> {
     const { affectedDocuments } = await this.db.updateAsync(
-      { userId, endedAt: null },
+      exceptId === undefined ? { userId, endedAt: null } : { userId, endedAt: null, _id: { $ne: exceptId } },
       { $set: { endedAt: at, endReason: reason } },
       { multi: true, returnUpdatedDocs: true },
     );
@@ -100,15 +119,24 @@ class EmbeddedLoginFailureStore implements LoginFailureStore {
 
   /**
    * NeDB has no `$setOnInsert`: the window's end is set by a second conditional update, which only the first
-   * failure of a window finds without one. Every step is conditional, so concurrent calls lose no count.
+   * attempt of a window finds without one, so it never changes once set. The count comes from the increment
+   * itself, which NeDB runs whole, so concurrent calls see distinct counts.
    */
   async record(key: string, now: Date, windowSeconds: number): Promise<FailureCount> {
     await this.db.removeAsync({ _id: key, resetAt: { $lte: now } }, {});
-    await this.db.updateAsync({ _id: key }, { $inc: { count: 1 } }, { upsert: true });
+    const { affectedDocuments } = await this.db.updateAsync(
+      { _id: key },
+      { $inc: { count: 1 } },
+      { upsert: true, returnUpdatedDocs: true },
+    );
     const resetAt = new Date(now.getTime() + windowSeconds * 1000);
     await this.db.updateAsync({ _id: key, resetAt: { $exists: false } }, { $set: { resetAt } }, {});
     const doc = await this.db.findOneAsync({ _id: key });
-    return { count: doc.count, resetAt: doc.resetAt ?? resetAt };
+    return { count: affectedDocuments!.count, resetAt: doc?.resetAt ?? resetAt };
+  }
+
+  async release(key: string, resetAt: Date): Promise<void> {
+    await this.db.updateAsync({ _id: key, resetAt, count: { $gt: 0 } }, { $inc: { count: -1 } }, {});
   }
 
   async clear(key: string): Promise<void> {

@@ -3,11 +3,19 @@ import { Schema } from 'mongoose';
 import { connectMongo, duplicateKeyField, mongoReachable, type Logger, type Role } from '@chat/shared';
 import type { AuthStores } from './auth.store';
 import type { FailureCount, LoginFailureStore } from './login-failure.store';
-import type { NewSession, Rotation, Session, SessionEndReason, SessionStore } from './session.store';
+import {
+  RETIRED_HASHES_KEPT,
+  type NewSession,
+  type Rotation,
+  type Session,
+  type SessionEndReason,
+  type SessionStore,
+} from './session.store';
 import type { SigningKeyStore, StoredSigningKey } from './signing-key.store';
 
-interface SessionDoc extends Omit<Session, 'id'> {
+interface SessionDoc extends Omit<Session, 'id' | 'retiredHashes'> {
   _id: string;
+  retiredHashes?: string[];
 }
 
 interface SigningKeyDoc extends StoredSigningKey {
@@ -27,6 +35,7 @@ const sessionSchema = new Schema<SessionDoc>(
     username: { type: String, required: true },
     role: { type: String, required: true },
     secretHash: { type: String, required: true },
+    retiredHashes: { type: [String], default: [] },
     createdAt: { type: Date, required: true },
     refreshedAt: { type: Date, required: true },
     expiresAt: { type: Date, required: true },
@@ -80,8 +89,9 @@ async function ensureExpiryIndex(
 /** The one document of `signing_keys`: a fixed id makes "first instance wins" a unique-key race. */
 const CURRENT_KEY_ID = 'current';
 
-function toSession({ _id, ...rest }: SessionDoc): Session {
-  return { id: _id, ...rest, role: rest.role as Role };
+/** Sessions stored before `retiredHashes` existed have none: no rotated-away secret is known for them. */
+function toSession({ _id, retiredHashes, ...rest }: SessionDoc): Session {
+  return { id: _id, ...rest, retiredHashes: retiredHashes ?? [], role: rest.role as Role };
 }
 
 class MongoSessionStore implements SessionStore {
@@ -89,7 +99,7 @@ class MongoSessionStore implements SessionStore {
 
   async create(session: NewSession): Promise<Session> {
     const { id, ...rest } = session;
-    const doc: SessionDoc = { _id: id, ...rest, endedAt: null, endReason: null };
+    const doc: SessionDoc = { _id: id, ...rest, retiredHashes: [], endedAt: null, endReason: null };
     await this.model.create(doc);
     return toSession(doc);
   }
@@ -99,11 +109,21 @@ class MongoSessionStore implements SessionStore {
     return doc ? toSession(doc) : null;
   }
 
+  /**
+   * The new list of retired hashes is computed here rather than with `$push`/`$slice`, which FerretDB 1.x
+   * accepts but does not bound. Reading first is still a compare-and-set: the list changes only with the
+   * secret hash, and the update applies only while the hash is the one read.
+   */
   async rotate(id: string, currentHash: string, next: Rotation): Promise<Session | null> {
+    const current = await this.model
+      .findOne({ _id: id, secretHash: currentHash }, { retiredHashes: 1 })
+      .lean<Pick<SessionDoc, 'retiredHashes'>>();
+    if (!current) return null;
+    const retiredHashes = [...(current.retiredHashes ?? []), currentHash].slice(-RETIRED_HASHES_KEPT);
     const doc = await this.model
       .findOneAndUpdate(
         { _id: id, secretHash: currentHash, endedAt: null, expiresAt: { $gt: next.refreshedAt } },
-        { $set: next },
+        { $set: { ...next, retiredHashes } },
         { returnDocument: 'after' },
       )
       .lean<SessionDoc>();
@@ -121,8 +141,15 @@ class MongoSessionStore implements SessionStore {
     return doc ? toSession(doc) : null;
   }
 
-  async endAllForUser(userId: string, reason: SessionEndReason, at: Date): Promise<Session[]> {
-    const live = await this.model.find({ userId, endedAt: null }, { _id: 1 }).lean<{ _id: string }[]>();
+  async endAllForUser(
+    userId: string,
+    reason: SessionEndReason,
+    at: Date,
+    exceptId?: string,
+  ): Promise<Session[]> {
+    const filter =
+      exceptId === undefined ? { userId, endedAt: null } : { userId, endedAt: null, _id: { $ne: exceptId } };
+    const live = await this.model.find(filter, { _id: 1 }).lean<{ _id: string }[]>();
     // One conditional update per session, so a session ended concurrently elsewhere is not reported twice.
     const ended = await Promise.all(live.map((doc) => this.end(doc._id, reason, at)));
     return ended.filter((session): session is Session => session !== null);
@@ -182,6 +209,10 @@ class MongoLoginFailureStore implements LoginFailureStore {
     }
     if (!doc) throw new Error('An upsert returned no document.');
     return { count: doc.count, resetAt: doc.resetAt };
+  }
+
+  async release(key: string, resetAt: Date): Promise<void> {
+    await this.model.updateOne({ _id: key, resetAt, count: { $gt: 0 } }, { $inc: { count: -1 } });
   }
 
   async clear(key: string): Promise<void> {

@@ -9,19 +9,32 @@ import { userPublicSchema, userSchema } from '../schemas';
 export const subjects = {
   /** users-service publishes after a signup; never carries a password or hash. */
   userCreated: defineSubject('events.users.user.created', z.object({ user: userSchema })),
-  userUpdated: defineSubject('events.users.user.updated', z.object({ user: userSchema })),
+  /**
+   * `passwordChanged` when the update set a new password: auth-service ends the user's sessions but
+   * `keepSessionId` (the session that changed its own password; absent when an admin set it).
+   */
+  userUpdated: defineSubject(
+    'events.users.user.updated',
+    z.object({
+      user: userSchema,
+      passwordChanged: z.object({ keepSessionId: z.string().optional() }).optional(),
+    }),
+  ),
   /** Every verifier refuses the user's tokens from here on; auth-service ends their sessions. */
   userDeleted: defineSubject(
     'events.users.user.deleted',
     z.object({ userId: z.string(), deletedAt: z.string() }),
   ),
-  /** A session is over (logout, refresh-token reuse, user deleted): its tokens are refused everywhere. */
+  /**
+   * A session is over (logout, refresh-token reuse, user deleted, password changed): its tokens are
+   * refused everywhere.
+   */
   sessionEnded: defineSubject(
     'events.auth.session.ended',
     z.object({
       sessionId: z.string(),
       userId: z.string(),
-      reason: z.enum(['logout', 'refresh_reuse', 'user_deleted']),
+      reason: z.enum(['logout', 'refresh_reuse', 'user_deleted', 'password_changed']),
       endedAt: z.string(),
     }),
   ),

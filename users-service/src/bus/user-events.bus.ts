@@ -9,8 +9,13 @@ export function busUserEvents(bus: Bus): UserEvents {
   return {
     created: (user) =>
       bus.publishDurable(subjects.userCreated.subject, subjects.userCreated.schema.parse({ user })),
-    updated: (user) =>
-      bus.publishDurable(subjects.userUpdated.subject, subjects.userUpdated.schema.parse({ user })),
+    updated: (user, change) =>
+      bus.publishDurable(
+        subjects.userUpdated.subject,
+        subjects.userUpdated.schema.parse(
+          change?.passwordChanged ? { user, passwordChanged: change.passwordChanged } : { user },
+        ),
+      ),
     deleted: (userId, deletedAt) =>
       bus.publishDurable(
         subjects.userDeleted.subject,

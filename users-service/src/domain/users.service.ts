@@ -14,6 +14,7 @@ import {
 } from '@chat/shared';
 import type { UserChanges, UserStore } from '../store/user.store';
 import type { PasswordHasher } from './password-hasher';
+import { PasswordAttemptLimiter } from './password-attempts';
 import type { UserEvents } from './user-events';
 
 export interface SignupInput {
@@ -60,6 +61,8 @@ export interface UsersServiceDeps {
 export class UsersService {
   private readonly adminUsernames: ReadonlySet<string>;
   private readonly now: () => Date;
+  /** Wrong current passwords: 5 per user per 15 minutes, then 429 until the window closes. */
+  private readonly passwordAttempts = new PasswordAttemptLimiter({ maxWrong: 5, windowSeconds: 900 });
 
   constructor(private readonly deps: UsersServiceDeps) {
     this.adminUsernames = new Set(deps.adminUsernames.map((username) => username.toLowerCase()));
@@ -111,7 +114,11 @@ export class UsersService {
     return actor.id === id || actor.role === 'admin' ? user : toUserPublic(user);
   }
 
-  async update(actorId: string, id: string, input: UpdateInput): Promise<User> {
+  /**
+   * A new password ends the user's other sessions (through the update event): all of them when an admin
+   * set it, all but `actorSessionId` (the token's `sid`) when the user changed their own.
+   */
+  async update(actorId: string, id: string, input: UpdateInput, actorSessionId?: string): Promise<User> {
     const actor = await this.actor(actorId);
     const self = actor.id === id;
     if (!self && actor.role !== 'admin') throw new ForbiddenError('You may change only your own account.');
@@ -128,7 +135,11 @@ export class UsersService {
     }
     const user = await this.deps.store.update(id, changes);
     if (!user) throw new NotFoundError('The user');
-    await this.deps.events.updated(user);
+    if (input.password === undefined) await this.deps.events.updated(user);
+    else {
+      const keep = self && actorSessionId !== undefined ? { keepSessionId: actorSessionId } : {};
+      await this.deps.events.updated(user, { passwordChanged: keep });
+    }
     return user;
   }
 
@@ -177,9 +188,11 @@ export class UsersService {
         { path: 'currentPassword', message: 'is required to change your own password' },
       ]);
     }
+    this.passwordAttempts.reserve(id, this.now());
     const credentials = await this.deps.store.findCredentials({ id });
     if (!(await this.deps.hasher.verify(currentPassword, credentials?.passwordHash))) {
       throw new ForbiddenError('The current password is wrong.');
     }
+    this.passwordAttempts.succeeded(id);
   }
 }

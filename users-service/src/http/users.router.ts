@@ -28,7 +28,8 @@ export function usersRouter(options: { users: UsersService; verifier: TokenVerif
 
   router.patch('/api/users/:id', auth, async (req, res) => {
     const { id } = parseInput(userIdParams, req.params);
-    res.json(await users.update(authOf(req).sub, id, parseInput(updateUserBody, req.body)));
+    const { sub, sid } = authOf(req);
+    res.json(await users.update(sub, id, parseInput(updateUserBody, req.body), sid));
   });
 
   router.delete('/api/users/:id', auth, async (req, res) => {

@@ -39,10 +39,19 @@ export const usersRoutes: readonly RouteDescription[] = [
     method: 'patch',
     path: '/api/users/{id}',
     summary:
-      'Change a user (yourself, or anyone as an admin); a new password needs currentPassword for yourself',
+      'Change a user (yourself, or anyone as an admin); a new password needs currentPassword for yourself (429 after 5 wrong ones in 15 minutes) and ends the user’s other sessions',
     auth: true,
     body: updateUserBody,
-    responses: { 200: userSchema, 400: error, 401: error, 403: error, 404: error, 409: error, 413: error },
+    responses: {
+      200: userSchema,
+      400: error,
+      401: error,
+      403: error,
+      404: error,
+      409: error,
+      413: error,
+      429: error,
+    },
   },
   {
     method: 'delete',
