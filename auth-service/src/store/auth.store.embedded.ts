@@ -166,6 +166,6 @@ export async function openEmbeddedAuthStores(dataDir: string): Promise<AuthStore
     signingKeys: new EmbeddedSigningKeyStore(signingKeys),
     loginFailures: new EmbeddedLoginFailureStore(failures),
     ping: async () => true,
-    close: () => closeEmbeddedCollections(dir, ['sessions', 'signing_keys', 'login_failures']),
+    close: () => closeEmbeddedCollections([sessions, signingKeys, failures]),
   };
 }

@@ -41,7 +41,6 @@ export class EmbeddedChatStore implements ChatStore {
     private readonly rooms: Collection<RoomDocument>,
     private readonly memberships: Collection<MembershipDocument>,
     private readonly messages: Collection<MessageDocument>,
-    private readonly dataDir: string,
   ) {
     this.appender = new MessageAppender({
       lastSeq: async (roomId) => {
@@ -85,7 +84,7 @@ export class EmbeddedChatStore implements ChatStore {
     await messages.ensureIndexAsync({ fieldName: ['roomId', 'seq'], unique: true });
     await messages.ensureIndexAsync({ fieldName: 'roomId' });
     await messages.ensureIndexAsync({ fieldName: 'dedupeKey', unique: true, sparse: true });
-    return new EmbeddedChatStore(rooms, memberships, messages, dataDir);
+    return new EmbeddedChatStore(rooms, memberships, messages);
   }
 
   async createRoom(room: NewRoom): Promise<Room> {
@@ -208,6 +207,6 @@ export class EmbeddedChatStore implements ChatStore {
   }
 
   async close(): Promise<void> {
-    await closeEmbeddedCollections(this.dataDir, ['chat-rooms', 'chat-memberships', 'chat-messages']);
+    await closeEmbeddedCollections([this.rooms, this.memberships, this.messages]);
   }
 }

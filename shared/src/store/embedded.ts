@@ -30,14 +30,12 @@ export async function openEmbeddedCollection<T extends Record<string, unknown>>(
 }
 
 /**
- * Compacts and forgets the named collections under `dataDir`, so a later open reloads them from disk.
- * Only those: in the one-process run other services' collections share the folder and stay open.
+ * Compacts and forgets `collections` (as `openEmbeddedCollection` gave them), so a later open reloads them
+ * from disk. Only those: in the one-process run other services' collections share the folder and stay open.
  */
-export async function closeEmbeddedCollections(dataDir: string, names: readonly string[]): Promise<void> {
-  for (const name of names) {
-    const filename = path.resolve(dataDir, `${name}.db`);
-    const store = open.get(filename);
-    if (!store) continue;
+export async function closeEmbeddedCollections(collections: readonly Datastore<never>[]): Promise<void> {
+  for (const [filename, store] of open) {
+    if (!collections.includes(store as Datastore<never>)) continue;
     open.delete(filename);
     store.stopAutocompaction();
     await store.compactDatafileAsync();

@@ -24,10 +24,7 @@ import {
 
 /** The `users` collection in a NeDB file under DATA_DIR, for the run with nothing installed. */
 export class EmbeddedUserStore implements UserStore {
-  private constructor(
-    private readonly collection: Datastore<UserDocument>,
-    private readonly dataDir: string,
-  ) {}
+  private constructor(private readonly collection: Datastore<UserDocument>) {}
 
   /** Loads (or creates) `<dataDir>/users.db` with its unique indexes. */
   static async open(dataDir: string): Promise<EmbeddedUserStore> {
@@ -35,7 +32,7 @@ export class EmbeddedUserStore implements UserStore {
     for (const { field, sparse } of uniqueIndexes) {
       await collection.ensureIndexAsync({ fieldName: field, unique: true, sparse });
     }
-    return new EmbeddedUserStore(collection, dataDir);
+    return new EmbeddedUserStore(collection);
   }
 
   async create(user: NewUser): Promise<User> {
@@ -101,7 +98,7 @@ export class EmbeddedUserStore implements UserStore {
   }
 
   async close(): Promise<void> {
-    await closeEmbeddedCollections(this.dataDir, ['users']);
+    await closeEmbeddedCollections([this.collection]);
   }
 }
 
