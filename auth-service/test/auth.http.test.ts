@@ -1,3 +1,4 @@
+import { LogCapture } from '@chat/shared';
 import {
   createPrivateKey,
   createPublicKey,
@@ -21,7 +22,6 @@ import {
   call,
   eventually,
   FakeUsersService,
-  LogCapture,
   memoryBus,
   PASSWORD,
   startAuth,
@@ -102,7 +102,7 @@ describe('auth-service over HTTP', () => {
         LOGIN_MAX_FAILURES_PER_ADDRESS: String(MAX_PER_ADDRESS),
         LOGIN_FAILURE_WINDOW_SECONDS: String(WINDOW_SECONDS),
       },
-      { bus, logger: logs.logger() },
+      { bus, logger: logs.logger('auth-service') },
     );
     otherService = await startTokenVerification({
       bus,
@@ -614,7 +614,7 @@ describe('auth-service when users-service does not answer', () => {
     const logs = new LogCapture();
     const bus = memoryBus(logs);
     const data = tempDataDir();
-    const auth = await startAuth({ DATA_DIR: data.dir }, { bus, logger: logs.logger() });
+    const auth = await startAuth({ DATA_DIR: data.dir }, { bus, logger: logs.logger('auth-service') });
     try {
       const response = await call(auth.url, 'POST', '/api/auth/login', {
         body: { username: 'alice', password: PASSWORD },

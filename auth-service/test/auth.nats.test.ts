@@ -1,3 +1,4 @@
+import { LogCapture } from '@chat/shared';
 import {
   createBus,
   describeWithInfra,
@@ -8,7 +9,7 @@ import {
   type TokenVerification,
 } from '@chat/shared';
 import { tokenPairSchema } from '@chat/auth-service';
-import { call, eventually, FakeUsersService, LogCapture, PASSWORD, startAuth, tempDataDir } from './support';
+import { call, eventually, FakeUsersService, PASSWORD, startAuth, tempDataDir } from './support';
 
 describeWithInfra(['nats'], 'two auth instances on NATS', () => {
   const logs = new LogCapture();
@@ -28,8 +29,8 @@ describeWithInfra(['nats'], 'two auth instances on NATS', () => {
     // Each instance owns a NATS connection of its own, as in production; they share the data directory.
     const env = { DATA_DIR: data.dir, NATS_URL: natsUrl };
     [a, b] = await Promise.all([
-      startAuth(env, { logger: logs.logger() }),
-      startAuth(env, { logger: logs.logger() }),
+      startAuth(env, { logger: logs.logger('auth-service') }),
+      startAuth(env, { logger: logs.logger('auth-service') }),
     ]);
     otherService = await startTokenVerification({
       bus: verifierBus,

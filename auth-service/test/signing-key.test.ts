@@ -1,3 +1,4 @@
+import { LogCapture } from '@chat/shared';
 import { createHash, createPublicKey, generateKeyPairSync, type JsonWebKey } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -5,7 +6,7 @@ import path from 'node:path';
 import jwt from 'jsonwebtoken';
 import { describeWithInfra, subjects, uniqueMongoUrl, type MemoryBus } from '@chat/shared';
 import { jwksSchema } from '@chat/auth-service';
-import { call, FakeUsersService, LogCapture, memoryBus, PASSWORD, startAuth, tempDataDir } from './support';
+import { call, FakeUsersService, memoryBus, PASSWORD, startAuth, tempDataDir } from './support';
 
 async function jwksOf(url: string) {
   const response = await call(url, 'GET', '/api/auth/jwks');
@@ -39,8 +40,8 @@ describe('the signing key', () => {
     const env = { DATA_DIR: data.dir };
     try {
       const [a, b] = await Promise.all([
-        startAuth(env, { bus, logger: logs.logger() }),
-        startAuth(env, { bus, logger: logs.logger() }),
+        startAuth(env, { bus, logger: logs.logger('auth-service') }),
+        startAuth(env, { bus, logger: logs.logger('auth-service') }),
       ]);
       const [keysA, keysB] = [await jwksOf(a.url), await jwksOf(b.url)];
       expect(keysA).toHaveLength(1);
@@ -54,7 +55,7 @@ describe('the signing key', () => {
       ).toBe(204);
 
       await Promise.all([a.app.stop(), b.app.stop()]);
-      const c = await startAuth(env, { bus, logger: logs.logger() });
+      const c = await startAuth(env, { bus, logger: logs.logger('auth-service') });
       expect(await jwksOf(c.url)).toEqual(keysA);
       await c.app.stop();
     } finally {
@@ -72,7 +73,7 @@ describe('the signing key', () => {
     const data = tempDataDir();
     const auth = await startAuth(
       { DATA_DIR: data.dir, JWT_PRIVATE_KEY: pem },
-      { bus, logger: logs.logger() },
+      { bus, logger: logs.logger('auth-service') },
     );
     try {
       const keys = await jwksOf(auth.url);
@@ -95,7 +96,7 @@ describe('the signing key', () => {
     const data = tempDataDir();
     const auth = await startAuth(
       { DATA_DIR: data.dir, JWT_PRIVATE_KEY_FILE: file },
-      { bus, logger: logs.logger() },
+      { bus, logger: logs.logger('auth-service') },
     );
     try {
       const [jwk] = await jwksOf(auth.url);
@@ -110,8 +111,8 @@ describe('the signing key', () => {
     it('is generated once by instances starting together on one database', async () => {
       const env = { MONGO_URL: uniqueMongoUrl() };
       const [a, b] = await Promise.all([
-        startAuth(env, { bus, logger: logs.logger() }),
-        startAuth(env, { bus, logger: logs.logger() }),
+        startAuth(env, { bus, logger: logs.logger('auth-service') }),
+        startAuth(env, { bus, logger: logs.logger('auth-service') }),
       ]);
       try {
         expect(await jwksOf(b.url)).toEqual(await jwksOf(a.url));

@@ -2,14 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
-import winston from 'winston';
 import {
-  createLogger,
   InvalidCredentialsError,
   MemoryBus,
   subjects,
   type Bus,
+  type LogCapture,
   type Logger,
   type ServiceApp,
   type Subscription,
@@ -18,31 +16,6 @@ import {
 import { createApp, loadAuthConfig } from '@chat/auth-service';
 
 export const PASSWORD = 'correct horse battery staple';
-
-/** Every formatted log line, as a file or the console would receive it. */
-export class LogCapture {
-  readonly lines: string[] = [];
-  readonly transport = new winston.transports.Stream({
-    stream: new Writable({
-      write: (chunk: Buffer, _encoding, done) => {
-        this.lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-        done();
-      },
-    }),
-  });
-
-  private readonly loggers = new Map<string, Logger>();
-
-  /** A logger at `debug` (every line any level could write is captured), one per service name. */
-  logger(service = 'auth-service'): Logger {
-    let logger = this.loggers.get(service);
-    if (!logger) {
-      logger = createLogger(service, 'debug', [this.transport]);
-      this.loggers.set(service, logger);
-    }
-    return logger;
-  }
-}
 
 /**
  * Stands in for users-service on the bus: answers `users.v1.verify-credentials` for the users added here,

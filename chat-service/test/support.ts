@@ -3,8 +3,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
-import winston from 'winston';
 import WebSocket from 'ws';
 import {
   createLogger,
@@ -16,21 +14,9 @@ import {
   type Subscription,
   type TestTokenIssuer,
   type UserPublic,
+  LogCapture,
 } from '@chat/shared';
 import { createApp, loadChatConfig, type ChatApp } from '@chat/chat-service';
-
-/** Every formatted log line, as a file or the console would receive it. */
-export class LogCapture {
-  readonly lines: string[] = [];
-  readonly transport = new winston.transports.Stream({
-    stream: new Writable({
-      write: (chunk: Buffer, _encoding, done) => {
-        this.lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-        done();
-      },
-    }),
-  });
-}
 
 // Tests read whatever the server answered.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -2,9 +2,7 @@ import http from 'node:http';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
-import winston from 'winston';
-import { createLogger } from '@chat/shared';
+import { createLogger, LogCapture } from '@chat/shared';
 import {
   closedOrigin,
   errorWith,
@@ -576,17 +574,11 @@ describe('gateway with defaults', () => {
 describe('gateway access log', () => {
   let users: Upstream;
   let gateway: { url: string; stop(): Promise<void> };
-  const lines: Array<Record<string, unknown>> = [];
+  const logs = new LogCapture();
 
   beforeAll(async () => {
     users = await startUpstream('users');
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, callback) {
-        lines.push(JSON.parse(chunk.toString()));
-        callback();
-      },
-    });
-    const logger = createLogger('gateway', 'http', [new winston.transports.Stream({ stream: sink })]);
+    const logger = createLogger('gateway', 'http', [logs.transport]);
     gateway = await startGateway({ USERS_URL: users.url, AUTH_URL: users.url }, { logger });
   });
 
@@ -598,7 +590,7 @@ describe('gateway access log', () => {
   it('logs each request under its own id, though answers come back over one pooled upstream connection', async () => {
     const ids = ['log-1', 'log-2', 'log-3'];
     for (const id of ids) await send(gateway.url, `/api/users/${id}`, { headers: { 'x-request-id': id } });
-    const logged = lines.filter((line) => line.message === 'request');
+    const logged = logs.entries().filter((line) => line.message === 'request');
     expect(logged.map((line) => [line.requestId, line.url])).toEqual(
       ids.map((id) => [id, `/api/users/${id}`]),
     );

@@ -1,9 +1,7 @@
 import http, { type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Writable } from 'node:stream';
-import winston from 'winston';
 import WebSocket, { WebSocketServer } from 'ws';
-import { createLogger, MemoryBus, subjects } from '@chat/shared';
+import { createLogger, LogCapture, MemoryBus, subjects } from '@chat/shared';
 import { closedOrigin, startGateway } from './helpers';
 
 /** A stand-in chat instance: a real `ws` server that echoes frames and says which instance it is. */
@@ -195,20 +193,14 @@ describe('gateway WebSocket routing', () => {
   });
 
   it('never writes the token in the query string to a log line', async () => {
-    const lines: string[] = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        lines.push(chunk.toString());
-        done();
-      },
-    });
-    const logger = createLogger('gateway', 'debug', [new winston.transports.Stream({ stream: sink })]);
+    const logs = new LogCapture();
+    const logger = logs.logger('gateway');
     const dead = await closedOrigin();
     const gateway = await startGateway({ CHAT_URLS: `${dead},${a.url}`, LOG_LEVEL: 'debug' }, { logger });
     const socket = await open(gateway.url);
     await closeAll([socket]);
     await gateway.stop();
-    expect(lines.length).toBeGreaterThan(0);
-    expect(lines.join('\n')).not.toContain('secret-token-value');
+    expect(logs.lines.length).toBeGreaterThan(0);
+    expect(logs.lines.join('\n')).not.toContain('secret-token-value');
   });
 });

@@ -35,3 +35,4 @@ export * from './store/cursor';
 
 export * from './testing/infra';
 export * from './testing/token-issuer';
+export * from './testing/log-capture';

@@ -1,8 +1,6 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
-import winston from 'winston';
 import {
   createLogger,
   MemoryBus,
@@ -11,23 +9,11 @@ import {
   type ServiceApp,
   type TestTokenIssuer,
   type User,
+  LogCapture,
 } from '@chat/shared';
 import { createApp, loadUsersConfig } from '@chat/users-service';
 
 export const PASSWORD = 'correct horse battery staple';
-
-/** Every formatted log line, as a file or the console would receive it. */
-export class LogCapture {
-  readonly lines: string[] = [];
-  readonly transport = new winston.transports.Stream({
-    stream: new Writable({
-      write: (chunk: Buffer, _encoding, done) => {
-        this.lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-        done();
-      },
-    }),
-  });
-}
 
 export interface Response {
   status: number;

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { accessSync, constants, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { skipForMissing } from '@chat/shared';
 
 /** Debian's Chromium (infra.md): never a downloaded browser. */
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
@@ -31,20 +32,11 @@ function chromiumMissing(): string | undefined {
   }
 }
 
-/**
- * `describe` when Chromium is installed; otherwise `describe.skip` with a line on stderr saying so, or,
- * under `REQUIRE_INFRA=1` (CI), an error, as the shared harness does for NATS and MongoDB.
- */
+/** `describe` when Chromium is installed; otherwise the shared harness's skip (or, in CI, failure). */
 export function describeWithChromium(name: string, fn: () => void): void {
   const missing = chromiumMissing();
-  if (!missing) {
-    describe(name, fn);
-    return;
-  }
-  const message = `Skipped "${name}": no Chromium for browser tests: ${missing}.`;
-  if (process.env.REQUIRE_INFRA === '1') throw new Error(`${message} REQUIRE_INFRA=1 makes this a failure.`);
-  process.stderr.write(`${message}\n`);
-  describe.skip(name, fn);
+  if (missing) skipForMissing(name, `no Chromium for browser tests: ${missing}`, fn);
+  else describe(name, fn);
 }
 
 /** Builds web/dist from the current source, so the suite never tests a stale build. */

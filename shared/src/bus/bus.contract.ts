@@ -1,18 +1,11 @@
-import { Writable } from 'node:stream';
-import winston from 'winston';
 import { currentRequestId, REQUEST_ID_HEADER, runWithContext } from '../context';
 import { AppError, UpstreamUnavailableError } from '../errors';
-import { createLogger } from '../logger';
 import type { Logger } from '../logger';
+import { LogCapture } from '../testing/log-capture';
 import type { Bus, BusMessage, ConsumeOptions } from './bus';
 
 /** Two buses on one backing; where the backing is the bus itself (MemoryBus), the same instance twice. */
 export type BusPair = readonly [Bus, Bus];
-
-interface LogEntry {
-  level: string;
-  message: string;
-}
 
 interface Seen {
   subject: string;
@@ -21,20 +14,6 @@ interface Seen {
 
 /** A subject no test subscribes to with a wildcard. */
 const SETTLE_SUBJECT = 'contract-settle.done';
-
-function recordingLogger(): { logger: Logger; entries: LogEntry[] } {
-  const entries: LogEntry[] = [];
-  const stream = new Writable({
-    write(chunk, _encoding, done) {
-      entries.push(JSON.parse(String(chunk)) as LogEntry);
-      done();
-    },
-  });
-  return {
-    logger: createLogger('bus-contract', 'debug', [new winston.transports.Stream({ stream })]),
-    entries,
-  };
-}
 
 /** Retries `assertion` until it passes, and fails with its last error after `timeoutMs`. */
 async function waitFor(assertion: () => void, timeoutMs = 5_000): Promise<void> {
@@ -90,12 +69,12 @@ export function busContractSuite(label: string, makeBuses: (logger: Logger) => P
   describe(`${label}: the bus contract`, () => {
     let a: Bus;
     let b: Bus;
-    let logs: LogEntry[];
+    let capture: LogCapture;
+    const levels = () => capture.entries().map((entry) => entry.level);
 
     beforeEach(async () => {
-      const recording = recordingLogger();
-      logs = recording.entries;
-      [a, b] = await makeBuses(recording.logger);
+      capture = new LogCapture();
+      [a, b] = await makeBuses(capture.logger('bus-contract'));
     });
 
     afterEach(async () => {
@@ -233,7 +212,7 @@ export function busContractSuite(label: string, makeBuses: (logger: Logger) => P
         const crash = a.request('rooms.crash', {});
         await expect(crash).rejects.toMatchObject({ code: 'INTERNAL' });
         await expect(crash).rejects.not.toMatchObject({ message: expect.stringContaining('password') });
-        await waitFor(() => expect(logs.filter((entry) => entry.level === 'error')).toHaveLength(1));
+        await waitFor(() => expect(levels().filter((level) => level === 'error')).toHaveLength(1));
       });
 
       it('runs one responder per request when several serve a subject', async () => {
@@ -392,7 +371,7 @@ export function busContractSuite(label: string, makeBuses: (logger: Logger) => P
           );
 
           await waitFor(() => expect(attempts).toEqual([1, 1, 2]));
-          expect(logs.some((entry) => entry.level === 'warn')).toBe(true);
+          expect(levels()).toContain('warn');
         },
       );
 

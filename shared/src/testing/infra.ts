@@ -35,7 +35,15 @@ export function describeWithInfra(needs: InfraNeed[], name: string, fn: () => vo
   const reasons = missing.map(
     (need) => `${need}: ${process.env[testInfraEnv[need].missing] ?? 'the jest global setup did not run'}`,
   );
-  const message = `Skipped "${name}": no ${missing.join(' or ')} for tests (${reasons.join('; ')}).`;
+  skipForMissing(name, `no ${missing.join(' or ')} for tests (${reasons.join('; ')})`, fn);
+}
+
+/**
+ * The one policy for a suite whose infrastructure is absent: `describe.skip` with one line on stderr
+ * saying what is missing, or, with `REQUIRE_INFRA=1` (CI), a failure of the test file.
+ */
+export function skipForMissing(name: string, missing: string, fn: () => void): void {
+  const message = `Skipped "${name}": ${missing}.`;
   if (process.env.REQUIRE_INFRA === '1') throw new Error(`${message} REQUIRE_INFRA=1 makes this a failure.`);
   process.stderr.write(`${message}\n`);
   describe.skip(name, fn);
