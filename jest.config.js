@@ -4,6 +4,7 @@ const swc = [
   { jsc: { target: 'es2022', parser: { syntax: 'typescript' } }, module: { type: 'commonjs' } },
 ];
 const workspaces = [
+  'protocol',
   'shared',
   'client',
   'users-service',
@@ -26,7 +27,7 @@ module.exports = {
     setupFiles: ['<rootDir>/../jest.setup.js'],
   })),
   testTimeout: 30000,
-  // Finds or starts NATS and a MongoDB-protocol server once per run (infra.md, order of resolution).
-  globalSetup: '<rootDir>/shared/src/testing/global-setup.ts',
-  globalTeardown: '<rootDir>/shared/src/testing/global-teardown.ts',
+  // Finds or starts NATS and a MongoDB-protocol server once per run (README, "Testing": the order of resolution).
+  globalSetup: '<rootDir>/testing/src/global-setup.ts',
+  globalTeardown: '<rootDir>/testing/src/global-teardown.ts',
 };

@@ -2,12 +2,15 @@ import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vite';
 
 /**
- * The browser client. `@chat/client` is bundled from its TypeScript source (as jest does), so building the
+ * The browser client. `@chat/client` and `@chat/protocol` are bundled from their TypeScript source (as jest does), so building the
  * web client does not wait for `tsc -b`. JSX compiles to Preact's automatic runtime (tsconfig `jsxImportSource`).
  */
 export default defineConfig({
   resolve: {
-    alias: { '@chat/client': fileURLToPath(new URL('../client/src/index.ts', import.meta.url)) },
+    alias: {
+      '@chat/client': fileURLToPath(new URL('../client/src/index.ts', import.meta.url)),
+      '@chat/protocol': fileURLToPath(new URL('../protocol/src/index.ts', import.meta.url)),
+    },
   },
   build: {
     outDir: 'dist',

@@ -3,6 +3,7 @@ import {
   createBus,
   createLogger,
   createServiceApp,
+  busReadiness,
   healthRouter,
   listen,
   startTokenVerification,
@@ -50,7 +51,14 @@ export function createApp(config: AuthConfig, deps: AuthAppDeps = {}): ServiceAp
           : await openEmbeddedAuthStores(config.DATA_DIR);
         closers.push(() => stores.close());
 
-        const bus = deps.bus ?? (await createBus({ natsUrl: config.NATS_URL, name: 'auth-service', logger }));
+        const bus =
+          deps.bus ??
+          (await createBus({
+            natsUrl: config.NATS_URL,
+            name: 'auth-service',
+            logger,
+            streamReplicas: config.NATS_STREAM_REPLICAS,
+          }));
         if (!deps.bus) closers.push(() => bus.close());
 
         const keys = new KeyRing(await loadSigningKey(config.signingKey, stores.signingKeys));
@@ -98,7 +106,7 @@ export function createApp(config: AuthConfig, deps: AuthAppDeps = {}): ServiceAp
           createServiceApp({
             logger,
             routes: [
-              healthRouter({ store: () => stores.ping(), bus: () => bus.isConnected() }),
+              healthRouter({ store: () => stores.ping(), ...busReadiness(bus, verification) }),
               authRouter({ auth, verifier: verification.verifier, keys }),
             ],
           }),

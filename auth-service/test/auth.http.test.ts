@@ -1,4 +1,4 @@
-import { LogCapture } from '@chat/shared';
+import { LogCapture } from '@chat/testing';
 import {
   createPrivateKey,
   createPublicKey,

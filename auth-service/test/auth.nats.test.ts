@@ -1,13 +1,5 @@
-import { LogCapture } from '@chat/shared';
-import {
-  createBus,
-  describeWithInfra,
-  startTokenVerification,
-  subjects,
-  testNatsUrl,
-  type Bus,
-  type TokenVerification,
-} from '@chat/shared';
+import { createBus, startTokenVerification, subjects, type Bus, type TokenVerification } from '@chat/shared';
+import { describeWithInfra, LogCapture, testNatsUrl } from '@chat/testing';
 import { tokenPairSchema } from '@chat/auth-service';
 import { call, eventually, FakeUsersService, PASSWORD, startAuth, tempDataDir } from './support';
 

@@ -1,7 +1,8 @@
 import mongoose from 'mongoose';
-import { createLogger, describeWithInfra, testMongoUrl, uniqueMongoUrl } from '@chat/shared';
+import { createLogger } from '@chat/shared';
+import { describeWithInfra, testMongoUrl, uniqueMongoUrl } from '@chat/testing';
 import type { AuthStores } from '../src/store/auth.store';
-import { authStoreContractSuite } from '../src/store/auth.store.contract';
+import { authStoreContractSuite } from './auth.store.contract';
 import { openEmbeddedAuthStores } from '../src/store/auth.store.embedded';
 import { openMongoAuthStores } from '../src/store/auth.store.mongo';
 import { tempDataDir } from './support';

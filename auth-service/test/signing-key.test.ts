@@ -1,10 +1,10 @@
-import { LogCapture } from '@chat/shared';
 import { createHash, createPublicKey, generateKeyPairSync, type JsonWebKey } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import jwt from 'jsonwebtoken';
-import { describeWithInfra, subjects, uniqueMongoUrl, type MemoryBus } from '@chat/shared';
+import { subjects, type MemoryBus } from '@chat/shared';
+import { describeWithInfra, LogCapture, uniqueMongoUrl } from '@chat/testing';
 import { jwksSchema } from '@chat/auth-service';
 import { call, FakeUsersService, memoryBus, PASSWORD, startAuth, tempDataDir } from './support';
 

@@ -7,12 +7,12 @@ import {
   MemoryBus,
   subjects,
   type Bus,
-  type LogCapture,
   type Logger,
   type ServiceApp,
   type Subscription,
   type User,
 } from '@chat/shared';
+import type { LogCapture } from '@chat/testing';
 import { createApp, loadAuthConfig } from '@chat/auth-service';
 
 export const PASSWORD = 'correct horse battery staple';

@@ -3,6 +3,7 @@ import {
   createBus,
   createLogger,
   createServiceApp,
+  busReadiness,
   healthRouter,
   listen,
   startTokenVerification,
@@ -11,14 +12,16 @@ import {
   type ServiceApp,
   withDeadline,
 } from '@chat/shared';
-import { ChatPublisher } from './bus/chat-events.bus';
+import { ChatFeed, ChatPublisher } from './bus/chat-events.bus';
 import { InstanceAnnouncer } from './bus/instance-announcer';
+import { PresenceBus } from './bus/presence.bus';
 import { BusUserDirectory } from './bus/user-directory.bus';
 import type { ChatConfig } from './config';
 import { ChatService } from './domain/chat.service';
 import { roomsRouter } from './http/rooms.router';
 import { EmbeddedChatStore } from './store/chat.store.embedded';
 import { MongoChatStore } from './store/chat.store.mongo';
+import { SocketHub } from './ws/socket-hub';
 import { ChatSocketServer, type SocketStats } from './ws/socket-server';
 
 export interface ChatAppDeps {
@@ -61,7 +64,14 @@ export function createApp(config: ChatConfig, deps: ChatAppDeps = {}): ChatApp {
           : await EmbeddedChatStore.open(config.DATA_DIR);
         closers.push(() => store.close());
 
-        const bus = deps.bus ?? (await createBus({ natsUrl: config.NATS_URL, name: 'chat-service', logger }));
+        const bus =
+          deps.bus ??
+          (await createBus({
+            natsUrl: config.NATS_URL,
+            name: 'chat-service',
+            logger,
+            streamReplicas: config.NATS_STREAM_REPLICAS,
+          }));
         if (!deps.bus) closers.push(() => bus.close());
 
         const verification = await startTokenVerification({
@@ -77,17 +87,18 @@ export function createApp(config: ChatConfig, deps: ChatAppDeps = {}): ChatApp {
         await users.start();
         closers.push(() => users.stop());
 
-        const publisher = new ChatPublisher(bus, config.CHAT_INSTANCE_ID, logger);
+        const instanceId = config.CHAT_INSTANCE_ID;
+        const hub = new SocketHub(new ChatFeed({ bus, instanceId, logger }), logger);
+        const publisher = new ChatPublisher({ bus, instanceId, logger, local: hub });
         const chat = new ChatService({ store, users, events: publisher });
         const server = new ChatSocketServer({
           config,
           logger,
-          bus,
+          hub,
+          presenceBus: new PresenceBus(bus, instanceId, logger),
           chat,
-          store,
           users,
           verification,
-          publisher,
         });
         server.start();
         sockets = server;
@@ -97,7 +108,7 @@ export function createApp(config: ChatConfig, deps: ChatAppDeps = {}): ChatApp {
           createServiceApp({
             logger,
             routes: [
-              healthRouter({ store: () => store.ping(), bus: () => bus.isConnected() }),
+              healthRouter({ store: () => store.ping(), ...busReadiness(bus, verification) }),
               roomsRouter({ chat, verifier: verification.verifier }),
             ],
           }),
@@ -115,7 +126,7 @@ export function createApp(config: ChatConfig, deps: ChatAppDeps = {}): ChatApp {
           describe: () => ({
             id: config.CHAT_INSTANCE_ID,
             url,
-            sockets: server.hub.size,
+            sockets: hub.size,
             draining: server.isDraining,
           }),
         });

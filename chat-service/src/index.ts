@@ -14,9 +14,8 @@ export {
   roomListSchema,
   userIdParams,
 } from './http/rooms.schemas';
-export { messageSchema, roomSchema, type Message, type Room, type RoomKind } from './domain/entities';
-export * from './ws/protocol';
-export { SOCKET_PATH, type SocketStats } from './ws/socket-server';
+export { type SocketStats } from './ws/socket-server';
+export { SOCKET_PATH } from './ws/upgrade';
 export {
   instancesSubject,
   presenceHeartbeatSubject,

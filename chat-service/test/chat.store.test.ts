@@ -1,8 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createLogger, describeWithInfra, uniqueMongoUrl } from '@chat/shared';
-import { chatStoreContract } from '../src/store/chat.store.contract';
+import { createLogger } from '@chat/shared';
+import { describeWithInfra, uniqueMongoUrl } from '@chat/testing';
+import { chatStoreContract } from './chat.store.contract';
 import { EmbeddedChatStore } from '../src/store/chat.store.embedded';
 import { MongoChatStore } from '../src/store/chat.store.mongo';
 

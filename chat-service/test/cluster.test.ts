@@ -1,14 +1,12 @@
+import { connectNatsBus, createLogger, type NatsBus } from '@chat/shared';
 import {
-  connectNatsBus,
-  createLogger,
   describeWithInfra,
   startTestTokenIssuer,
   testNatsUrl,
   uniqueMongoUrl,
   uniqueName,
-  type NatsBus,
   type TestTokenIssuer,
-} from '@chat/shared';
+} from '@chat/testing';
 import { createRoom, FakeUsers, sleep, startChat, type TestChat, type TestClient } from './support';
 
 const PRESENCE_TTL_MS = 1_500;

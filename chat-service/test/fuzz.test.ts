@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { clientFrameSchema } from '@chat/chat-service';
+import { clientFrameSchema } from '@chat/protocol';
 import { createRoom, startChat, type Json, type TestChat, type TestClient, type TestUser } from './support';
 
 /** Events that answer a client frame (as opposed to room events any member gets). */

@@ -1,4 +1,12 @@
-import { createRoom, sleep, startChat, type TestChat, type TestClient, type TestUser } from './support';
+import {
+  createRoom,
+  protocolViolations,
+  sleep,
+  startChat,
+  type TestChat,
+  type TestClient,
+  type TestUser,
+} from './support';
 
 describe('presence on one instance', () => {
   let chat: TestChat;
@@ -197,3 +205,6 @@ describe('presence when two online users start sharing a room', () => {
     expect(presenceFrames.length).toBeLessThanOrEqual(6);
   });
 });
+
+// Everything the server sent in this suite is an event of the protocol package.
+afterAll(() => expect(protocolViolations).toEqual([]));

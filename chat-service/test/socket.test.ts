@@ -4,7 +4,15 @@ import jwt from 'jsonwebtoken';
 import WebSocket from 'ws';
 import { subjects } from '@chat/shared';
 import type { TestClient } from './support';
-import { createRoom, refusal, sleep, startChat, type TestChat, type TestUser } from './support';
+import {
+  createRoom,
+  protocolViolations,
+  refusal,
+  sleep,
+  startChat,
+  type TestChat,
+  type TestUser,
+} from './support';
 
 describe('the WebSocket protocol', () => {
   let chat: TestChat;
@@ -479,3 +487,6 @@ describe('origins without an allowlist', () => {
     expect(proxied.of('hello')).toHaveLength(1);
   });
 });
+
+// Everything the server sent in this suite is an event of the protocol package.
+afterAll(() => expect(protocolViolations).toEqual([]));

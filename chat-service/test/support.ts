@@ -7,16 +7,15 @@ import WebSocket from 'ws';
 import {
   createLogger,
   MemoryBus,
-  startTestTokenIssuer,
   subjects,
   type Bus,
   type LogLevel,
   type Subscription,
-  type TestTokenIssuer,
   type UserPublic,
-  LogCapture,
 } from '@chat/shared';
+import { LogCapture, startTestTokenIssuer, type TestTokenIssuer } from '@chat/testing';
 import { createApp, loadChatConfig, type ChatApp } from '@chat/chat-service';
+import { serverEventSchema } from '@chat/protocol';
 
 // Tests read whatever the server answered.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -218,6 +217,12 @@ export class RefusedUpgrade extends Error {
   }
 }
 
+/**
+ * Every event a {@link TestClient} received that `@chat/protocol` does not describe: suites assert it stays
+ * empty, so the server cannot send what the protocol package (and so the client library) does not know.
+ */
+export const protocolViolations: { event: Json; issues: string }[] = [];
+
 /** A `ws` client that records every event the server sends (array frames unpacked) and how it closed. */
 export class TestClient {
   readonly events: Json[] = [];
@@ -232,7 +237,12 @@ export class TestClient {
       const text = data.toString('utf8');
       this.frames.push(text);
       const parsed = JSON.parse(text) as Json;
-      this.events.push(...(Array.isArray(parsed) ? parsed : [parsed]));
+      const events = Array.isArray(parsed) ? (parsed as Json[]) : [parsed];
+      for (const event of events) {
+        const checked = serverEventSchema.safeParse(event);
+        if (!checked.success) protocolViolations.push({ event, issues: checked.error.message });
+      }
+      this.events.push(...events);
       for (const listener of [...this.listeners]) listener();
     });
     this.closed = new Promise((resolve) => {

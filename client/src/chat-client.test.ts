@@ -1,5 +1,11 @@
 import { ChatClient, type SocketLike } from './chat-client';
-import type { Message, ServerEvent } from './protocol';
+import {
+  serverEventSchema,
+  type Message,
+  type ServerEvent,
+  type ServerEventOf,
+  type ServerEventType,
+} from '@chat/protocol';
 
 /** A scripted server end: the test decides what the server sends and sees what the client wrote. */
 class ScriptedSocket implements SocketLike {
@@ -184,6 +190,28 @@ describe('ChatClient', () => {
     client.close();
   });
 
+  it('on resync joins every room it delivered from again with since, and delivers what was missed once', async () => {
+    const { client, sockets, delivered } = setup();
+    void client.connect();
+    await tick();
+    sockets[0]!.serverSends(hello);
+    sockets[0]!.serverSends({ type: 'message', message: message(3) });
+    sockets[0]!.serverSends({ type: 'resync' });
+    const join = sockets[0]!.sent.find((frame) => frame.type === 'join')!;
+    expect(join).toMatchObject({ roomId: 'r1', since: 'm3' });
+    sockets[0]!.serverSends({
+      type: 'joined',
+      ref: String(join.ref),
+      roomId: 'r1',
+      missed: [message(4), message(5)],
+      hasMore: false,
+    });
+    sockets[0]!.serverSends({ type: 'message', message: message(5) });
+    await tick();
+    expect(delivered).toEqual([3, 4, 5]);
+    client.close();
+  });
+
   it('rejoins with since the newest message the app marked seen from history, and drops live copies of it', async () => {
     const { client, sockets, delivered } = setup();
     void client.connect();
@@ -275,5 +303,48 @@ describe('ChatClient', () => {
     expect(closed).toEqual([{ code: 4001, reason: 'session ended', final: true }]);
     expect(sockets).toHaveLength(1);
     expect(client.connectionState).toBe('closed');
+  });
+});
+
+/** One sample of every event the server may send: a type the protocol lacks, or one left out here, fails to compile. */
+const samples: { [K in ServerEventType]: ServerEventOf<K> } = {
+  hello,
+  joined: { type: 'joined', ref: 'j', roomId: 'r1', missed: [message(1)], hasMore: false },
+  left: { type: 'left', ref: 'l', roomId: 'r1' },
+  ack: { type: 'ack', ref: 'a', message: message(2) },
+  pong: { type: 'pong', ref: 'p' },
+  refreshed: { type: 'refreshed', ref: 'f', expiresAt: user.createdAt },
+  error: { type: 'error', ref: 'e', code: 'FORBIDDEN', message: 'no' },
+  message: { type: 'message', message: message(1) },
+  typing: { type: 'typing', roomId: 'r1', user, active: true },
+  'member.joined': { type: 'member.joined', roomId: 'r1', user },
+  'member.left': { type: 'member.left', roomId: 'r1', user },
+  'room.invited': { type: 'room.invited', room },
+  presence: { type: 'presence', user, status: 'online' },
+  'session.expiring': { type: 'session.expiring', expiresAt: user.createdAt },
+  resync: { type: 'resync' },
+};
+
+describe('the protocol as the client library sees it', () => {
+  it('has a sample of every server event type, each valid by the schema the server sends with', () => {
+    const types = serverEventSchema.options.map((option) => option.shape.type.value);
+    expect(Object.keys(samples).sort()).toEqual([...types].sort());
+    for (const sample of Object.values(samples)) expect(serverEventSchema.parse(sample)).toEqual(sample);
+  });
+
+  it('handles every server event type and reports one it does not know', async () => {
+    const { client, sockets } = setup();
+    const errors: string[] = [];
+    client.on('error', ({ code }) => errors.push(code));
+    const connected = client.connect();
+    await tick();
+    sockets[0]!.serverSends(hello);
+    await connected;
+    sockets[0]!.serverSends(Object.values(samples));
+    await tick();
+    expect(errors).toEqual(['FORBIDDEN']);
+    sockets[0]!.onmessage?.({ data: JSON.stringify([{ type: 'from.the.future' }, { notAnEvent: true }]) });
+    expect(errors).toEqual(['FORBIDDEN', 'UNKNOWN_EVENT', 'INVALID_EVENT']);
+    client.close();
   });
 });

@@ -1,12 +1,13 @@
-import { Emitter } from './emitter';
 import {
   FINAL_CLOSE_CODES,
-  type ClientFrame,
+  type ClientFrameInput,
   type Message,
   type Room,
   type ServerEvent,
+  type ServerEventOf,
   type UserPublic,
-} from './protocol';
+} from '@chat/protocol';
+import { Emitter } from './emitter';
 
 /** The part of a WebSocket the client uses: the browser's WebSocket and the `ws` package both fit. */
 export interface SocketLike {
@@ -38,7 +39,7 @@ export interface ChatClientOptions {
 export type ConnectionState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
 
 export interface ClientEvents {
-  hello: Extract<ServerEvent, { type: 'hello' }>;
+  hello: ServerEventOf<'hello'>;
   /** Each room message exactly once, in `seq` order per room, whether it came live, on rejoin or from history. */
   message: Message;
   presence: { user: UserPublic; status: 'online' | 'offline' };
@@ -47,7 +48,9 @@ export interface ClientEvents {
   'member.left': { roomId: string; user: UserPublic };
   'room.invited': { room: Room };
   'session.expiring': { expiresAt: string };
-  /** A server `error` frame that answered no request of this client's. */
+  /** The server took a fresh token (`refresh`): the socket now lives until `expiresAt`. */
+  refreshed: { expiresAt: string };
+  /** A server `error` frame that answered no request of this client's, or a frame this client cannot read. */
   error: { code: string; message: string };
   state: ConnectionState;
   /** The socket closed; `final` when the client will not reconnect by itself (session ended, forbidden, abuse). */
@@ -71,8 +74,10 @@ interface Pending {
   timer?: ReturnType<typeof setTimeout>;
 }
 
+type SendFrame = Extract<ClientFrameInput, { type: 'send' }> & { clientMsgId: string };
+
 interface OutboxEntry {
-  frame: Extract<ClientFrame, { type: 'send' }>;
+  frame: SendFrame;
   resolve: (message: Message) => void;
   reject: (error: Error) => void;
   /** Times the server refused it as over the rate limit; it is retried, with backoff, up to a limit. */
@@ -94,6 +99,13 @@ const SEEN_IDS_KEPT = 2_000;
 const RATE_LIMITED_RETRIES = 8;
 /** How long an acknowledged message that is not next in seq waits for its own `message` event. */
 const ACK_WAITS_FOR_BROADCAST_MS = 1_000;
+
+/** Events are objects with a string `type`; what each carries is the server's contract (`@chat/protocol`). */
+function isEvent(value: unknown): value is ServerEvent {
+  return (
+    typeof value === 'object' && value !== null && typeof (value as { type?: unknown }).type === 'string'
+  );
+}
 
 /** `randomUUID` exists only in secure contexts; a page served over plain http from a LAN address lacks it. */
 function randomId(): string {
@@ -155,7 +167,7 @@ export class ChatClient extends Emitter<ClientEvents> {
   /** Stores `text` in the room; resolves with the stored message once the server acknowledged it. */
   send(roomId: string, text: string): Promise<Message> {
     const clientMsgId = randomId();
-    const frame = { type: 'send', roomId, text, clientMsgId, ref: clientMsgId } as const;
+    const frame: SendFrame = { type: 'send', roomId, text, clientMsgId, ref: clientMsgId };
     return new Promise<Message>((resolve, reject) => {
       this.outbox.set(clientMsgId, { frame, resolve, reject, limited: 0 });
       if (this.isOpen()) this.write(frame);
@@ -197,9 +209,15 @@ export class ChatClient extends Emitter<ClientEvents> {
     cursor.lastId = message.id;
   }
 
-  /** Hands the server a fresh access token for this socket (after a refresh), extending its life. */
-  refresh(token: string): void {
-    if (this.isOpen()) this.write({ type: 'refresh', token });
+  /**
+   * Hands the server a fresh access token for this socket (after a refresh), extending its life; resolves
+   * with when the socket now expires. While disconnected there is nothing to extend: the next connect uses
+   * the token from `options.token`.
+   */
+  async refresh(token: string): Promise<{ expiresAt: string } | undefined> {
+    if (!this.isOpen()) return undefined;
+    const reply = await this.request({ type: 'refresh', token });
+    return reply.type === 'refreshed' ? { expiresAt: reply.expiresAt } : undefined;
   }
 
   async ping(): Promise<void> {
@@ -283,9 +301,13 @@ export class ChatClient extends Emitter<ClientEvents> {
       this.emit('error', { code: 'INVALID_JSON', message: 'The server sent a frame that is not JSON.' });
       return;
     }
-    for (const event of Array.isArray(parsed) ? parsed : [parsed]) this.onEvent(event as ServerEvent);
+    for (const event of Array.isArray(parsed) ? parsed : [parsed]) {
+      if (isEvent(event)) this.onEvent(event);
+      else this.emit('error', { code: 'INVALID_EVENT', message: 'The server sent an event without a type.' });
+    }
   }
 
+  /** Every server event type is handled here; a type this version does not know is reported, not guessed at. */
   private onEvent(event: ServerEvent): void {
     switch (event.type) {
       case 'hello':
@@ -324,12 +346,14 @@ export class ChatClient extends Emitter<ClientEvents> {
       }
       case 'joined':
       case 'left':
-      case 'pong': {
+      case 'pong':
+      case 'refreshed': {
         const waiting = event.ref ? this.pending.get(event.ref) : undefined;
         if (waiting && event.ref) {
           this.settle(event.ref);
           waiting.resolve(event);
         }
+        if (event.type === 'refreshed') this.emit('refreshed', { expiresAt: event.expiresAt });
         return;
       }
       case 'presence':
@@ -344,6 +368,15 @@ export class ChatClient extends Emitter<ClientEvents> {
         return this.emit('room.invited', { room: event.room });
       case 'session.expiring':
         return this.emit('session.expiring', { expiresAt: event.expiresAt });
+      case 'resync':
+        return this.rejoinSeen();
+      default: {
+        const unknown: { type: string } = event satisfies never;
+        return this.emit('error', {
+          code: 'UNKNOWN_EVENT',
+          message: `The server sent an event this client does not know: ${unknown.type}.`,
+        });
+      }
     }
   }
 
@@ -357,6 +390,11 @@ export class ChatClient extends Emitter<ClientEvents> {
     for (const waiter of waiters) waiter.resolve(hello);
     for (const entry of this.outbox.values()) this.write(entry.frame);
     // Rooms with a delivered message were seen on an earlier socket: catch up on what that one missed.
+    this.rejoinSeen();
+  }
+
+  /** Joins every room with a delivered message again with `since` it, to catch up on what was missed. */
+  private rejoinSeen(): void {
     for (const [roomId, cursor] of this.rooms) {
       if (cursor.lastId) void this.rejoin(roomId);
     }
@@ -494,7 +532,7 @@ export class ChatClient extends Emitter<ClientEvents> {
     return cursor;
   }
 
-  private request(frame: Exclude<ClientFrame, { type: 'send' }>): Promise<ServerEvent> {
+  private request(frame: Exclude<ClientFrameInput, { type: 'send' }>): Promise<ServerEvent> {
     if (!this.isOpen()) return Promise.reject(new ChatError('DISCONNECTED', 'The socket is not open.'));
     const ref = randomId();
     return new Promise<ServerEvent>((resolve, reject) => {
@@ -525,7 +563,7 @@ export class ChatClient extends Emitter<ClientEvents> {
     for (const waiter of waiters) waiter.reject(error);
   }
 
-  private write(frame: ClientFrame): void {
+  private write(frame: ClientFrameInput): void {
     this.socket?.send(JSON.stringify(frame));
   }
 

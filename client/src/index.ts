@@ -8,4 +8,3 @@ export {
   type SocketLike,
 } from './chat-client';
 export { Emitter } from './emitter';
-export * from './protocol';

@@ -34,7 +34,7 @@ export interface GatewayDeps {
   logger?: Logger;
 }
 
-/** How long `/readyz` waits for each upstream's `/healthz`. */
+/** How long `/readyz` waits for each upstream's `/readyz`. */
 const READINESS_TIMEOUT_MS = 1_000;
 
 /**
@@ -99,7 +99,12 @@ export function createApp(config: GatewayConfig, deps: GatewayDeps = {}): Servic
       ownBus =
         deps.bus || !config.NATS_URL
           ? undefined
-          : await createBus({ natsUrl: config.NATS_URL, name: 'gateway', logger });
+          : await createBus({
+              natsUrl: config.NATS_URL,
+              name: 'gateway',
+              logger,
+              streamReplicas: config.NATS_STREAM_REPLICAS,
+            });
       const bus = deps.bus ?? ownBus;
       if (bus) announcements = chat.follow(bus, logger);
       server = await listen(app, config.PORT, config.HOST);

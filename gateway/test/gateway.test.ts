@@ -2,7 +2,8 @@ import http from 'node:http';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createLogger, LogCapture } from '@chat/shared';
+import { createLogger } from '@chat/shared';
+import { LogCapture } from '@chat/testing';
 import {
   closedOrigin,
   errorWith,

@@ -18,7 +18,7 @@ export type UpstreamHandler = (req: http.IncomingMessage, res: http.ServerRespon
 export interface Upstream {
   url: string;
   seen: SeenRequest[];
-  /** Replaces how it answers; the default answers 200 `{service, method, url}` (and 200 on /healthz). */
+  /** Replaces how it answers; the default answers 200 `{service, method, url}` (and 200 on the probes). */
   answer(handler: UpstreamHandler): void;
   close(): Promise<void>;
 }
@@ -47,7 +47,7 @@ export async function startUpstream(service: string): Promise<Upstream> {
     req.on('error', () => record(false));
     req.on('end', () => {
       const entry = record(true);
-      if (req.url === '/healthz') return fallback(req, res, entry.body);
+      if (req.url === '/healthz' || req.url === '/readyz') return fallback(req, res, entry.body);
       handler(req, res, entry.body);
     });
   });

@@ -1,7 +1,8 @@
 import http, { type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
-import { createLogger, LogCapture, MemoryBus, subjects } from '@chat/shared';
+import { createLogger, MemoryBus, subjects } from '@chat/shared';
+import { LogCapture } from '@chat/testing';
 import { closedOrigin, startGateway } from './helpers';
 
 /** A stand-in chat instance: a real `ws` server that echoes frames and says which instance it is. */

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ConfigError } from './errors';
 
-/** Settings every service reads (api-contract.md, "Running it"). */
+/** Settings every service reads (README, "Configuration"). */
 export const baseConfigShape = {
   PORT: z.coerce.number().int().min(0).max(65535),
   HOST: z.string().default('0.0.0.0'),
@@ -10,7 +10,14 @@ export const baseConfigShape = {
     .string()
     .regex(/^mongodb(\+srv)?:\/\//, 'must be a mongodb:// or mongodb+srv:// URL')
     .optional(),
+  /** One NATS server URL, or several separated by commas, tried in that order (list the nearest first). */
   NATS_URL: z.string().min(1).optional(),
+  /**
+   * Copies JetStream keeps of each stream on a NATS cluster (1-5). Unset: 3 when the cluster has 3 or more
+   * servers, else 1, and an existing stream is raised to that but never lowered; set, it is applied as is,
+   * also to an existing stream. Give every service the same value: each creates or updates the streams.
+   */
+  NATS_STREAM_REPLICAS: z.coerce.number().int().min(1).max(5).optional(),
   DATA_DIR: z.string().min(1).default('./data'),
   /** Where auth-service answers; other services fetch JWKS from it over the bus, this is for humans. */
   JWT_ISSUER: z.string().min(1).default('chat-auth'),

@@ -1,21 +1,20 @@
+import { errorCodeSchema, type ErrorCode, type FieldIssue } from '@chat/protocol';
+
 /**
- * The error catalogue: every error a service raises on purpose has a stable `code`.
- * No transport types here: HTTP statuses, WebSocket close codes and NATS replies are mapped at each edge.
+ * The error catalogue: every error a service raises on purpose has a stable `code` from the protocol's
+ * {@link ErrorCode} union. No transport types here: HTTP statuses (`http/error-handler.ts`), socket `error`
+ * frames and close codes (chat-service `ws/socket-errors.ts`) and NATS replies (`bus/bus.ts`) are mapped at
+ * each edge.
  */
+export type { ErrorCode, FieldIssue };
 
-/** One field that failed validation, as clients see it in `error.details`. */
-export interface FieldIssue {
-  path: string;
-  message: string;
-}
-
-/** Base of every deliberate error. `code` is SNAKE_CASE and part of the public contract. */
+/** Base of every deliberate error. `code` is part of the public contract. */
 export class AppError extends Error {
   override name = 'AppError';
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly details?: FieldIssue[];
 
-  constructor(code: string, message: string, options: { cause?: unknown; details?: FieldIssue[] } = {}) {
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: FieldIssue[] } = {}) {
     super(message, { cause: options.cause });
     this.code = code;
     this.details = options.details;
@@ -31,8 +30,8 @@ export class ValidationError extends AppError {
 
 export class InvalidJsonError extends AppError {
   override name = 'InvalidJsonError';
-  constructor(cause?: unknown) {
-    super('INVALID_JSON', 'The body is not valid JSON.', { cause });
+  constructor(message = 'The body is not valid JSON.', cause?: unknown) {
+    super('INVALID_JSON', message, { cause });
   }
 }
 
@@ -96,24 +95,37 @@ export class UpstreamUnavailableError extends AppError {
   }
 }
 
+/** The request itself is broken (a body that did not arrive whole, a URL that does not decode). */
+export class BadRequestError extends AppError {
+  override name = 'BadRequestError';
+  constructor(message: string, cause?: unknown) {
+    super('BAD_REQUEST', message, { cause });
+  }
+}
+
+/** A body encoding or charset the server does not decode. */
+export class UnsupportedMediaTypeError extends AppError {
+  override name = 'UnsupportedMediaTypeError';
+  constructor(message = 'The body encoding or charset is not supported.') {
+    super('UNSUPPORTED_MEDIA_TYPE', message);
+  }
+}
+
+/** Something broke on our side; the edge answers INTERNAL with an errorId and logs the cause. */
+export class InternalError extends AppError {
+  override name = 'InternalError';
+  constructor(message = 'Something went wrong on our side.', cause?: unknown) {
+    super('INTERNAL', message, { cause });
+  }
+}
+
+/** A code that came over the wire (a bus reply): known codes as they are, anything else INTERNAL. */
+export function toErrorCode(code: unknown): ErrorCode {
+  const parsed = errorCodeSchema.safeParse(code);
+  return parsed.success ? parsed.data : 'INTERNAL';
+}
+
 /** A setting in the environment is missing or wrong; start-up stops with this. */
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
-
-/** Codes whose errors a client caused, with the HTTP status each maps to. Anything else is a 500. */
-export const httpStatusByCode: Readonly<Record<string, number>> = Object.freeze({
-  VALIDATION_FAILED: 400,
-  INVALID_JSON: 400,
-  UNAUTHENTICATED: 401,
-  INVALID_CREDENTIALS: 401,
-  FORBIDDEN: 403,
-  NOT_FOUND: 404,
-  USERNAME_TAKEN: 409,
-  EMAIL_TAKEN: 409,
-  ROOM_NAME_TAKEN: 409,
-  PAYLOAD_TOO_LARGE: 413,
-  UNSUPPORTED_MEDIA_TYPE: 415,
-  RATE_LIMITED: 429,
-  UPSTREAM_UNAVAILABLE: 503,
-});

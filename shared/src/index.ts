@@ -1,6 +1,7 @@
 /**
  * @chat/shared: what every service builds on. Config, logging, errors, schemas, the bus (NATS and
- * in-process), access-token verification, HTTP edge helpers, store helpers and the test harness.
+ * in-process), access-token verification, HTTP edge helpers and store helpers. Test helpers live in
+ * @chat/testing.
  */
 export * from './errors';
 export * from './context';
@@ -14,7 +15,6 @@ export * from './bus/subjects';
 export { MemoryBus, type MemoryBusOptions } from './bus/memory-bus';
 export { NatsBus, connectNatsBus } from './bus/nats-bus';
 export { createBus } from './bus/create-bus';
-export { busContractSuite } from './bus/bus.contract';
 
 export * from './auth/keys';
 export * from './auth/revocations';
@@ -32,7 +32,3 @@ export * from './http/route-description';
 export * from './store/mongo';
 export * from './store/embedded';
 export * from './store/cursor';
-
-export * from './testing/infra';
-export * from './testing/token-issuer';
-export * from './testing/log-capture';

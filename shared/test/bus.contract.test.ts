@@ -1,7 +1,6 @@
-import { busContractSuite } from '../src/bus/bus.contract';
+import { busContractSuite, describeWithInfra, testNatsUrl, uniqueName } from '@chat/testing';
 import { MemoryBus } from '../src/bus/memory-bus';
 import { connectNatsBus } from '../src/bus/nats-bus';
-import { describeWithInfra, testNatsUrl, uniqueName } from '../src/testing/infra';
 
 busContractSuite('MemoryBus', async (logger) => {
   const bus = new MemoryBus({ logger });

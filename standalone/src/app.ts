@@ -6,7 +6,7 @@ import { createApp as createUsersApp, loadUsersConfig } from '@chat/users-servic
 import { loadStandaloneConfig } from './config';
 
 /**
- * The whole system in one process (api-contract.md, "Running it"): one bus shared by every service
+ * The whole system in one process (README, "Two run modes, one codebase"): one bus shared by every service
  * (in-process unless NATS_URL is set), each service on a loopback port of its own, the gateway on PORT.
  * Every service reads the same environment, so MONGO_URL, DATA_DIR, LOG_LEVEL and the rest apply to all.
  */
@@ -30,6 +30,7 @@ export function createSystem(env: Record<string, string | undefined>): ServiceAp
         name: 'standalone',
         logger,
         dataDir: config.DATA_DIR,
+        streamReplicas: config.NATS_STREAM_REPLICAS,
       });
       const deps = { bus };
       chat = createChatApp(chatConfig, deps);

@@ -7,3 +7,4 @@ export {
   systemOpenApiDocument,
   type DocumentedService,
 } from './openapi';
+export { buildAsyncApiDocument, renderAsyncApiDocument } from './asyncapi';

@@ -62,7 +62,7 @@ export interface DocumentedService {
   proxied: boolean;
 }
 
-/** Headers every answer, or every answer of one status, carries (api-contract.md, Conventions). */
+/** Headers every answer, or every answer of one status, carries (README, "API"). */
 const headers = {
   RequestId: {
     description: 'The request id: the one the client sent in x-request-id, else a fresh one.',

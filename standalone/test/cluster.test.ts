@@ -1,6 +1,6 @@
 import WebSocket from 'ws';
-import type { Message } from '@chat/client';
-import { describeWithInfra } from '@chat/shared';
+import type { Message } from '@chat/protocol';
+import { describeWithInfra } from '@chat/testing';
 import { api, eventually, history, Member, signUp, type Account, type Json } from './support/clients';
 import { CLUSTER_TIMING, startCluster, type Cluster, type Heard } from './support/cluster';
 import { sleep, type ChatProcess } from './support/processes';

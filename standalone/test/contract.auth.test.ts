@@ -24,7 +24,7 @@ const GUARDED = [
   ['POST', '/api/auth/logout'],
 ] as const;
 
-/** api-contract.md, "Auth": login, refresh, logout, JWKS, and access tokens no one but auth-service can make. */
+/** Auth (docs/openapi.json, tag auth): login, refresh, logout, JWKS, and access tokens no one but auth-service can make. */
 describe('contract: auth', () => {
   const key = new SigningKey();
   let system: TestSystem;

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { expectError, expectInvalidField, postChunked, startSystem, type TestSystem } from './support/system';
 
-/** api-contract.md, "Conventions": what every answer through the gateway looks like. */
+/** The contract's conventions (README, "API"): what every answer through the gateway looks like. */
 describe('contract: conventions', () => {
   let system: TestSystem;
   let token: string;

@@ -1,18 +1,9 @@
-import {
-  connectNatsBus,
-  createLogger,
-  describeWithInfra,
-  subjects,
-  testNatsUrl,
-  uniqueMongoUrl,
-  uniqueName,
-  type Bus,
-  type BusMessage,
-} from '@chat/shared';
+import { connectNatsBus, createLogger, subjects, type Bus, type BusMessage } from '@chat/shared';
+import { describeWithInfra, testNatsUrl, uniqueMongoUrl, uniqueName } from '@chat/testing';
 import { expectError, startSystem, within, type Json, type Session, type TestSystem } from './support/system';
 
 /**
- * api-contract.md, "Running it": with MONGO_URL and NATS_URL set, the same command runs on them. The
+ * Running it (README, "Configuration"): with MONGO_URL and NATS_URL set, the same command runs on them. The
  * smoke of the one-process run, on a real NATS and a MongoDB-protocol server: the data must outlive a
  * system started on an empty DATA_DIR, and session events must travel through NATS.
  */

@@ -12,7 +12,7 @@ import {
 } from './support/system';
 
 /**
- * api-contract.md, "Running it": data kept under DATA_DIR, so a restart loses nothing. The whole system
+ * Running it (README): data kept under DATA_DIR, so a restart loses nothing. The whole system
  * stops and a new one starts on the same directory; everything a user had is still there.
  */
 describe('contract: a restart on the same DATA_DIR loses nothing', () => {

@@ -14,7 +14,7 @@ const roomName = (prefix: string) => `${prefix} ${process.pid}-${(roomCounter +=
 
 const MESSAGE_KEYS = ['clientMsgId', 'createdAt', 'id', 'roomId', 'sender', 'seq', 'text'];
 
-/** api-contract.md, "Rooms and history": through the gateway, history written over a socket. */
+/** Rooms and history (docs/openapi.json, tag rooms): through the gateway, history written over a socket. */
 describe('contract: rooms and history', () => {
   let system: TestSystem;
   let owner: Session;

@@ -14,7 +14,7 @@ import {
 
 const ADMIN = 'root_admin';
 
-/** api-contract.md, "Users": every behaviour and error case, through the gateway. */
+/** Users (docs/openapi.json, tag users): every behaviour and error case, through the gateway. */
 describe('contract: users', () => {
   let system: TestSystem;
   let admin: Session;

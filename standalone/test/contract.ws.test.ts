@@ -26,7 +26,7 @@ const publicOf = (session: Session) => ({
   createdAt: session.user.createdAt,
 });
 
-/** api-contract.md, "WebSocket: GET /ws through the gateway". */
+/** The socket at `GET /ws` through the gateway (docs/asyncapi.md). */
 describe('contract: WebSocket', () => {
   const key = new SigningKey();
   let system: TestSystem;

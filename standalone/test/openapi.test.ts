@@ -5,7 +5,7 @@ import type { Json } from './support/system';
 
 const DOCS_FILE = path.resolve(__dirname, '../../docs/openapi.json');
 
-/** Every REST endpoint api-contract.md lists (Users, Auth, Rooms and history), in OpenAPI templating. */
+/** Every REST endpoint of the v1 contract (Users, Auth, Rooms and history), in OpenAPI templating. */
 const CONTRACT_ENDPOINTS: Array<{ method: string; path: string; auth: boolean }> = [
   { method: 'post', path: '/api/users', auth: false },
   { method: 'get', path: '/api/users', auth: true },

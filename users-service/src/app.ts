@@ -3,6 +3,7 @@ import {
   createBus,
   createLogger,
   createServiceApp,
+  busReadiness,
   healthRouter,
   listen,
   startTokenVerification,
@@ -45,7 +46,13 @@ export function createApp(config: UsersConfig, deps: UsersAppDeps = {}): Service
         closers.push(() => store.close());
 
         const bus =
-          deps.bus ?? (await createBus({ natsUrl: config.NATS_URL, name: 'users-service', logger }));
+          deps.bus ??
+          (await createBus({
+            natsUrl: config.NATS_URL,
+            name: 'users-service',
+            logger,
+            streamReplicas: config.NATS_STREAM_REPLICAS,
+          }));
         if (!deps.bus) closers.push(() => bus.close());
 
         const verification = await startTokenVerification({
@@ -76,7 +83,7 @@ export function createApp(config: UsersConfig, deps: UsersAppDeps = {}): Service
           createServiceApp({
             logger,
             routes: [
-              healthRouter({ store: () => store.ping(), bus: () => bus.isConnected() }),
+              healthRouter({ store: () => store.ping(), ...busReadiness(bus, verification) }),
               usersRouter({ users, verifier: verification.verifier }),
             ],
           }),

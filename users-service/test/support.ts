@@ -1,16 +1,8 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import {
-  createLogger,
-  MemoryBus,
-  startTestTokenIssuer,
-  type LogLevel,
-  type ServiceApp,
-  type TestTokenIssuer,
-  type User,
-  LogCapture,
-} from '@chat/shared';
+import { createLogger, MemoryBus, type LogLevel, type ServiceApp, type User } from '@chat/shared';
+import { LogCapture, startTestTokenIssuer, type TestTokenIssuer } from '@chat/testing';
 import { createApp, loadUsersConfig } from '@chat/users-service';
 
 export const PASSWORD = 'correct horse battery staple';

@@ -1,8 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createLogger, describeWithInfra, uniqueMongoUrl } from '@chat/shared';
-import { userStoreContract } from '../src/store/user.store.contract';
+import { createLogger } from '@chat/shared';
+import { describeWithInfra, uniqueMongoUrl } from '@chat/testing';
+import { userStoreContract } from './user.store.contract';
 import { EmbeddedUserStore } from '../src/store/user.store.embedded';
 import { MongoUserStore } from '../src/store/user.store.mongo';
 

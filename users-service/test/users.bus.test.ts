@@ -1,4 +1,4 @@
-import { subjects, type BusMessage, type User } from '@chat/shared';
+import { subjects, UpstreamUnavailableError, type BusMessage, type User } from '@chat/shared';
 import { PASSWORD, startTestService, type TestService } from './support';
 
 describe('users-service on the bus', () => {
@@ -37,15 +37,17 @@ describe('users-service on the bus', () => {
       expect(events.map((event) => event.subject)).toEqual([
         subjects.userCreated.subject,
         subjects.userUpdated.subject,
+        subjects.userUpdated.subject,
         subjects.userDeleted.subject,
       ]);
-      const [created, updated, deleted] = events.map((event) => event.data as Record<string, unknown>);
+      const [created, passwordChanged, updated, deleted] = events.map(
+        (event) => event.data as Record<string, unknown>,
+      );
       expect(created).toEqual({ user });
-      // Her other sessions end; the one that changed the password stays.
-      expect(updated).toEqual({
-        user: { ...user, name: 'Alice', updatedAt: expect.any(String) },
-        passwordChanged: { keepSessionId: 'session-of-alice' },
-      });
+      // Before the write, so a password never changes unannounced: her other sessions end, the one that
+      // changed the password stays. Then the update as stored.
+      expect(passwordChanged).toEqual({ user, passwordChanged: { keepSessionId: 'session-of-alice' } });
+      expect(updated).toEqual({ user: { ...user, name: 'Alice', updatedAt: expect.any(String) } });
       expect(deleted).toEqual({ userId: user.id, deletedAt: expect.any(String) });
       for (const event of events) {
         const text = JSON.stringify(event);
@@ -82,8 +84,38 @@ describe('users-service on the bus', () => {
       expect(carols).toEqual([
         { user: expect.objectContaining({ name: 'Carol' }) },
         { user: expect.objectContaining({ name: 'Carol' }), passwordChanged: {} },
+        { user: expect.objectContaining({ name: 'Carol' }) },
       ]);
       expect(Object.keys(carols[0]!)).toEqual(['user']);
+    });
+
+    it('changes no password it cannot announce: 503, the old password still works, and a retry changes it', async () => {
+      const user = await service.signup('dave');
+      const change = () =>
+        service.call('PATCH', `/api/users/${user.id}`, {
+          token: service.tokenFor(user, 'session-of-dave'),
+          body: { password: 'a brand new password', currentPassword: PASSWORD },
+        });
+      const publish = jest
+        .spyOn(service.bus, 'publishDurable')
+        .mockRejectedValueOnce(new UpstreamUnavailableError('The event store is unreachable.'));
+      try {
+        const refused = await change();
+        expect(refused.status).toBe(503);
+        expect(refused.body.error.code).toBe('UPSTREAM_UNAVAILABLE');
+        expect(publish).toHaveBeenCalledWith(subjects.userUpdated.subject, {
+          user,
+          passwordChanged: { keepSessionId: 'session-of-dave' },
+        });
+        expect(await verify({ login: 'dave', password: PASSWORD })).toEqual({ user });
+      } finally {
+        publish.mockRestore();
+      }
+
+      expect((await change()).status).toBe(200);
+      expect(await verify({ login: 'dave', password: 'a brand new password' })).toEqual({
+        user: expect.objectContaining({ id: user.id }),
+      });
     });
 
     it('publishes nothing for a refused write', async () => {

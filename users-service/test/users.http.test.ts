@@ -363,6 +363,6 @@ describe('users-service over HTTP', () => {
     expect((await service.call('GET', '/healthz')).status).toBe(200);
     const ready = await service.call('GET', '/readyz');
     expect(ready.status).toBe(200);
-    expect(ready.body.checks).toEqual({ store: 'ok', bus: 'ok' });
+    expect(ready.body.checks).toEqual({ store: 'ok', bus: 'ok', revocations: 'ok' });
   });
 });

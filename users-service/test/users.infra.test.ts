@@ -1,18 +1,20 @@
 import {
   connectNatsBus,
   createLogger,
-  describeWithInfra,
-  startTestTokenIssuer,
   subjects,
-  testNatsUrl,
-  uniqueMongoUrl,
-  uniqueName,
   type Bus,
   type BusMessage,
   type ServiceApp,
-  type TestTokenIssuer,
   type User,
 } from '@chat/shared';
+import {
+  describeWithInfra,
+  startTestTokenIssuer,
+  testNatsUrl,
+  uniqueMongoUrl,
+  uniqueName,
+  type TestTokenIssuer,
+} from '@chat/testing';
 import { createApp, loadUsersConfig } from '@chat/users-service';
 import { PASSWORD } from './support';
 
@@ -136,8 +138,11 @@ describeWithInfra(['mongo', 'nats'], 'two users-service instances on MongoDB and
     }
   });
 
-  it('answers /readyz with the store and the bus up', async () => {
+  it('answers /readyz with the store, the bus and the revocation consumers up', async () => {
     const response = await call(1, 'GET', '/readyz');
-    expect(response.body).toEqual({ status: 'ready', checks: { store: 'ok', bus: 'ok' } });
+    expect(response.body).toEqual({
+      status: 'ready',
+      checks: { store: 'ok', bus: 'ok', revocations: 'ok' },
+    });
   });
 });

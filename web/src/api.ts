@@ -1,13 +1,8 @@
-/** The gateway's REST API as the pages use it (api-contract.md); same origin, JSON in and out. */
+/** The gateway's REST API as the pages use it (docs/openapi.json); same origin, JSON in and out. */
 
-import type { Room, UserPublic } from '@chat/client';
+import type { FieldIssue, Room, User, UserPublic } from '@chat/protocol';
 
-export interface User extends UserPublic {
-  email: string | null;
-  phone: string | null;
-  role: 'user' | 'admin';
-  updatedAt: string;
-}
+export type { User };
 
 export interface LoginResult {
   accessToken: string;
@@ -16,11 +11,6 @@ export interface LoginResult {
   /** Seconds. */
   expiresIn: number;
   user: User;
-}
-
-export interface FieldIssue {
-  path: string;
-  message: string;
 }
 
 /** An error answer in the contract's shape, or a network failure (`status` 0, code `NETWORK`). */

@@ -36,7 +36,7 @@ function toStored(result: LoginResult): StoredSession {
 
 /**
  * The signed-in user's tokens. It refreshes the access token shortly before it expires (rotating the
- * refresh token, api-contract.md "Auth"), tells listeners about each new token, and ends itself when the
+ * refresh token, docs/openapi.json `POST /api/auth/refresh`), tells listeners about each new token, and ends itself when the
  * server refuses the refresh token.
  */
 export class Session {

@@ -2,9 +2,9 @@ import { execFileSync } from 'node:child_process';
 import { accessSync, constants, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { skipForMissing } from '@chat/shared';
+import { skipForMissing } from '@chat/testing';
 
-/** Debian's Chromium (infra.md): never a downloaded browser. */
+/** Debian's Chromium (README, "Testing"): never a downloaded browser. */
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 
 const CHROMIUM_ARGS = [

@@ -27,7 +27,7 @@ export interface AuthServiceDeps {
   logger: Logger;
 }
 
-/** What login and refresh answer (api-contract.md, Auth). */
+/** What login and refresh answer (docs/openapi.json, tag auth). */
 export interface TokenPair {
   accessToken: string;
   refreshToken: string;
@@ -104,42 +104,46 @@ export class AuthService {
 
     const session = await this.deps.sessions.findById(presented.sessionId);
     if (session && session.endedAt === null && session.retiredHashes.includes(presentedHash)) {
+      // Announced before it ends here, as in logout: if the announcement fails the session still holds the
+      // retired secret, so presenting it again ends it then.
+      await this.announce({ ...session, endReason: 'refresh_reuse', endedAt: now });
       const ended = await this.deps.sessions.end(session.id, 'refresh_reuse', now);
       if (ended) {
         this.deps.logger.warn('a rotated refresh token was presented again; session ended', {
           userId: ended.userId,
           sessionId: ended.id,
         });
-        await this.announce(ended);
       }
     }
     throw new UnauthenticatedError(REFRESH_REFUSED);
   }
 
   /**
-   * Ends the session of a verified access token and announces it. A session that had already ended is
-   * announced again: the token still verified here, so its first announcement may not have gone out.
+   * Announces the end of a verified access token's session (durably: every verifier refuses its tokens
+   * from then on), then ends it here. In that order a logout cannot be half done (issue 15): when the
+   * announcement fails the caller gets 503 and the session is untouched, so the token still works and the
+   * logout can be retried; once it answers, the end is in the stream and reaches every verifier, also
+   * those that were cut off and catch up later. A session that had already ended is announced again: the
+   * token still verified here, so its first announcement may not have gone out.
    */
   async logout(claims: { sid: string; sub: string }): Promise<void> {
     const now = new Date();
-    const session =
-      (await this.deps.sessions.end(claims.sid, 'logout', now)) ??
-      (await this.deps.sessions.findById(claims.sid));
+    const session = await this.deps.sessions.findById(claims.sid);
+    const ended = session?.endedAt ? session : null;
     await this.deps.announceSessionEnded({
       sessionId: claims.sid,
       userId: claims.sub,
-      reason: session?.endReason ?? 'logout',
-      endedAt: session?.endedAt ?? now,
+      reason: ended?.endReason ?? 'logout',
+      endedAt: ended?.endedAt ?? now,
     });
+    if (!ended) await this.deps.sessions.end(claims.sid, 'logout', now);
     this.deps.logger.info('session ended', { userId: claims.sub, sessionId: claims.sid, reason: 'logout' });
   }
 
   /** A deleted user's sessions end, so their refresh tokens stop working and their sockets close. */
   async userDeleted(userId: string): Promise<void> {
-    const ended = await this.deps.sessions.endAllForUser(userId, 'user_deleted', new Date());
-    for (const session of ended) await this.announce(session);
-    if (ended.length > 0)
-      this.deps.logger.info('sessions ended for a deleted user', { userId, count: ended.length });
+    const count = await this.endSessions(userId, 'user_deleted');
+    if (count > 0) this.deps.logger.info('sessions ended for a deleted user', { userId, count });
   }
 
   /**
@@ -147,20 +151,27 @@ export class AuthService {
    * that made the change (`keepSessionId`, when the user changed their own password) stays.
    */
   async passwordChanged(userId: string, keepSessionId: string | undefined): Promise<void> {
-    const ended = await this.deps.sessions.endAllForUser(
-      userId,
-      'password_changed',
-      new Date(),
-      keepSessionId,
-    );
-    for (const session of ended) await this.announce(session);
-    if (ended.length > 0)
-      this.deps.logger.info('sessions ended after a password change', { userId, count: ended.length });
+    const count = await this.endSessions(userId, 'password_changed', keepSessionId);
+    if (count > 0) this.deps.logger.info('sessions ended after a password change', { userId, count });
   }
 
   /** Later access tokens of the user's sessions carry the new username and role. */
   async userUpdated(user: { id: string; username: string; role: Role }): Promise<void> {
     await this.deps.sessions.updateUser(user.id, { username: user.username, role: user.role });
+  }
+
+  /**
+   * Announces, then ends, the user's live sessions (but `exceptId`). These run from a durable consumer:
+   * when an announcement fails the event comes again and finds the same sessions still live, whereas
+   * ending them first would leave nothing to announce on the second try.
+   */
+  private async endSessions(userId: string, reason: SessionEndReason, exceptId?: string): Promise<number> {
+    const now = new Date();
+    const live = await this.deps.sessions.findLiveForUser(userId, exceptId);
+    for (const session of live) await this.announce({ ...session, endReason: reason, endedAt: now });
+    let count = 0;
+    for (const session of live) if (await this.deps.sessions.end(session.id, reason, now)) count += 1;
+    return count;
   }
 
   private announce(session: Session): Promise<void> {

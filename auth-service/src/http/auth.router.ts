@@ -8,7 +8,7 @@ import { loginBodySchema, refreshBodySchema } from './auth.schemas';
 /** Browsers may cache the JWKS briefly; a rotated key is found anyway through an unknown `kid`. */
 const JWKS_MAX_AGE_SECONDS = 300;
 
-/** `/api/auth/*` (api-contract.md, Auth). */
+/** `/api/auth/*` (docs/openapi.json, tag auth). */
 export function authRouter(deps: { auth: AuthService; verifier: TokenVerifier; keys: KeyRing }): Router {
   const router = Router();
 

@@ -3,7 +3,7 @@ import { userSchema } from '@chat/shared';
 
 /**
  * `username` may also be an email, so it is not held to the signup rules; the caps match what
- * users-service accepts on `users.v1.verify-credentials`. Unknown fields are refused (api-contract.md, Conventions).
+ * users-service accepts on `users.v1.verify-credentials`. Unknown fields are refused (README, "API").
  */
 export const loginBodySchema = z.strictObject({
   username: z.string().min(1).max(256),

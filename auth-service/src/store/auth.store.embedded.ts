@@ -30,6 +30,12 @@ function toSession({ _id, retiredHashes, ...rest }: SessionDoc): Session {
   return { id: _id, ...rest, retiredHashes: retiredHashes ?? [] };
 }
 
+function liveFilter(userId: string, exceptId: string | undefined) {
+  return exceptId === undefined
+    ? { userId, endedAt: null }
+    : { userId, endedAt: null, _id: { $ne: exceptId } };
+}
+
 /** NeDB runs each operation whole before the next, so a conditional update is a compare-and-set. */
 class EmbeddedSessionStore implements SessionStore {
   constructor(private readonly db: Datastore<SessionDoc>) {}
@@ -69,6 +75,10 @@ class EmbeddedSessionStore implements SessionStore {
     return affectedDocuments ? toSession(affectedDocuments) : null;
   }
 
+  async findLiveForUser(userId: string, exceptId?: string): Promise<Session[]> {
+    return (await this.db.findAsync(liveFilter(userId, exceptId))).map(toSession);
+  }
+
   async endAllForUser(
     userId: string,
     reason: SessionEndReason,
@@ -76,7 +86,7 @@ class EmbeddedSessionStore implements SessionStore {
     exceptId?: string,
   ): Promise<Session[]> {
     const { affectedDocuments } = await this.db.updateAsync(
-      exceptId === undefined ? { userId, endedAt: null } : { userId, endedAt: null, _id: { $ne: exceptId } },
+      liveFilter(userId, exceptId),
       { $set: { endedAt: at, endReason: reason } },
       { multi: true, returnUpdatedDocs: true },
     );

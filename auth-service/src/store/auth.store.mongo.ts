@@ -94,6 +94,12 @@ function toSession({ _id, retiredHashes, ...rest }: SessionDoc): Session {
   return { id: _id, ...rest, retiredHashes: retiredHashes ?? [], role: rest.role as Role };
 }
 
+function liveFilter(userId: string, exceptId: string | undefined) {
+  return exceptId === undefined
+    ? { userId, endedAt: null }
+    : { userId, endedAt: null, _id: { $ne: exceptId } };
+}
+
 class MongoSessionStore implements SessionStore {
   constructor(private readonly model: mongoose.Model<SessionDoc>) {}
 
@@ -141,15 +147,17 @@ class MongoSessionStore implements SessionStore {
     return doc ? toSession(doc) : null;
   }
 
+  async findLiveForUser(userId: string, exceptId?: string): Promise<Session[]> {
+    return (await this.model.find(liveFilter(userId, exceptId)).lean<SessionDoc[]>()).map(toSession);
+  }
+
   async endAllForUser(
     userId: string,
     reason: SessionEndReason,
     at: Date,
     exceptId?: string,
   ): Promise<Session[]> {
-    const filter =
-      exceptId === undefined ? { userId, endedAt: null } : { userId, endedAt: null, _id: { $ne: exceptId } };
-    const live = await this.model.find(filter, { _id: 1 }).lean<{ _id: string }[]>();
+    const live = await this.model.find(liveFilter(userId, exceptId), { _id: 1 }).lean<{ _id: string }[]>();
     // One conditional update per session, so a session ended concurrently elsewhere is not reported twice.
     const ended = await Promise.all(live.map((doc) => this.end(doc._id, reason, at)));
     return ended.filter((session): session is Session => session !== null);

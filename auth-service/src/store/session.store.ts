@@ -51,6 +51,8 @@ export interface SessionStore {
   rotate(id: string, currentHash: string, next: Rotation): Promise<Session | null>;
   /** Ends a live session; resolves with it as this call ended it, or null when absent or already ended. */
   end(id: string, reason: SessionEndReason, at: Date): Promise<Session | null>;
+  /** The live (not ended) sessions of a user but `exceptId`, if given. */
+  findLiveForUser(userId: string, exceptId?: string): Promise<Session[]>;
   /** Ends every live session of a user but `exceptId`, if given; resolves with those this call ended. */
   endAllForUser(userId: string, reason: SessionEndReason, at: Date, exceptId?: string): Promise<Session[]>;
   /** Copies a user's new username and role onto their live sessions; resolves with how many changed. */

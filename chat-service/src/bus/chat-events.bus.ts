@@ -1,20 +1,41 @@
-import type { Bus, Logger, UserPublic } from '@chat/shared';
-import type { Message, Room } from '../domain/entities';
+import type { Bus, BusMessage, Logger, Subscription } from '@chat/shared';
+import type { Message, Room, RoomEvent, UserPublic } from '@chat/protocol';
 import type { ChatEvents } from '../domain/ports';
-import type { RoomEvent } from '../ws/protocol';
-import { roomSubjectOf, userSubjectOf, type UserNotice } from './chat.subjects';
+import { roomSubject, roomSubjectOf, userSubject, userSubjectOf, type UserNotice } from './chat.subjects';
+
+/** How long a join waits for its new subscription to reach NATS before it reads what was missed. */
+const SETTLE_TIMEOUT_MS = 1_000;
+
+/** Where this instance's own events go at once, without a trip through NATS (the socket hub). */
+export interface LocalDelivery {
+  deliverRoomEvent(event: RoomEvent): void;
+  deliverUserNotice(userId: string, notice: UserNotice): void;
+}
+
+export interface ChatEventsOptions {
+  bus: Bus;
+  instanceId: string;
+  logger: Logger;
+  local: LocalDelivery;
+}
+
+/** The room an event belongs to. */
+export function roomOf(event: RoomEvent): string {
+  return event.type === 'message' ? event.message.roomId : event.roomId;
+}
 
 /**
- * Publishes what the chat domain and the sockets announce, on core NATS subjects: room events on
- * `chat.room.<id>`, membership changes on `chat.user.<id>`. Publishing never fails the caller: the change
- * is already stored, and a lost event costs a client a gap it can see (by seq) and fill from history.
+ * Publishes what the chat domain and the sockets announce: each event goes to this instance's own sockets
+ * at once and to the other instances over NATS, room events on `chat.room.<id>`, membership changes on
+ * `chat.user.<id>`.
+ * Local delivery never waits for NATS, so sockets on the instance that stored a message get it even while
+ * NATS is down. Publishing never fails the caller: the change is already stored, and an instance that
+ * missed events while NATS was away tells its sockets to resync (docs/asyncapi.md, `resync`).
  */
 export class ChatPublisher implements ChatEvents {
-  constructor(
-    private readonly bus: Bus,
-    private readonly instanceId: string,
-    private readonly logger: Logger,
-  ) {}
+  private local: (() => void)[] = [];
+
+  constructor(private readonly options: ChatEventsOptions) {}
 
   roomAdded(userId: string, room: Room, invited: boolean): void {
     this.toUser(userId, { type: 'room.added', room, invited });
@@ -41,19 +62,73 @@ export class ChatPublisher implements ChatEvents {
   }
 
   private toRoom(event: RoomEvent): void {
-    const roomId = event.type === 'message' ? event.message.roomId : event.roomId;
-    this.publish(roomSubjectOf(roomId), { origin: this.instanceId, event });
+    this.deliverLocally(() => this.options.local.deliverRoomEvent(event));
+    this.publish(roomSubjectOf(roomOf(event)), { origin: this.options.instanceId, event });
   }
 
   private toUser(userId: string, event: UserNotice): void {
-    this.publish(userSubjectOf(userId), { origin: this.instanceId, event });
+    this.deliverLocally(() => this.options.local.deliverUserNotice(userId, event));
+    this.publish(userSubjectOf(userId), { origin: this.options.instanceId, event });
+  }
+
+  /**
+   * Local sockets get the event after the current frame's reply (an `ack` before its own `message`, as
+   * over NATS), in the order the events were published; one immediate serves every event of a tick.
+   */
+  private deliverLocally(deliver: () => void): void {
+    this.local.push(deliver);
+    if (this.local.length > 1) return;
+    setImmediate(() => {
+      const pending = this.local;
+      this.local = [];
+      for (const run of pending) run();
+    });
   }
 
   private publish(subject: string, data: unknown): void {
     try {
-      this.bus.publish(subject, data);
+      this.options.bus.publish(subject, data);
     } catch (error) {
-      this.logger.warn('chat event not published', { subject, error });
+      this.options.logger.warn('chat event not published', { subject, error });
     }
+  }
+}
+
+/**
+ * Subscribes to the chat subjects for the socket hub: one room's events and one user's membership notices,
+ * from the other instances (this instance's own arrive through {@link LocalDelivery}). Malformed payloads are logged and dropped here, so handlers see valid events only.
+ */
+export class ChatFeed {
+  constructor(private readonly options: Omit<ChatEventsOptions, 'local'>) {}
+
+  room(roomId: string, handler: (event: RoomEvent) => void): Subscription {
+    return this.options.bus.subscribe(roomSubjectOf(roomId), (message) => {
+      const parsed = roomSubject.schema.safeParse(message.data);
+      if (!parsed.success || roomOf(parsed.data.event) !== roomId) return this.malformed(message);
+      if (parsed.data.origin !== this.options.instanceId) handler(parsed.data.event);
+    });
+  }
+
+  user(userId: string, handler: (notice: UserNotice) => void): Subscription {
+    return this.options.bus.subscribe(userSubjectOf(userId), (message) => {
+      const parsed = userSubject.schema.safeParse(message.data);
+      if (!parsed.success) return this.malformed(message);
+      if (parsed.data.origin !== this.options.instanceId) handler(parsed.data.event);
+    });
+  }
+
+  /** Resolves once this instance's subscriptions reached the server, or when NATS does not answer soon. */
+  async settled(): Promise<void> {
+    if (!this.options.bus.isConnected()) return;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, SETTLE_TIMEOUT_MS);
+    });
+    await Promise.race([this.options.bus.flush().catch(() => undefined), late]);
+    clearTimeout(timer);
+  }
+
+  private malformed(message: BusMessage): void {
+    this.options.logger.warn('ignored a malformed chat event', { subject: message.subject });
   }
 }

@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { defineSubject, subjects } from '@chat/shared';
-import { roomSchema } from '../domain/entities';
-import { roomEventSchema } from '../ws/protocol';
+import { roomEventSchema, roomSchema } from '@chat/protocol';
 
 /**
  * Subjects chat-service owns: core NATS (at most once, no history), between chat instances and for the

@@ -6,9 +6,13 @@ import {
   ValidationError,
   type UserPublic,
 } from '@chat/shared';
+import type { Message, Room, RoomKind } from '@chat/protocol';
 import { directKeyOf, type ChatStore, type MessagePage } from '../store/chat.store';
-import type { Actor, Message, Room, RoomKind } from './entities';
+import type { Actor } from './entities';
 import type { ChatEvents, UserDirectory } from './ports';
+
+/** Candidates per membership query when working out who of the online users shares a room. */
+const MEMBERS_CHUNK = 1_000;
 
 /** At most this many missed messages come with a `joined` reply; `hasMore` says the client should page on. */
 export const MISSED_LIMIT = 200;
@@ -29,7 +33,7 @@ function byCreation(a: Room, b: Room): number {
 }
 
 /**
- * The rooms-and-history use cases (api-contract.md, "Rooms and history" and the socket's join, leave
+ * The rooms-and-history use cases (docs/openapi.json, tag rooms, and the socket's join, leave
  * and send). Every change is stored first, then announced through {@link ChatEvents}.
  *
  * Who may see what: anyone signed in may see and join public rooms; private and direct rooms are for
@@ -49,6 +53,31 @@ export class ChatService {
   async roomsOf(userId: string): Promise<Room[]> {
     const rooms = await this.deps.store.getRooms(await this.deps.store.roomIdsOf(userId));
     return rooms.sort(byCreation);
+  }
+
+  /** Tells the room's other users that `user`, a member (the caller checked), is typing or stopped. */
+  typing(user: UserPublic, roomId: string, active: boolean): void {
+    this.deps.events.typing(roomId, user, active);
+  }
+
+  /** Whether the store can be reached now (no round trip): sockets are refused while it cannot. */
+  storeConnected(): boolean {
+    return this.deps.store.connected();
+  }
+
+  /** The rooms each of `userIds` belongs to (users without rooms are left out), for presence. */
+  roomIdsOfUsers(userIds: readonly string[]): Promise<Map<string, string[]>> {
+    return this.deps.store.roomIdsOfUsers(userIds);
+  }
+
+  /** Those of `userIds` who belong to at least one of `roomIds`, asked in chunks, for presence. */
+  async membersAmong(roomIds: readonly string[], userIds: readonly string[]): Promise<string[]> {
+    if (roomIds.length === 0 || userIds.length === 0) return [];
+    const ids: string[] = [];
+    for (let i = 0; i < userIds.length; i += MEMBERS_CHUNK) {
+      ids.push(...(await this.deps.store.membersAmong(roomIds, userIds.slice(i, i + MEMBERS_CHUNK))));
+    }
+    return ids;
   }
 
   /** `GET /api/rooms`: the rooms `userId` belongs to plus every public room, oldest first. */

@@ -1,5 +1,5 @@
 import type { UserPublic } from '@chat/shared';
-import type { Message, Room } from './entities';
+import type { Message, Room } from '@chat/protocol';
 
 /** Public profiles, owned by users-service. */
 export interface UserDirectory {
@@ -20,4 +20,6 @@ export interface ChatEvents {
   memberJoined(room: Room, user: UserPublic): void;
   memberLeft(room: Room, user: UserPublic): void;
   messageCreated(message: Message): void;
+  /** `user` started or stopped typing in `roomId` (no reply, nothing stored). */
+  typing(roomId: string, user: UserPublic, active: boolean): void;
 }

@@ -1,5 +1,5 @@
 import { errorBodySchema, type RouteDescription } from '@chat/shared';
-import { roomSchema } from '../domain/entities';
+import { roomSchema } from '@chat/protocol';
 import { createRoomBody, historyQuery, inviteBody, messagePageSchema, roomListSchema } from './rooms.schemas';
 
 const error = errorBodySchema;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { idSchema } from '@chat/shared';
-import { messageSchema, roomNameSchema, roomSchema } from '../domain/entities';
+import { messageSchema, roomNameSchema, roomSchema } from '@chat/protocol';
 
 /** `POST /api/rooms`. */
 export const createRoomBody = z.strictObject({

@@ -1,6 +1,7 @@
 import type Datastore from '@seald-io/nedb';
 import { closeEmbeddedCollections, openEmbeddedCollection, uniqueViolationKey } from '@chat/shared';
-import type { Membership, Message, Room } from '../domain/entities';
+import type { Message, Room } from '@chat/protocol';
+import type { Membership } from '../domain/entities';
 import {
   directRoomDocumentOf,
   membershipId,
@@ -203,6 +204,11 @@ export class EmbeddedChatStore implements ChatStore {
   }
 
   async ping(): Promise<boolean> {
+    return true;
+  }
+
+  /** Files in this process: there is no connection to lose. */
+  connected(): boolean {
     return true;
   }
 

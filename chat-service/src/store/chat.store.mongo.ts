@@ -1,6 +1,7 @@
 import { Schema, type Connection, type Model, type mongo } from 'mongoose';
-import { connectMongo, duplicateKeyField, mongoReachable, type Logger } from '@chat/shared';
-import type { Membership, Message, Room } from '../domain/entities';
+import { connectMongo, duplicateKeyField, mongoConnected, mongoReachable, type Logger } from '@chat/shared';
+import type { Message, Room } from '@chat/protocol';
+import type { Membership } from '../domain/entities';
 import {
   directRoomDocumentOf,
   membershipId,
@@ -260,6 +261,10 @@ export class MongoChatStore implements ChatStore {
 
   ping(): Promise<boolean> {
     return mongoReachable(this.connection);
+  }
+
+  connected(): boolean {
+    return mongoConnected(this.connection);
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,6 @@
 import { ConflictError } from '@chat/shared';
-import type { Membership, Message, Room, RoomKind } from '../domain/entities';
+import type { Message, Room, RoomKind } from '@chat/protocol';
+import type { Membership } from '../domain/entities';
 
 /** A public or private room to create, with its owner as the first member. */
 export interface NewRoom {
@@ -74,7 +75,10 @@ export interface ChatStore {
   appendMessage(message: NewMessage): Promise<{ message: Message; created: boolean }>;
   findMessage(id: string): Promise<Message | undefined>;
   listMessages(roomId: string, range: MessageRange): Promise<MessagePage>;
+  /** The readiness check: true once the database answers a ping. */
   ping(): Promise<boolean>;
+  /** Whether the database connection is up now, without a round trip (checked on every socket upgrade). */
+  connected(): boolean;
   close(): Promise<void>;
 }
 

@@ -1,5 +1,5 @@
 import { UpstreamUnavailableError } from '@chat/shared';
-import type { Message } from '../domain/entities';
+import type { Message } from '@chat/protocol';
 import {
   dedupeKeyOf,
   messageDocumentOf,

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { WebSocket } from 'ws';
-import type { AccessClaims, UserPublic } from '@chat/shared';
+import type { AccessClaims } from '@chat/shared';
+import type { ServerEvent, ServerEventOf, UserPublic } from '@chat/protocol';
 import { OutboundQueue, outgoing, type FlushScheduler, type Outgoing } from './outbound-queue';
 import type { TokenBucket } from './rate-limiter';
 
@@ -85,12 +86,12 @@ export class ClientSocket {
     }
   }
 
-  send(event: object): void {
+  send(event: ServerEvent): void {
     this.push(outgoing(event));
   }
 
   /** Sends the hello, then whatever arrived while the session was being set up. */
-  open(hello: object): void {
+  open(hello: ServerEventOf<'hello'>): void {
     const early = this.early ?? [];
     this.early = undefined;
     this.send(hello);

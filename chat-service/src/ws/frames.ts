@@ -1,19 +1,18 @@
-import { randomUUID } from 'node:crypto';
 import type { RawData } from 'ws';
 import {
-  AppError,
   ForbiddenError,
+  InvalidJsonError,
   issuesToDetails,
-  type Bus,
-  type FieldIssue,
+  RateLimitedError,
+  ValidationError,
   type Logger,
   type TokenVerifier,
 } from '@chat/shared';
-import type { ChatPublisher } from '../bus/chat-events.bus';
-import type { ChatService } from '../domain/chat.service';
+import { clientFrameSchema, CloseCode, refSchema, type ClientFrame } from '@chat/protocol';
+import type { ChatService, Missed } from '../domain/chat.service';
 import type { Actor } from '../domain/entities';
 import type { ClientSocket } from './client-socket';
-import { clientFrameSchema, CloseCode, refSchema, type ClientFrame } from './protocol';
+import { errorEvent } from './socket-errors';
 import type { SocketHub } from './socket-hub';
 
 /** Frames accepted but not yet answered, per socket; more waits are refused rather than queued. */
@@ -22,40 +21,10 @@ const MAX_PENDING_FRAMES = 64;
 export interface FrameContext {
   chat: ChatService;
   hub: SocketHub;
-  bus: Bus;
-  publisher: ChatPublisher;
   verifier: TokenVerifier;
   logger: Logger;
   /** Reschedules the socket's expiry after a refresh. */
   renewed: (client: ClientSocket) => void;
-}
-
-/** The one place errors become `error` frames: AppErrors keep their code, anything else is INTERNAL. */
-export function sendError(
-  logger: Logger,
-  client: ClientSocket,
-  ref: string | undefined,
-  error: unknown,
-): void {
-  if (error instanceof AppError) {
-    client.send({
-      type: 'error',
-      ...(ref === undefined ? {} : { ref }),
-      code: error.code,
-      message: error.message,
-      ...(error.details ? { details: error.details } : {}),
-    });
-    return;
-  }
-  const errorId = randomUUID();
-  logger.error('socket frame failed', { errorId, userId: client.userId, error });
-  client.send({
-    type: 'error',
-    ...(ref === undefined ? {} : { ref }),
-    code: 'INTERNAL',
-    message: 'Something went wrong on our side.',
-    errorId,
-  });
 }
 
 function refOf(raw: unknown): string | undefined {
@@ -67,10 +36,6 @@ function refOf(raw: unknown): string | undefined {
 function textOf(data: RawData): string {
   if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
   return (Buffer.isBuffer(data) ? data : Buffer.from(data)).toString('utf8');
-}
-
-function clientError(code: string, message: string, details?: FieldIssue[]): AppError {
-  return new AppError(code, message, details ? { details } : {});
 }
 
 /**
@@ -87,31 +52,27 @@ export function handleFrame(
   if (client.isClosing) return;
   const verdict = client.limiter.take();
   if (verdict === 'abusive') return client.close(CloseCode.POLICY, 'Rate limit exceeded.');
-  const fail = (ref: string | undefined, error: AppError) => sendError(context.logger, client, ref, error);
+  const fail = (ref: string | undefined, error: unknown) =>
+    client.send(errorEvent(context.logger, client.userId, ref, error));
   if (isBinary)
-    return fail(undefined, clientError('INVALID_JSON', 'Frames are JSON text; binary frames are refused.'));
+    return fail(undefined, new InvalidJsonError('Frames are JSON text; binary frames are refused.'));
   let raw: unknown;
   try {
     raw = JSON.parse(textOf(data));
-  } catch {
-    return fail(undefined, clientError('INVALID_JSON', 'The frame is not valid JSON.'));
+  } catch (error) {
+    return fail(undefined, new InvalidJsonError('The frame is not valid JSON.', error));
   }
   const ref = refOf(raw);
-  if (verdict === 'limited') return fail(ref, clientError('RATE_LIMITED', 'Too many frames; slow down.'));
+  if (verdict === 'limited') return fail(ref, new RateLimitedError(1, 'Too many frames; slow down.'));
   const parsed = clientFrameSchema.safeParse(raw);
-  if (!parsed.success) {
-    return fail(
-      ref,
-      clientError('VALIDATION_FAILED', 'The frame is not valid.', issuesToDetails(parsed.error)),
-    );
-  }
-  if (client.pending >= MAX_PENDING_FRAMES) {
-    return fail(ref, clientError('RATE_LIMITED', 'Too many frames waiting for an answer; slow down.'));
-  }
+  if (!parsed.success)
+    return fail(ref, new ValidationError(issuesToDetails(parsed.error), 'The frame is not valid.'));
+  if (client.pending >= MAX_PENDING_FRAMES)
+    return fail(ref, new RateLimitedError(1, 'Too many frames waiting for an answer; slow down.'));
   client.pending += 1;
   client.chain = client.chain
     .then(() => dispatch(context, client, parsed.data))
-    .catch((error: unknown) => sendError(context.logger, client, ref, error))
+    .catch((error: unknown) => fail(ref, error))
     .finally(() => {
       client.pending -= 1;
     });
@@ -130,9 +91,9 @@ async function dispatch(context: FrameContext, client: ClientSocket, frame: Clie
       // Receive the room before reading what was missed: an event in between then arrives twice (the
       // client dedupes by id) instead of never.
       hub.enterForUser(actor.id, frame.roomId);
-      let missed = { missed: [] as unknown[], hasMore: false };
+      let missed: Missed = { missed: [], hasMore: false };
       if (frame.since !== undefined) {
-        await context.bus.flush();
+        await hub.settled();
         missed = await chat.missedSince(actor, frame.roomId, frame.since);
       }
       return client.send({ type: 'joined', ...ref, roomId: frame.roomId, ...missed });
@@ -154,7 +115,7 @@ async function dispatch(context: FrameContext, client: ClientSocket, frame: Clie
         await chat.memberRoom(actor, frame.roomId);
         hub.enterForUser(actor.id, frame.roomId);
       }
-      return context.publisher.typing(frame.roomId, client.user, frame.active);
+      return chat.typing(client.user, frame.roomId, frame.active);
     case 'refresh': {
       const claims = await context.verifier.verify(frame.token);
       if (claims.sub !== client.userId) throw new ForbiddenError('The token belongs to another user.');
@@ -162,5 +123,8 @@ async function dispatch(context: FrameContext, client: ClientSocket, frame: Clie
       context.renewed(client);
       return client.send({ type: 'refreshed', ...ref, expiresAt: new Date(claims.exp * 1000).toISOString() });
     }
+    default:
+      // Every frame the schema accepts has its case above: a new one without a case does not compile.
+      return frame satisfies never;
   }
 }

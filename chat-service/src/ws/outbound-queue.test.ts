@@ -1,4 +1,4 @@
-import { FlushScheduler, OutboundQueue, outgoing, type FrameSink } from './outbound-queue';
+import { FlushScheduler, OutboundQueue, type FrameSink, type Outgoing } from './outbound-queue';
 
 class FakeSocket implements FrameSink {
   frames: string[] = [];
@@ -32,8 +32,13 @@ function setup(options: { maxBytes?: number; maxFrameBytes?: number; stallMs?: n
   return { sink, queue, overflows, flushes, advance: (ms: number) => (clock += ms) };
 }
 
-const message = (n: number, pad = 0) => outgoing({ type: 'message', n, pad: 'x'.repeat(pad) });
-const typing = (n: number) => outgoing({ type: 'typing', n }, true);
+/** The queue never looks inside events: numbered stand-ins make order and drops easy to read. */
+function item(event: object, droppable = false): Outgoing {
+  const data = JSON.stringify(event);
+  return { data, bytes: Buffer.byteLength(data), droppable };
+}
+const message = (n: number, pad = 0) => item({ type: 'message', n, pad: 'x'.repeat(pad) });
+const typing = (n: number) => item({ type: 'typing', n }, true);
 
 describe('OutboundQueue', () => {
   it('sends one event alone as an object, not as an array', () => {

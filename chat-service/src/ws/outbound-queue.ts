@@ -1,3 +1,5 @@
+import type { ServerEvent } from '@chat/protocol';
+
 /** One serialized server event, shared by every socket it goes to (serialized once per broadcast). */
 export interface Outgoing {
   /** The event as JSON text. */
@@ -9,7 +11,7 @@ export interface Outgoing {
 }
 
 /** Wraps an event for {@link OutboundQueue.push}: serialize once, then push the same object to every socket. */
-export function outgoing(event: object, droppable = false): Outgoing {
+export function outgoing(event: ServerEvent, droppable = false): Outgoing {
   const data = JSON.stringify(event);
   return { data, bytes: Buffer.byteLength(data), droppable };
 }
@@ -38,7 +40,7 @@ export interface OutboundQueueOptions {
 /**
  * The outbound side of one socket: events pushed during a tick leave together at the next flush, as one
  * frame (a single event as itself, several as a JSON array joined from their serialized text, never
- * re-serialized). System calls per write, not bytes, are what fan-out costs (infra.md).
+ * re-serialized). System calls per write, not bytes, are what fan-out costs.
  *
  * Bounded: what waits here plus what `ws` has not yet written never exceeds `maxBytes` for long.
  * Policy when a socket falls behind (queued + buffered > maxBytes):

@@ -1,5 +1,6 @@
-import type { Bus, Logger, Subscription, UserPublic } from '@chat/shared';
-import { presenceHeartbeatSubject, presenceSubject, presenceSyncSubject } from '../bus/chat.subjects';
+import type { Logger, Subscription } from '@chat/shared';
+import type { UserPublic } from '@chat/protocol';
+import type { PresenceBus } from '../bus/presence.bus';
 import { PresenceTracker, type PresenceChange } from './presence-tracker';
 
 /** Changes within this window reach clients together: a burst of connections is one frame per recipient. */
@@ -26,7 +27,7 @@ function isEmpty(batch: PresenceBatch): boolean {
 }
 
 export interface PresenceOptions {
-  bus: Bus;
+  bus: PresenceBus;
   logger: Logger;
   instanceId: string;
   /** How long a user's last local socket may be gone before this instance lets them go. */
@@ -38,7 +39,7 @@ export interface PresenceOptions {
 }
 
 /**
- * Presence across chat instances (api-contract.md: online when a user's first socket opens anywhere,
+ * Presence across chat instances (docs/asyncapi.md, `presence`: online when a user's first socket opens anywhere,
  * offline when the last one closes).
  *
  * Each instance counts its own sockets per user and says on `chat.presence` when it starts holding a user
@@ -71,32 +72,20 @@ export class Presence {
   }
 
   start(): void {
-    const { bus, instanceId } = this.options;
-    this.subscriptions = [
-      bus.subscribe(presenceSubject.subject, (message) => {
-        const parsed = presenceSubject.schema.safeParse(message.data);
-        if (!parsed.success) return this.malformed(message.subject);
-        const { instanceId: from, userId, status } = parsed.data;
-        if (from === instanceId) return;
+    const { bus } = this.options;
+    this.subscriptions = bus.listen({
+      notice: ({ instanceId: from, userId, status }) => {
         const now = Date.now();
         this.changed(
           status === 'online'
             ? this.tracker.online(from, userId, now)
             : this.tracker.offline(from, userId, now),
         );
-      }),
-      bus.subscribe(presenceHeartbeatSubject.subject, (message) => {
-        const parsed = presenceHeartbeatSubject.schema.safeParse(message.data);
-        if (!parsed.success) return this.malformed(message.subject);
-        const { instanceId: from, userIds, ttlMs } = parsed.data;
-        if (from !== instanceId) this.changed(this.tracker.heartbeat(from, userIds, ttlMs, Date.now()));
-      }),
-      bus.subscribe(presenceSyncSubject.subject, (message) => {
-        const parsed = presenceSyncSubject.schema.safeParse(message.data);
-        if (!parsed.success) return this.malformed(message.subject);
-        if (parsed.data.instanceId !== instanceId) this.sendHeartbeat();
-      }),
-    ];
+      },
+      heartbeat: ({ instanceId: from, userIds, ttlMs }) =>
+        this.changed(this.tracker.heartbeat(from, userIds, ttlMs, Date.now())),
+      syncRequested: () => this.sendHeartbeat(),
+    });
     const heartbeat = setInterval(
       () => this.sendHeartbeat(),
       Math.max(1, Math.floor(this.options.ttlMs / 3)),
@@ -106,7 +95,7 @@ export class Presence {
       Math.min(1_000, Math.max(20, Math.floor(this.options.ttlMs / 10))),
     );
     this.timers = [heartbeat, expiry];
-    this.publish(presenceSyncSubject.subject, { instanceId });
+    bus.requestSync();
     this.sendHeartbeat();
   }
 
@@ -144,7 +133,7 @@ export class Presence {
       this.deleteGrace(userId);
       return;
     }
-    this.publish(presenceSubject.subject, { instanceId: this.options.instanceId, userId, status: 'online' });
+    this.options.bus.notice(userId, 'online');
     this.changed(this.tracker.online(this.options.instanceId, userId, Date.now()));
   }
 
@@ -173,18 +162,14 @@ export class Presence {
     this.stopped = true;
     for (const timer of this.timers) clearInterval(timer);
     clearTimeout(this.batchTimer);
-    this.publish(presenceHeartbeatSubject.subject, {
-      instanceId: this.options.instanceId,
-      userIds: [],
-      ttlMs: this.options.ttlMs,
-    });
+    this.options.bus.heartbeat([], this.options.ttlMs);
     await Promise.all(this.subscriptions.map((subscription) => subscription.unsubscribe()));
     this.subscriptions = [];
     await this.delivering;
   }
 
   private release(userId: string): void {
-    this.publish(presenceSubject.subject, { instanceId: this.options.instanceId, userId, status: 'offline' });
+    this.options.bus.notice(userId, 'offline');
     this.changed(this.tracker.offline(this.options.instanceId, userId, Date.now()));
   }
 
@@ -196,11 +181,7 @@ export class Presence {
 
   private sendHeartbeat(): void {
     if (this.stopped) return;
-    this.publish(presenceHeartbeatSubject.subject, {
-      instanceId: this.options.instanceId,
-      userIds: this.tracker.heldBy(this.options.instanceId),
-      ttlMs: this.options.ttlMs,
-    });
+    this.options.bus.heartbeat(this.tracker.heldBy(this.options.instanceId), this.options.ttlMs);
   }
 
   private changed(changes: PresenceChange[]): void {
@@ -227,17 +208,5 @@ export class Presence {
           this.options.logger.warn('presence changes not delivered', { error });
         });
     }, BATCH_WINDOW_MS);
-  }
-
-  private publish(subject: string, data: unknown): void {
-    try {
-      this.options.bus.publish(subject, data);
-    } catch (error) {
-      this.options.logger.warn('presence not published', { subject, error });
-    }
-  }
-
-  private malformed(subject: string): void {
-    this.options.logger.warn('ignored a malformed presence message', { subject });
   }
 }

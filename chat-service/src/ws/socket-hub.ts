@@ -1,34 +1,44 @@
-import type { Bus, BusMessage, Logger, Subscription, UserPublic } from '@chat/shared';
-import { roomSubject, roomSubjectOf, userSubject, userSubjectOf } from '../bus/chat.subjects';
+import type { Logger, Subscription } from '@chat/shared';
+import type { RoomEvent, UserPublic } from '@chat/protocol';
+import type { ChatFeed, LocalDelivery } from '../bus/chat-events.bus';
+import type { UserNotice } from '../bus/chat.subjects';
 import type { ClientSocket } from './client-socket';
 import { outgoing } from './outbound-queue';
 
-export interface SocketHubOptions {
-  bus: Bus;
-  logger: Logger;
+/** What presence needs to hear of membership changes the hub sees. */
+export interface MembershipObserver {
   /** `userId`, who has sockets here, became a member of `roomId`; their sockets receive it now. */
-  onRoomAdded: (userId: string, roomId: string) => void;
+  roomAdded(userId: string, roomId: string): void;
   /** `user` became a member of `roomId`, which sockets here receive. */
-  onMemberJoined: (roomId: string, user: UserPublic) => void;
+  memberJoined(roomId: string, user: UserPublic): void;
 }
 
 /**
- * The sockets of this instance, indexed by user and by room, and the bus subscriptions they need: a room's
+ * The sockets of this instance, indexed by user and by room, and the feed subscriptions they need: a room's
  * subject while a local socket receives that room, a user's subject while a local socket of theirs is open
  * (reference-counted, so an instance hears only what its sockets need).
  *
- * Every room event reaches local sockets from the room's subject only, including events this instance
- * published itself: one path, so each socket gets each event exactly once. An event is serialized once
- * per instance and the same text is queued for every socket.
+ * Events reach local sockets once each: this instance's own straight from its publisher
+ * ({@link LocalDelivery}), the other instances' from the feed. An event is serialized once per instance and
+ * the same text is queued for every socket.
  */
-export class SocketHub {
+export class SocketHub implements LocalDelivery {
   private readonly clients = new Set<ClientSocket>();
   private readonly byUser = new Map<string, Set<ClientSocket>>();
   private readonly byRoom = new Map<string, Set<ClientSocket>>();
   private readonly roomSubs = new Map<string, Subscription>();
   private readonly userSubs = new Map<string, Subscription>();
+  private observer: MembershipObserver | undefined;
 
-  constructor(private readonly options: SocketHubOptions) {}
+  constructor(
+    private readonly feed: ChatFeed,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Presence registers here to hear of membership changes. */
+  observe(observer: MembershipObserver): void {
+    this.observer = observer;
+  }
 
   get size(): number {
     return this.clients.size;
@@ -60,8 +70,8 @@ export class SocketHub {
       return;
     }
     this.byUser.set(client.userId, new Set([client]));
-    const subscription: Subscription = this.options.bus.subscribe(userSubjectOf(client.userId), (message) => {
-      if (this.userSubs.get(client.userId) === subscription) this.onUserNotice(client.userId, message);
+    const subscription: Subscription = this.feed.user(client.userId, (notice) => {
+      if (this.userSubs.get(client.userId) === subscription) this.deliverUserNotice(client.userId, notice);
     });
     this.userSubs.set(client.userId, subscription);
   }
@@ -95,8 +105,8 @@ export class SocketHub {
       return;
     }
     this.byRoom.set(roomId, new Set([client]));
-    const subscription: Subscription = this.options.bus.subscribe(roomSubjectOf(roomId), (message) => {
-      if (this.roomSubs.get(roomId) === subscription) this.onRoomEvent(roomId, message);
+    const subscription: Subscription = this.feed.room(roomId, (event) => {
+      if (this.roomSubs.get(roomId) === subscription) this.deliverRoomEvent(event);
     });
     this.roomSubs.set(roomId, subscription);
   }
@@ -111,6 +121,37 @@ export class SocketHub {
     }
   }
 
+  /** Queues a room event for the local sockets receiving its room. */
+  deliverRoomEvent(event: RoomEvent): void {
+    const roomId = event.type === 'message' ? event.message.roomId : event.roomId;
+    const sockets = this.byRoom.get(roomId);
+    if (!sockets) return;
+    // Typing is for the room's other users: not back to any socket of the one typing.
+    const skipUser = event.type === 'typing' ? event.user.id : undefined;
+    const item = outgoing(event, event.type === 'typing');
+    for (const client of sockets) if (client.userId !== skipUser) client.push(item);
+    if (event.type === 'member.joined') this.observer?.memberJoined(roomId, event.user);
+  }
+
+  /** Applies a membership change to the local sockets of `userId`. */
+  deliverUserNotice(userId: string, notice: UserNotice): void {
+    if (!this.byUser.has(userId)) return;
+    if (notice.type === 'room.removed') return this.leaveForUser(userId, notice.roomId);
+    this.enterForUser(userId, notice.room.id);
+    this.observer?.roomAdded(userId, notice.room.id);
+    if (!notice.invited) return;
+    const item = outgoing({ type: 'room.invited', room: notice.room });
+    for (const client of this.byUser.get(userId) ?? []) client.push(item);
+  }
+
+  /**
+   * Resolves once the subscriptions made so far are in place on the bus, so events from now on reach them;
+   * without a bus connection, at once: the instance resyncs its sockets when the bus returns.
+   */
+  settled(): Promise<void> {
+    return this.feed.settled();
+  }
+
   /** Drops every subscription (the instance is stopping). */
   async close(): Promise<void> {
     const subscriptions = [...this.roomSubs.values(), ...this.userSubs.values()];
@@ -119,43 +160,11 @@ export class SocketHub {
     await Promise.all(subscriptions.map((subscription) => subscription.unsubscribe()));
   }
 
-  private onRoomEvent(roomId: string, message: BusMessage): void {
-    const parsed = roomSubject.schema.safeParse(message.data);
-    if (!parsed.success) return this.malformed(message.subject);
-    const { event } = parsed.data;
-    if ((event.type === 'message' ? event.message.roomId : event.roomId) !== roomId) {
-      return this.malformed(message.subject);
-    }
-    const sockets = this.byRoom.get(roomId);
-    if (!sockets) return;
-    // Typing is for the room's other users: not back to any socket of the one typing.
-    const skipUser = event.type === 'typing' ? event.user.id : undefined;
-    const item = outgoing(event, event.type === 'typing');
-    for (const client of sockets) if (client.userId !== skipUser) client.push(item);
-    if (event.type === 'member.joined') this.options.onMemberJoined(roomId, event.user);
-  }
-
-  private onUserNotice(userId: string, message: BusMessage): void {
-    const parsed = userSubject.schema.safeParse(message.data);
-    if (!parsed.success) return this.malformed(message.subject);
-    const { event } = parsed.data;
-    if (event.type === 'room.removed') return this.leaveForUser(userId, event.roomId);
-    this.enterForUser(userId, event.room.id);
-    this.options.onRoomAdded(userId, event.room.id);
-    if (!event.invited) return;
-    const item = outgoing({ type: 'room.invited', room: event.room });
-    for (const client of this.byUser.get(userId) ?? []) client.push(item);
-  }
-
   private unsubscribe(subscriptions: Map<string, Subscription>, key: string): void {
     const subscription = subscriptions.get(key);
     subscriptions.delete(key);
     subscription
       ?.unsubscribe()
-      .catch((error: unknown) => this.options.logger.warn('bus unsubscribe failed', { key, error }));
-  }
-
-  private malformed(subject: string): void {
-    this.options.logger.warn('ignored a malformed chat event', { subject });
+      .catch((error: unknown) => this.logger.warn('bus unsubscribe failed', { key, error }));
   }
 }

@@ -1,6 +1,61 @@
-import { STATUS_CODES, type IncomingMessage } from 'node:http';
-import type { Duplex } from 'node:stream';
-import { bearerToken } from '@chat/shared';
+import type { IncomingMessage } from 'node:http';
+import {
+  AppError,
+  bearerToken,
+  ForbiddenError,
+  idSchema,
+  NotFoundError,
+  UnauthenticatedError,
+  UpstreamUnavailableError,
+  type AccessClaims,
+  type TokenVerification,
+} from '@chat/shared';
+import type { UserPublic } from '@chat/protocol';
+import type { UserDirectory } from '../domain/ports';
+
+/** The path sockets open on (through the gateway: `GET /ws`). */
+export const SOCKET_PATH = '/ws';
+
+export interface UpgradeAuthOptions {
+  allowedOrigins: readonly string[];
+  verification: TokenVerification;
+  users: UserDirectory;
+}
+
+/** Who an upgrade request is, once it may open a socket. */
+export interface SocketIdentity {
+  claims: AccessClaims;
+  user: UserPublic;
+}
+
+/**
+ * Decides whether an upgrade request may open a socket, before any socket opens: the path, the origin,
+ * the access token (revocations included) and that its user still exists. Throws the AppError the
+ * request is refused with; a dependency that fails is UPSTREAM_UNAVAILABLE.
+ */
+export async function authenticateUpgrade(
+  req: IncomingMessage,
+  options: UpgradeAuthOptions,
+): Promise<SocketIdentity> {
+  // A request target such as `//` or `//:99999/ws` is not a path on this base: treat it as any unknown path.
+  const url = URL.parse(req.url ?? '/', 'http://chat.invalid') ?? new URL('/invalid', 'http://chat.invalid');
+  if (url.pathname !== SOCKET_PATH) throw new NotFoundError(url.pathname);
+  if (!originAllowed(req, options.allowedOrigins))
+    throw new ForbiddenError('This origin may not open a socket.');
+  const token = upgradeToken(req, url);
+  if (!token) throw new UnauthenticatedError();
+  try {
+    const claims = await options.verification.verifier.verify(token);
+    if (!idSchema.safeParse(claims.sub).success)
+      throw new UnauthenticatedError('The access token is not valid.');
+    const user = await options.users.get(claims.sub);
+    if (!user) throw new UnauthenticatedError('This user no longer exists.');
+    return { claims, user };
+  } catch (error) {
+    if (error instanceof AppError && error.code === 'UNAUTHENTICATED') throw error;
+    throw new UpstreamUnavailableError('A service this socket needs is unavailable.', error);
+  }
+}
 
 /**
  * Whether a browser page from the request's Origin may open a socket (cross-site WebSocket hijacking).
@@ -38,29 +93,4 @@ function firstHeader(value: string | string[] | undefined): string | undefined {
 /** The access token of an upgrade request: `?token=` or `Authorization: Bearer`. */
 export function upgradeToken(req: IncomingMessage, url: URL): string | undefined {
   return url.searchParams.get('token') || bearerToken(req.headers.authorization);
-}
-
-/**
- * Answers an upgrade request with a plain HTTP error in the contract's shape and closes the connection:
- * no socket opens. 401s carry `WWW-Authenticate: Bearer` as everywhere else.
- */
-export function refuseUpgrade(
-  socket: Duplex,
-  status: number,
-  code: string,
-  message: string,
-  headers: Record<string, string> = {},
-): void {
-  if (socket.destroyed) return;
-  const body = JSON.stringify({ error: { code, message } });
-  const lines = [
-    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}`,
-    'Connection: close',
-    'Content-Type: application/json; charset=utf-8',
-    `Content-Length: ${Buffer.byteLength(body)}`,
-    ...(status === 401 ? ['WWW-Authenticate: Bearer'] : []),
-    ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
-  ];
-  socket.once('finish', () => socket.destroy());
-  socket.end(`${lines.join('\r\n')}\r\n\r\n${body}`);
 }

@@ -2,7 +2,7 @@ import type { Request, RequestHandler } from 'express';
 import cors from 'cors';
 import { ipKeyGenerator, rateLimit, MemoryStore, type RateLimitInfo } from 'express-rate-limit';
 import helmet from 'helmet';
-import { AppError, RateLimitedError, type Logger } from '@chat/shared';
+import { BadRequestError, RateLimitedError, type Logger } from '@chat/shared';
 
 /**
  * A percent-encoding that does not decode is refused here with 400, before it reaches a service's router
@@ -13,7 +13,7 @@ export const rejectMalformedUrl: RequestHandler = (req, _res, next) => {
   try {
     decodeURIComponent(req.path);
   } catch {
-    next(new AppError('BAD_REQUEST', 'The URL is not valid: its percent-encoding does not decode.'));
+    next(new BadRequestError('The URL is not valid: its percent-encoding does not decode.'));
     return;
   }
   next();

@@ -21,7 +21,7 @@ export const gatewayRoutes: RouteDescription[] = [
     method: 'get',
     path: '/readyz',
     summary:
-      'Every upstream service answers its /healthz (chat: at least one instance); 503 names which did not.',
+      'Every upstream service is ready: its /readyz answers 200 (chat: at least one instance); 503 names which is not.',
     auth: false,
     responses: { 200: readinessSchema, 503: readinessSchema },
   },

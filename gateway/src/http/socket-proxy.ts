@@ -21,7 +21,7 @@ const MAX_ATTEMPTS = 3;
 
 /**
  * A refusal written straight onto the socket: there is no HTTP response object for an upgrade. It carries
- * the request's `x-request-id` like every other answer (api-contract.md, Conventions).
+ * the request's `x-request-id` like every other answer (README, "API").
  */
 function refuse(
   socket: Duplex,

@@ -90,11 +90,15 @@ export class UpstreamProxy {
     );
   }
 
-  /** True when `origin` answers `GET /healthz` with 200 within `timeoutMs`. */
+  /**
+   * True when `origin` answers `GET /readyz` with 200 within `timeoutMs`: ready, not merely alive, so the
+   * gateway is not ready while a service it routes to cannot do its work (its store or bus is down, or it
+   * cannot follow revocations; issue 15).
+   */
   async probe(origin: string, timeoutMs: number): Promise<boolean> {
     const { statusCode, body } = await this.pool(origin).request({
       method: 'GET',
-      path: '/healthz',
+      path: '/readyz',
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,
       signal: AbortSignal.timeout(timeoutMs),

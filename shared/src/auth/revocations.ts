@@ -1,4 +1,4 @@
-import type { Bus, Subscription } from '../bus/bus';
+import type { Bus, ConsumerSubscription } from '../bus/bus';
 import { subjects } from '../bus/subjects';
 import type { Logger } from '../logger';
 import type { AccessClaims } from '../schemas';
@@ -45,13 +45,15 @@ export class RevocationList {
 
 /**
  * Feeds `list` from the durable stream: ended sessions and deleted users, replayed from `windowSeconds`
- * ago so a verifier that starts late still refuses tokens revoked before it started.
+ * ago so a verifier that starts late still refuses tokens revoked before it started. The consumers are
+ * recreated after server restarts and lost consumers from the last event they handled (the bus does it);
+ * while one of them is not following, the service must not say it is ready (`isFollowing`).
  */
 export async function followRevocations(
   bus: Bus,
   list: RevocationList,
   options: { windowSeconds: number; logger: Logger },
-): Promise<Subscription[]> {
+): Promise<ConsumerSubscription[]> {
   const since = new Date(Date.now() - options.windowSeconds * 1000);
   const ended = await bus.consume(
     subjects.sessionEnded.subject,

@@ -1,4 +1,4 @@
-import type { Bus, Subscription } from '../bus/bus';
+import type { Bus, ConsumerSubscription } from '../bus/bus';
 import type { Logger } from '../logger';
 import { BusJwksResolver, type KeyResolver } from './keys';
 import { followRevocations, RevocationList } from './revocations';
@@ -7,6 +7,11 @@ import { createTokenVerifier, type TokenVerifier } from './verifier';
 export interface TokenVerification {
   verifier: TokenVerifier;
   revocations: RevocationList;
+  /**
+   * True while every revocation consumer follows the stream. A service that cannot learn of ended
+   * sessions would accept their tokens, so its readiness check is this (see {@link busReadiness}).
+   */
+  isFollowing(): boolean;
   /** Stops following revocations. */
   stop(): Promise<void>;
 }
@@ -24,7 +29,7 @@ export async function startTokenVerification(options: {
   keys?: KeyResolver;
 }): Promise<TokenVerification> {
   const revocations = new RevocationList(options.windowSeconds);
-  const subscriptions: Subscription[] = await followRevocations(options.bus, revocations, options);
+  const subscriptions: ConsumerSubscription[] = await followRevocations(options.bus, revocations, options);
   const verifier = createTokenVerifier({
     keys: options.keys ?? new BusJwksResolver(options.bus),
     issuer: options.issuer,
@@ -34,6 +39,7 @@ export async function startTokenVerification(options: {
   return {
     verifier,
     revocations,
+    isFollowing: () => subscriptions.every((subscription) => subscription.isFollowing()),
     stop: async () => {
       await Promise.all(subscriptions.map((subscription) => subscription.unsubscribe()));
     },

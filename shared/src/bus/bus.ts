@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { AppError } from '../errors';
+import { AppError, InternalError, toErrorCode } from '../errors';
 
 /** One message as a handler sees it: JSON data already decoded, headers as plain strings. */
 export interface BusMessage {
@@ -13,6 +13,17 @@ export type BusHandler = (message: BusMessage) => void | Promise<void>;
 export interface Subscription {
   /** Stops delivery; resolves once no handler of this subscription will start again. */
   unsubscribe(): Promise<void>;
+}
+
+/** A subscription to durable events, which can say whether it keeps up with the stream. */
+export interface ConsumerSubscription extends Subscription {
+  /**
+   * True while the consumer follows the stream: it exists on the server, the connection is up and the
+   * server's heartbeats arrive. False while it is being recreated (after a server restart, a lost consumer
+   * or missed heartbeats), and for good once unsubscribed. A service whose safety depends on a consumer
+   * (revocations) is not ready while this is false.
+   */
+  isFollowing(): boolean;
 }
 
 export interface PublishOptions {
@@ -61,13 +72,20 @@ export interface Bus {
   publishDurable(subject: string, data: unknown, options?: PublishOptions): Promise<void>;
   /**
    * Handles durable events matching `subject`, in order per consumer. The handler's promise settling is
-   * the acknowledgement; a handler that throws gets the event again after a backoff.
+   * the acknowledgement; a handler that throws gets the event again after a backoff. The consumer outlives
+   * server restarts and lost consumers: it is recreated after the last event it handled, so none is
+   * skipped.
    */
-  consume(subject: string, handler: BusHandler, options?: ConsumeOptions): Promise<Subscription>;
+  consume(subject: string, handler: BusHandler, options?: ConsumeOptions): Promise<ConsumerSubscription>;
   /** Resolves when everything published so far has reached the server. */
   flush(): Promise<void>;
   /** True while connected (always true in process). */
   isConnected(): boolean;
+  /**
+   * For readiness probes: connected and the durable event stream answers (NATS asks the server, at most
+   * about once a second; in process, true until closed).
+   */
+  isReady(): Promise<boolean>;
   /** Lets in-flight handlers finish, then disconnects. */
   close(): Promise<void>;
 }
@@ -89,8 +107,9 @@ export function errorReply(error: unknown): ReplyEnvelope {
 export function unwrapReply(envelope: unknown): unknown {
   const reply = envelope as ReplyEnvelope;
   if (reply && reply.ok === true) return reply.data;
-  if (reply && reply.ok === false && reply.error) throw new AppError(reply.error.code, reply.error.message);
-  throw new AppError('INTERNAL', 'The responder sent a malformed reply.');
+  if (reply && reply.ok === false && reply.error)
+    throw new AppError(toErrorCode(reply.error.code), reply.error.message);
+  throw new InternalError('The responder sent a malformed reply.');
 }
 
 /** A subject with the zod schema of its payload, so publishers and consumers agree. */

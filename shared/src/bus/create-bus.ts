@@ -16,9 +16,16 @@ export async function createBus(options: {
   name: string;
   logger: Logger;
   dataDir?: string;
+  /** NATS_STREAM_REPLICAS: copies of each stream on a NATS cluster; unset, chosen from the cluster's size. */
+  streamReplicas?: number;
 }): Promise<Bus> {
   if (options.natsUrl)
-    return connectNatsBus({ servers: options.natsUrl, name: options.name, logger: options.logger });
+    return connectNatsBus({
+      servers: options.natsUrl,
+      name: options.name,
+      logger: options.logger,
+      streamReplicas: options.streamReplicas,
+    });
   return new MemoryBus({
     logger: options.logger,
     ...(options.dataDir ? { file: path.join(options.dataDir, BUS_EVENTS_FILE) } : {}),

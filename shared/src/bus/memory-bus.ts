@@ -8,6 +8,7 @@ import type {
   BusHandler,
   BusMessage,
   ConsumeOptions,
+  ConsumerSubscription,
   PublishOptions,
   RequestOptions,
   Subscription,
@@ -169,7 +170,11 @@ export class MemoryBus implements Bus {
     for (const cursor of this.cursors) this.pump(cursor);
   }
 
-  async consume(subject: string, handler: BusHandler, options: ConsumeOptions = {}): Promise<Subscription> {
+  async consume(
+    subject: string,
+    handler: BusHandler,
+    options: ConsumeOptions = {},
+  ): Promise<ConsumerSubscription> {
     this.assertOpen();
     let cursor: Cursor;
     if (options.durable !== undefined) {
@@ -190,11 +195,15 @@ export class MemoryBus implements Bus {
     cursor.members.push(handler);
     this.cursors.add(cursor);
     this.pump(cursor);
+    let subscribed = true;
     return {
       unsubscribe: async () => {
+        subscribed = false;
         cursor.members = cursor.members.filter((member) => member !== handler);
         if (cursor.members.length === 0) this.cursors.delete(cursor);
       },
+      // The log is this process's memory: a consumer follows it for as long as it is subscribed.
+      isFollowing: () => subscribed && !this.closed,
     };
   }
 
@@ -203,6 +212,10 @@ export class MemoryBus implements Bus {
   }
 
   isConnected(): boolean {
+    return !this.closed;
+  }
+
+  async isReady(): Promise<boolean> {
     return !this.closed;
   }
 

@@ -15,13 +15,7 @@ import {
   jetstreamManager,
   StorageType,
 } from '@nats-io/jetstream';
-import type {
-  Consumer,
-  ConsumerMessages,
-  JetStreamClient,
-  JetStreamManager,
-  JsMsg,
-} from '@nats-io/jetstream';
+import type { JetStreamClient, JetStreamManager, JsMsg, StreamConfig } from '@nats-io/jetstream';
 import { AppError, UpstreamUnavailableError } from '../errors';
 import { acceptRequestId, currentRequestId, REQUEST_ID_HEADER, runWithContext } from '../context';
 import type { Logger } from '../logger';
@@ -30,12 +24,14 @@ import type {
   BusHandler,
   BusMessage,
   ConsumeOptions,
+  ConsumerSubscription,
   PublishOptions,
   ReplyEnvelope,
   RequestOptions,
   Subscription,
 } from './bus';
 import { DURABLE_PREFIX, errorReply, unwrapReply } from './bus';
+import { StreamFollower } from './nats-follower';
 
 export interface NatsBusOptions {
   /** One server URL, or several separated by commas. */
@@ -49,6 +45,12 @@ export interface NatsBusOptions {
   streamName?: string;
   /** How long the stream keeps an event (default 7 days). */
   eventMaxAgeSeconds?: number;
+  /**
+   * Copies of each stream kept in a NATS cluster. Default (`undefined`): 3 when the cluster has 3 or more
+   * servers, else 1; an existing stream with fewer is raised to that, never lowered. A number is applied
+   * as given, to a new stream and to an existing one with another count.
+   */
+  streamReplicas?: number;
 }
 
 const DEFAULT_STREAM = 'EVENTS';
@@ -57,14 +59,22 @@ const DEFAULT_EVENT_MAX_AGE_SECONDS = 7 * 24 * 60 * 60;
 const DUPLICATE_WINDOW_MS = 2 * 60 * 1000;
 const JETSTREAM_TIMEOUT_MS = 5_000;
 const REQUEST_TIMEOUT_MS = 5_000;
-const ACK_WAIT_MS = 30_000;
 const CLOSE_DEADLINE_MS = 10_000;
 const RETRY_MIN_MS = 50;
 const RETRY_MAX_MS = 5_000;
-/** Server error code when a durable exists with another configuration (e.g. a new filter subject). */
-const CONSUMER_EXISTS = 10148;
+/** How long a readiness answer about the stream is reused: probes may come often, the answer is cheap. */
+const STREAM_CHECK_TTL_MS = 1_500;
+/** A stream that does not answer a readiness probe this quickly counts as unavailable. */
+const STREAM_CHECK_TIMEOUT_MS = 1_500;
+/** A consumer created only to learn where a start time falls in the stream; deleted at once. */
+const PROBE_INACTIVE_MS = 10_000;
 /** Server error code when the stream exists with another configuration. */
 const STREAM_NAME_IN_USE = 10058;
+/** Server error codes for replicas it cannot place: not clustered; not enough servers. */
+const REPLICAS_NOT_SUPPORTED = 10074;
+const INSUFFICIENT_RESOURCES = 10023;
+/** The replica count streams get by default on a cluster of at least this many servers. */
+const CLUSTER_REPLICAS = 3;
 /**
  * Responders without a queue still share one group, so each request runs one handler as in MemoryBus;
  * `q` is the group the NATS services API uses by default (ADR-32).
@@ -118,10 +128,6 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-interface RunningConsumer {
-  stop(): Promise<void>;
-}
-
 /**
  * The bus over NATS: core subjects for publish/subscribe and request/reply, JetStream for durable events.
  * Create it with {@link connectNatsBus}, which also creates or updates the event stream.
@@ -131,10 +137,12 @@ export class NatsBus implements Bus {
   private readonly logger: Logger;
   private readonly prefix: string;
   private readonly coreSubs = new Set<NatsSubscription>();
-  private readonly consumers = new Set<RunningConsumer>();
+  private readonly followers = new Set<StreamFollower>();
   private readonly inFlight = new Set<Promise<void>>();
   private connected = true;
   private closing: Promise<void> | undefined;
+  private streamCheck: { at: number; ok: boolean } | undefined;
+  private streamChecking: Promise<boolean> | undefined;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -225,47 +233,46 @@ export class NatsBus implements Bus {
     }
   }
 
-  async consume(subject: string, handler: BusHandler, options: ConsumeOptions = {}): Promise<Subscription> {
+  async consume(
+    subject: string,
+    handler: BusHandler,
+    options: ConsumeOptions = {},
+  ): Promise<ConsumerSubscription> {
     this.assertOpen();
     const durable = options.durable !== undefined;
-    const consumer =
-      options.durable !== undefined
-        ? await this.durableConsumer(subject, options.durable)
-        : await this.orderedConsumer(subject, options.since);
-    const messages = await consumer.consume();
-    const abort = new AbortController();
-    const handle = durable
-      ? (msg: JsMsg) => this.handleDurable(msg, handler)
-      : (msg: JsMsg) => this.handleOrdered(msg, handler, abort.signal);
-    this.track(this.watchConsumer(subject, messages));
-    this.track(
-      (async () => {
-        for await (const msg of messages) {
-          // Events the server sent before it learnt we stopped go back at once instead of after ack_wait.
-          if (abort.signal.aborted) {
-            if (durable) msg.nak();
-            continue;
-          }
-          await handle(msg);
-        }
-      })(),
-    );
+    const follower = new StreamFollower({
+      nc: this.nc,
+      js: this.js,
+      jsm: this.jsm,
+      stream: this.stream,
+      filter: this.wire(subject),
+      subject,
+      target:
+        options.durable !== undefined
+          ? { kind: 'durable', name: toJetStreamName(options.durable) }
+          : { kind: 'ordered', startSeq: await this.startSequence(subject, options.since) },
+      logger: this.logger,
+      connected: () => this.isConnected(),
+      handle: durable
+        ? (msg) => this.handleDurable(msg, handler)
+        : (msg, signal) => this.handleOrdered(msg, handler, signal),
+    });
+    const { following } = await follower.start();
+    this.followers.add(follower);
+    this.track(following);
     let stopped: Promise<void> | undefined;
-    const running: RunningConsumer = {
-      stop: () => {
+    return {
+      unsubscribe: () => {
         stopped ??= (async () => {
-          abort.abort();
-          this.consumers.delete(running);
-          // Not awaited: it settles only once the loop above moves on, and stop() may run inside a handler.
-          void messages.close();
+          this.followers.delete(follower);
+          await follower.stop();
           // Acks and the end of our pull requests reach the server before another member takes over.
           if (!this.nc.isClosed()) await this.nc.flush();
         })();
         return stopped;
       },
+      isFollowing: () => follower.isFollowing(),
     };
-    this.consumers.add(running);
-    return { unsubscribe: () => running.stop() };
   }
 
   async flush(): Promise<void> {
@@ -277,6 +284,49 @@ export class NatsBus implements Bus {
     return this.closing === undefined && this.connected && !this.nc.isClosed();
   }
 
+  /**
+   * Connected, and the event stream answers (its leader, on a cluster): what every durable publish and
+   * consumer needs. The answer is reused for a second and a half, and concurrent probes share one request.
+   */
+  isReady(): Promise<boolean> {
+    if (!this.isConnected()) return Promise.resolve(false);
+    if (this.streamCheck && Date.now() - this.streamCheck.at < STREAM_CHECK_TTL_MS)
+      return Promise.resolve(this.streamCheck.ok);
+    this.streamChecking ??= this.checkStream().then((ok) => {
+      this.streamCheck = { at: Date.now(), ok };
+      this.streamChecking = undefined;
+      return ok;
+    });
+    return this.streamChecking;
+  }
+
+  /** Whether the stream's leader answers within STREAM_CHECK_TIMEOUT_MS; logs when that changes. */
+  private async checkStream(): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`no answer about the stream in ${STREAM_CHECK_TIMEOUT_MS} ms`)),
+        STREAM_CHECK_TIMEOUT_MS,
+      );
+    });
+    const wasOk = this.streamCheck?.ok !== false;
+    try {
+      await Promise.race([this.jsm.streams.info(this.stream), late]);
+    } catch (error) {
+      if (wasOk) this.logger.warn('bus event stream unavailable', { stream: this.stream, error });
+      return false;
+    } finally {
+      clearTimeout(timer);
+    }
+    if (!wasOk) this.logger.info('bus event stream available again', { stream: this.stream });
+    return true;
+  }
+
+  /** The server this connection is on now (`host:port`). */
+  server(): string {
+    return this.nc.getServer();
+  }
+
   close(): Promise<void> {
     this.closing ??= this.shutDown();
     return this.closing;
@@ -285,7 +335,7 @@ export class NatsBus implements Bus {
   /** Stops taking work, lets handlers finish, then drains the connection; closes it outright when late. */
   private async shutDown(): Promise<void> {
     const graceful = (async () => {
-      await Promise.all([...this.consumers].map((consumer) => consumer.stop()));
+      await Promise.all([...this.followers].map((follower) => follower.stop()));
       await Promise.all([...this.coreSubs].map((sub) => sub.drain()));
       await Promise.all([...this.inFlight]);
       await this.nc.drain();
@@ -306,51 +356,38 @@ export class NatsBus implements Bus {
     await this.nc.close();
   }
 
-  private async durableConsumer(subject: string, durable: string): Promise<Consumer> {
-    const name = toJetStreamName(durable);
-    const shared = {
+  /**
+   * Where a consumer without a durable name starts: after the last stored event, or at the first event at
+   * or after `since`. The server answers the latter: a consumer that only looks is created with the start
+   * time and deleted at once. Consumers that follow always start from a sequence, because nats.js
+   * recreates an ordered consumer with the config it was given plus a start sequence, which the server
+   * refuses for a start time, forever (error 10094, issue 15).
+   */
+  private async startSequence(subject: string, since: Date | undefined): Promise<number> {
+    if (!since) return (await this.jsm.streams.info(this.stream)).state.last_seq + 1;
+    const probe = await this.jsm.consumers.add(this.stream, {
       filter_subject: this.wire(subject),
-      // One unacknowledged event per name: a failed event is redelivered before any later one, which
-      // keeps the order across every process sharing the name.
-      max_ack_pending: 1,
-      ack_wait: nanos(ACK_WAIT_MS),
-      max_deliver: -1,
-    };
-    try {
-      await this.jsm.consumers.add(this.stream, {
-        ...shared,
-        durable_name: name,
-        ack_policy: AckPolicy.Explicit,
-        deliver_policy: DeliverPolicy.All,
-      });
-    } catch (error) {
-      if (!(error instanceof JetStreamApiError && error.code === CONSUMER_EXISTS)) throw error;
-      this.logger.info('bus durable consumer reconfigured', { durable: name, subject });
-      await this.jsm.consumers.update(this.stream, name, shared);
-    }
-    return this.js.consumers.get(this.stream, name);
+      deliver_policy: DeliverPolicy.StartTime,
+      opt_start_time: since.toISOString(),
+      ack_policy: AckPolicy.None,
+      mem_storage: true,
+      num_replicas: 1,
+      inactive_threshold: nanos(PROBE_INACTIVE_MS),
+    });
+    await this.jsm.consumers.delete(this.stream, probe.name).catch((error: unknown) => {
+      this.logger.debug('bus start probe was not deleted; it expires by itself', { error });
+    });
+    return probe.delivered.stream_seq + 1;
   }
 
-  private async orderedConsumer(subject: string, since: Date | undefined): Promise<Consumer> {
-    // Starting after the last stored sequence, rather than DeliverPolicy.New, counts from this call and not
-    // from whenever the client gets round to creating the server-side consumer.
-    const start = since
-      ? { deliver_policy: DeliverPolicy.StartTime, opt_start_time: since.toISOString() }
-      : {
-          deliver_policy: DeliverPolicy.StartSequence,
-          opt_start_seq: (await this.jsm.streams.info(this.stream)).state.last_seq + 1,
-        };
-    return this.js.consumers.get(this.stream, { filter_subjects: [this.wire(subject)], ...start });
-  }
-
-  private async handleDurable(msg: JsMsg, handler: BusHandler): Promise<void> {
+  private async handleDurable(msg: JsMsg, handler: BusHandler): Promise<boolean> {
     let message: BusMessage;
     try {
       message = this.fromWire(msg.subject, msg.data, msg.headers);
     } catch (error) {
       this.logger.error('durable event is not JSON; dropped', { subject: msg.subject, seq: msg.seq, error });
       msg.term();
-      return;
+      return true;
     }
     try {
       await this.withRequestContext(message, () => handler(message));
@@ -358,29 +395,31 @@ export class NatsBus implements Bus {
       const attempt = msg.info.deliveryCount;
       this.logger.warn('durable handler failed; retrying', { subject: message.subject, attempt, error });
       msg.nak(retryDelayMs(attempt));
-      return;
+      return false;
     }
     msg.ack();
+    return true;
   }
 
   /** Ordered consumers cannot nak, so a failed event is retried here before the next one is taken. */
-  private async handleOrdered(msg: JsMsg, handler: BusHandler, signal: AbortSignal): Promise<void> {
+  private async handleOrdered(msg: JsMsg, handler: BusHandler, signal: AbortSignal): Promise<boolean> {
     let message: BusMessage;
     try {
       message = this.fromWire(msg.subject, msg.data, msg.headers);
     } catch (error) {
       this.logger.error('durable event is not JSON; dropped', { subject: msg.subject, seq: msg.seq, error });
-      return;
+      return true;
     }
     for (let attempt = 1; !signal.aborted; attempt++) {
       try {
         await this.withRequestContext(message, () => handler(message));
-        return;
+        return true;
       } catch (error) {
         this.logger.warn('durable handler failed; retrying', { subject: message.subject, attempt, error });
         await sleep(retryDelayMs(attempt), signal);
       }
     }
+    return false;
   }
 
   private async deliver(msg: Msg, handler: BusHandler): Promise<void> {
@@ -415,34 +454,36 @@ export class NatsBus implements Bus {
     }
   }
 
-  private async watchConsumer(subject: string, messages: ConsumerMessages): Promise<void> {
-    for await (const status of messages.status()) {
-      switch (status.type) {
-        case 'heartbeats_missed':
-        case 'consumer_not_found':
-        case 'stream_not_found':
-        case 'consumer_deleted':
-        case 'exceeded_limits':
-        case 'no_responders':
-          this.logger.warn('bus consumer trouble', { subject, ...status });
-          break;
-        default:
-          break;
-      }
-    }
-  }
-
   private async watchStatus(): Promise<void> {
     for await (const status of this.nc.status()) {
       switch (status.type) {
         case 'disconnect':
           this.connected = false;
           this.logger.warn('bus disconnected', { server: status.server });
+          for (const follower of this.followers) follower.disconnected();
           break;
         case 'reconnect':
           this.connected = true;
+          this.streamCheck = undefined;
           this.logger.info('bus reconnected', { server: status.server });
+          // The server may have restarted and forgotten consumers held in memory: create them again.
+          for (const follower of this.followers) follower.recreate('reconnected', { server: status.server });
           break;
+        case 'ldm':
+          this.logger.warn('bus server entering lame duck mode; moving to another', {
+            server: status.server,
+          });
+          break;
+        case 'update': {
+          const added = status.added ?? [];
+          const deleted = status.deleted ?? [];
+          if (added.length + deleted.length === 0) break;
+          this.logger.info('bus cluster servers changed', { added, deleted });
+          // A server left: consumers it held are gone with it, and waiting for missed heartbeats is slower.
+          if (deleted.length > 0)
+            for (const follower of this.followers) follower.recreate('cluster server left', { deleted });
+          break;
+        }
         case 'error':
           this.logger.error('bus connection error', { error: status.error });
           break;
@@ -509,8 +550,9 @@ export class NatsBus implements Bus {
 }
 
 /**
- * Connects to NATS (reconnecting forever once connected) and creates or updates the event stream,
- * which captures `${subjectPrefix}events.>` in file storage.
+ * Connects to NATS (reconnecting forever once connected), trying the servers in the order given (a
+ * service lists its local node first), and creates or updates the event stream, which captures
+ * `${subjectPrefix}events.>` in file storage with the replica count of {@link NatsBusOptions.streamReplicas}.
  */
 export async function connectNatsBus(options: NatsBusOptions): Promise<NatsBus> {
   const prefix = options.subjectPrefix ?? '';
@@ -520,23 +562,95 @@ export async function connectNatsBus(options: NatsBusOptions): Promise<NatsBus> 
     servers: options.servers.split(',').map((server) => server.trim()),
     name: options.name,
     maxReconnectAttempts: -1,
+    // nats.js shuffles the list unless told not to (issue 15).
+    noRandomize: true,
   });
   try {
+    options.logger.info('bus connected', { server: nc.getServer(), cluster: nc.info?.cluster });
     const jsm = await jetstreamManager(nc, { timeout: JETSTREAM_TIMEOUT_MS });
-    const config = {
-      subjects: [`${prefix}${DURABLE_PREFIX}>`],
-      max_age: nanos(maxAgeMs),
-      duplicate_window: nanos(Math.min(DUPLICATE_WINDOW_MS, maxAgeMs)),
-    };
-    try {
-      await jsm.streams.add({ name: stream, storage: StorageType.File, ...config });
-    } catch (error) {
-      if (!(error instanceof JetStreamApiError && error.code === STREAM_NAME_IN_USE)) throw error;
-      await jsm.streams.update(stream, config);
-    }
+    await ensureStream(jsm, stream, {
+      config: {
+        subjects: [`${prefix}${DURABLE_PREFIX}>`],
+        max_age: nanos(maxAgeMs),
+        duplicate_window: nanos(Math.min(DUPLICATE_WINDOW_MS, maxAgeMs)),
+      },
+      replicas: options.streamReplicas,
+      clusterSize: clusterSize(nc),
+      logger: options.logger,
+    });
     return new NatsBus(nc, jsm, stream, { logger: options.logger, subjectPrefix: prefix });
   } catch (error) {
     await nc.close();
     throw error;
   }
+}
+
+/**
+ * How many servers the cluster has, as the server tells its clients: `connect_urls` lists every server's
+ * client address (its own included) unless the cluster hides them (`no_advertise`), when it is unknown.
+ */
+function clusterSize(nc: NatsConnection): number | undefined {
+  const info = nc.info;
+  if (!info?.cluster) return 1;
+  const urls = new Set(info.connect_urls ?? []);
+  return urls.size > 0 ? urls.size : undefined;
+}
+
+/**
+ * Creates the stream, or brings an existing one to `config` and the wanted replica count. Without a
+ * configured count: 3 on a cluster of 3 or more servers (or of unknown size), else 1; if the server cannot
+ * place that many it gets 1, with a warning, rather than no stream; an existing stream is raised to the
+ * default but never lowered (an operator may have raised it on purpose).
+ */
+async function ensureStream(
+  jsm: JetStreamManager,
+  name: string,
+  options: {
+    config: Partial<StreamConfig>;
+    replicas: number | undefined;
+    clusterSize: number | undefined;
+    logger: Logger;
+  },
+): Promise<void> {
+  const { config, replicas, clusterSize: size, logger } = options;
+  const configured = replicas !== undefined;
+  const wanted = replicas ?? ((size ?? CLUSTER_REPLICAS) >= CLUSTER_REPLICAS ? CLUSTER_REPLICAS : 1);
+  const unplaceable = (error: unknown) =>
+    !configured &&
+    wanted > 1 &&
+    error instanceof JetStreamApiError &&
+    (error.code === REPLICAS_NOT_SUPPORTED || error.code === INSUFFICIENT_RESOURCES);
+  try {
+    await jsm.streams.add({ name, storage: StorageType.File, ...config, num_replicas: wanted });
+    logger.info('bus event stream ready', { stream: name, replicas: wanted });
+    return;
+  } catch (error) {
+    if (unplaceable(error)) {
+      logger.warn('bus event stream cannot have the default replicas here; keeping one', {
+        stream: name,
+        replicas: wanted,
+        error,
+      });
+      await ensureStream(jsm, name, { ...options, replicas: 1 });
+      return;
+    }
+    if (!(error instanceof JetStreamApiError && error.code === STREAM_NAME_IN_USE)) throw error;
+  }
+  const current = (await jsm.streams.info(name)).config.num_replicas;
+  const target = configured || current < wanted ? wanted : current;
+  try {
+    await jsm.streams.update(name, { ...config, num_replicas: target });
+  } catch (error) {
+    if (!unplaceable(error)) throw error;
+    logger.warn('bus event stream keeps its replicas: the cluster cannot place more', {
+      stream: name,
+      replicas: current,
+      wanted,
+      error,
+    });
+    await jsm.streams.update(name, { ...config, num_replicas: current });
+    return;
+  }
+  if (target !== current)
+    logger.info('bus event stream replicas changed', { stream: name, from: current, to: target });
 }

@@ -1,35 +1,60 @@
 import { randomUUID } from 'node:crypto';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type { ErrorCode } from '@chat/protocol';
 import {
   AppError,
-  httpStatusByCode,
+  BadRequestError,
   InvalidJsonError,
   NotFoundError,
   PayloadTooLargeError,
   RateLimitedError,
+  UnsupportedMediaTypeError,
 } from '../errors';
 import type { Logger } from '../logger';
+import { storeUnavailable } from '../store/mongo';
+
+/** The HTTP status of every error code: the one table (socket upgrades refused in plain HTTP use it too). */
+export const httpStatusByCode: Readonly<Record<ErrorCode, number>> = Object.freeze({
+  BAD_REQUEST: 400,
+  VALIDATION_FAILED: 400,
+  INVALID_JSON: 400,
+  UNAUTHENTICATED: 401,
+  INVALID_CREDENTIALS: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  USERNAME_TAKEN: 409,
+  EMAIL_TAKEN: 409,
+  ROOM_NAME_TAKEN: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  RATE_LIMITED: 429,
+  INTERNAL: 500,
+  UPSTREAM_UNAVAILABLE: 503,
+});
+
+/** What a 503 asks the client to wait: outages we answer 503 for are measured in seconds. */
+const RETRY_UNAVAILABLE_SECONDS = 2;
 
 /** body-parser's own errors carry a `type`; these are the ones a client causes. */
 function fromBodyParser(error: { type?: unknown; limit?: unknown; status?: unknown }): AppError | undefined {
   switch (error.type) {
     case 'entity.parse.failed':
-      return new InvalidJsonError(error);
+      return new InvalidJsonError(undefined, error);
     case 'entity.too.large':
       return new PayloadTooLargeError(typeof error.limit === 'number' ? `${error.limit} bytes` : 'the limit');
     case 'encoding.unsupported':
     case 'charset.unsupported':
-      return new AppError('UNSUPPORTED_MEDIA_TYPE', 'The body encoding or charset is not supported.');
+      return new UnsupportedMediaTypeError();
     case 'request.aborted':
     case 'request.size.invalid':
-      return new AppError('BAD_REQUEST', 'The body did not arrive whole.');
+      return new BadRequestError('The body did not arrive whole.');
     default:
       return undefined;
   }
 }
 
-/** The body of every error answer (api-contract.md): never a stack trace. */
-export function errorBody(code: string, message: string, extra: Record<string, unknown> = {}) {
+/** The body of every error answer (README, "Errors"): never a stack trace. */
+export function errorBody(code: ErrorCode, message: string, extra: Record<string, unknown> = {}) {
   return { error: { code, message, ...extra } };
 }
 
@@ -44,21 +69,20 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       error instanceof AppError
         ? error
         : error instanceof URIError
-          ? new AppError('BAD_REQUEST', 'The URL is not valid percent-encoding.')
+          ? new BadRequestError('The URL is not valid percent-encoding.')
           : error && typeof error === 'object'
-            ? fromBodyParser(error as Record<string, unknown>)
+            ? (storeUnavailable(error) ?? fromBodyParser(error as Record<string, unknown>))
             : undefined;
-    const status = known
-      ? (httpStatusByCode[known.code] ?? (known.code === 'BAD_REQUEST' ? 400 : undefined))
-      : undefined;
-    if (!known || status === undefined) {
+    if (!known || known.code === 'INTERNAL') {
       const errorId = randomUUID();
       logger.error('request failed', { errorId, error });
       res.status(500).json(errorBody('INTERNAL', 'Something went wrong on our side.', { errorId }));
       return;
     }
+    const status = httpStatusByCode[known.code];
     if (status === 401) res.set('WWW-Authenticate', 'Bearer');
     if (known instanceof RateLimitedError) res.set('Retry-After', String(known.retryAfterSeconds));
+    if (status === 503) res.set('Retry-After', String(RETRY_UNAVAILABLE_SECONDS));
     if (status >= 500)
       logger.warn('request answered with an upstream error', { code: known.code, error: known.cause });
     res

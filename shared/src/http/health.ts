@@ -1,7 +1,23 @@
 import { Router } from 'express';
+import type { Bus } from '../bus/bus';
 
 /** A named dependency check: resolves true when reachable. */
 export type ReadinessCheck = () => Promise<boolean> | boolean;
+
+/**
+ * The readiness checks of a service on the bus: `bus`, connected with its event stream answering (not
+ * just a connection, issue 15), and, for a service that verifies tokens, `revocations`, its revocation
+ * consumers following the stream: a service that cannot learn of ended sessions would accept their tokens.
+ */
+export function busReadiness(
+  bus: Pick<Bus, 'isReady'>,
+  verification?: { isFollowing(): boolean },
+): Record<string, ReadinessCheck> {
+  return {
+    bus: () => bus.isReady(),
+    ...(verification ? { revocations: () => verification.isFollowing() } : {}),
+  };
+}
 
 /**
  * `GET /healthz`: the process answers. `GET /readyz`: every dependency answers (503 and which failed

@@ -1,5 +1,20 @@
 import mongoose from 'mongoose';
+import { UpstreamUnavailableError } from '../errors';
 import type { Logger } from '../logger';
+
+/** How long an operation waits for a lost connection to come back before it fails (503, not a hang). */
+const BUFFER_TIMEOUT_MS = 3_000;
+/** Driver errors that mean the database cannot be reached now, not that the request was wrong. */
+const UNAVAILABLE_ERRORS = new Set([
+  'MongoNetworkError',
+  'MongoNetworkTimeoutError',
+  'MongoServerSelectionError',
+  'MongooseServerSelectionError',
+  'MongoNotConnectedError',
+  'MongoTopologyClosedError',
+  'MongoPoolClearedError',
+  'MongoServerClosedError',
+]);
 
 /**
  * A mongoose connection of a service's own: models registered on it never leak between services that
@@ -18,15 +33,33 @@ export async function connectMongo(
     autoIndex: false,
     autoCreate: false,
   });
+  connection.set('bufferTimeoutMS', BUFFER_TIMEOUT_MS);
   connection.on('disconnected', () => options.logger.warn('mongodb disconnected'));
   connection.on('reconnected', () => options.logger.info('mongodb reconnected'));
   await connection.asPromise();
   return connection;
 }
 
+/** Whether the connection is up now, with no round trip. */
+export function mongoConnected(connection: mongoose.Connection): boolean {
+  return connection.readyState === mongoose.ConnectionStates.connected;
+}
+
+/**
+ * The error to answer with when `error` says the database is out of reach (a lost connection, no server
+ * to select, an operation that waited too long for the connection to come back); undefined otherwise.
+ */
+export function storeUnavailable(error: unknown): UpstreamUnavailableError | undefined {
+  if (!(error instanceof Error)) return undefined;
+  const lost =
+    UNAVAILABLE_ERRORS.has(error.name) ||
+    (error.name === 'MongooseError' && /buffering timed out/.test(error.message));
+  return lost ? new UpstreamUnavailableError('The database is unavailable.', error) : undefined;
+}
+
 /** True once the connection answers a ping; the readiness check. */
 export async function mongoReachable(connection: mongoose.Connection): Promise<boolean> {
-  if (connection.readyState !== 1 || !connection.db) return false;
+  if (!mongoConnected(connection) || !connection.db) return false;
   await connection.db.admin().command({ ping: 1 });
   return true;
 }

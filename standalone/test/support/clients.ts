@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
-import { ChatClient, type Message, type SocketLike } from '@chat/client';
+import { ChatClient, type SocketLike } from '@chat/client';
+import type { Message } from '@chat/protocol';
 import { sleep } from './processes';
 
 // Tests read whatever the server answered.

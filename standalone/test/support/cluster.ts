@@ -5,12 +5,11 @@ import {
   connectNatsBus,
   createLogger,
   subjects,
-  uniqueMongoUrl,
-  uniqueName,
   type NatsBus,
   type ServiceApp,
   type Subscription,
 } from '@chat/shared';
+import { uniqueMongoUrl, uniqueName } from '@chat/testing';
 import { createApp as createUsersApp, loadUsersConfig } from '@chat/users-service';
 import { startChatProcess, startNatsServer, type ChatProcess, type NatsServer } from './processes';
 

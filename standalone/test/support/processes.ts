@@ -4,24 +4,14 @@ import { access, mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { testNatsUrl } from '@chat/shared';
+import { freePort, testNatsUrl } from '@chat/testing';
 
 const REPO_ROOT = path.resolve(__dirname, '../../..');
 const CHAT_MAIN = path.join(REPO_ROOT, 'chat-service', 'dist', 'main.js');
 const READY_TIMEOUT_MS = 20_000;
 const OUTPUT_KEPT_CHARS = 20_000;
 
-/** A port nothing listens on right now (the kernel's pick, released at once). */
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+export { freePort };
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 

@@ -116,7 +116,12 @@ export class UsersService {
 
   /**
    * A new password ends the user's other sessions (through the update event): all of them when an admin
-   * set it, all but `actorSessionId` (the token's `sid`) when the user changed their own.
+   * set it, all but `actorSessionId` (the token's `sid`) when the user changed their own. That event goes
+   * out before the write, as a deletion's does (issue 15): if it cannot be published nothing has changed
+   * and the request can be retried, whereas a password changed without it would leave the sessions it
+   * should end alive, and the user's own retry would be refused (the current password is no longer the
+   * one they send). It carries the user as stored before the change; the usual update event follows
+   * the write. Ending sessions for a change that then fails is harmless.
    */
   async update(actorId: string, id: string, input: UpdateInput, actorSessionId?: string): Promise<User> {
     const actor = await this.actor(actorId);
@@ -132,14 +137,14 @@ export class UsersService {
     if (input.password !== undefined) {
       if (self) await this.checkCurrentPassword(id, input.currentPassword);
       changes.passwordHash = await this.deps.hasher.hash(input.password);
+      const before = self ? actor : await this.deps.store.findById(id);
+      if (!before) throw new NotFoundError('The user');
+      const keep = self && actorSessionId !== undefined ? { keepSessionId: actorSessionId } : {};
+      await this.deps.events.updated(before, { passwordChanged: keep });
     }
     const user = await this.deps.store.update(id, changes);
     if (!user) throw new NotFoundError('The user');
-    if (input.password === undefined) await this.deps.events.updated(user);
-    else {
-      const keep = self && actorSessionId !== undefined ? { keepSessionId: actorSessionId } : {};
-      await this.deps.events.updated(user, { passwordChanged: keep });
-    }
+    await this.deps.events.updated(user);
     return user;
   }
 

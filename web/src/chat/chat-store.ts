@@ -1,11 +1,5 @@
-import {
-  ChatClient,
-  CloseCode,
-  type ConnectionState,
-  type Message,
-  type Room,
-  type UserPublic,
-} from '@chat/client';
+import { ChatClient, type ConnectionState } from '@chat/client';
+import { CloseCode, type Message, type Room, type UserPublic } from '@chat/protocol';
 import { ApiError, authedApi, logout, type AuthedApi } from '../api';
 import type { Session } from '../session';
 
@@ -365,7 +359,8 @@ export class ChatStore {
       on('session.expiring', () => void this.session.refreshUnlessFresh().catch(() => undefined)),
       on('state', (connection) => this.set({ connection })),
       on('closed', ({ code, final }) => this.onClosed(code, final)),
-      this.session.onToken((token) => this.client.refresh(token)),
+      // A refresh that fails (the socket dropped meanwhile) needs nothing: the next connect takes this token.
+      this.session.onToken((token) => void this.client.refresh(token).catch(() => undefined)),
     );
   }
 
@@ -412,8 +407,8 @@ export class ChatStore {
 
   private onClosed(code: number, final: boolean): void {
     if (this.stopped || this.loggingOut) return;
-    if (code === CloseCode.sessionEnded) return void this.renewAfterSessionClose();
-    if (code === CloseCode.forbidden) return this.session.end('forbidden');
+    if (code === CloseCode.SESSION_ENDED) return void this.renewAfterSessionClose();
+    if (code === CloseCode.FORBIDDEN) return this.session.end('forbidden');
     if (final) {
       this.set({ disconnected: `The server closed the connection (${code}).` });
       return;

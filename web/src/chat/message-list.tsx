@@ -1,4 +1,4 @@
-import type { Message } from '@chat/client';
+import type { Message } from '@chat/protocol';
 import { useLayoutEffect, useRef } from 'preact/hooks';
 import { formatTime } from '../format';
 import type { ChatStore, PendingMessage, RoomHistory } from './chat-store';

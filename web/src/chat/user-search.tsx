@@ -1,4 +1,4 @@
-import type { UserPublic } from '@chat/client';
+import type { UserPublic } from '@chat/protocol';
 import { useEffect, useState } from 'preact/hooks';
 import type { ChatStore } from './chat-store';
 import { OnlineDot, presenceText } from './online-dot';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AppError } from '@chat/shared';
-import type { ChatStore, NewMessage, NewRoom } from './chat.store';
-import { directKeyOf } from './chat.store';
+import type { ChatStore, NewMessage, NewRoom } from '../src/store/chat.store';
+import { directKeyOf } from '../src/store/chat.store';
 
 /** Opens a store on one database; calling it again opens another store on the same database. */
 export type StoreOpener = () => Promise<ChatStore>;
@@ -66,6 +66,11 @@ export function chatStoreContract(newDatabase: () => Promise<StoreOpener>): void
     extra.push(other);
     return other;
   }
+
+  it('is connected and answers a ping while open', async () => {
+    expect(store.connected()).toBe(true);
+    await expect(store.ping()).resolves.toBe(true);
+  });
 
   describe('rooms', () => {
     it('creates a room with its owner as the first member and finds it again', async () => {

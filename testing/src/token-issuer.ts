@@ -1,9 +1,6 @@
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import jwt from 'jsonwebtoken';
-import type { Bus, Subscription } from '../bus/bus';
-import { subjects } from '../bus/subjects';
-import { ACCESS_TOKEN_ALGORITHM } from '../auth/verifier';
-import type { Role } from '../schemas';
+import { ACCESS_TOKEN_ALGORITHM, subjects, type Bus, type Role, type Subscription } from '@chat/shared';
 
 /** For tests of services that verify tokens without running auth-service: answers JWKS and mints tokens. */
 export interface TestTokenIssuer {

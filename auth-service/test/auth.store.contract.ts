@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { AuthStores } from './auth.store';
-import { RETIRED_HASHES_KEPT, type NewSession } from './session.store';
+import type { AuthStores } from '../src/store/auth.store';
+import { RETIRED_HASHES_KEPT, type NewSession } from '../src/store/session.store';
 
 const HOUR = 3_600_000;
 
@@ -162,6 +162,22 @@ export function authStoreContractSuite(
       await expect(stores.sessions.findById(already.id)).resolves.toMatchObject({ endReason: 'logout' });
       await expect(stores.sessions.findById(other.id)).resolves.toMatchObject({ endedAt: null });
       await expect(stores.sessions.endAllForUser(userId, 'user_deleted', at)).resolves.toEqual([]);
+    });
+
+    it("finds a user's live sessions, but the one excepted", async () => {
+      const userId = randomUUID();
+      const a = await stores.sessions.create(newSession({ userId }));
+      const b = await stores.sessions.create(newSession({ userId }));
+      const ended = await stores.sessions.create(newSession({ userId }));
+      await stores.sessions.create(newSession());
+      await stores.sessions.end(ended.id, 'logout', new Date());
+
+      const ids = async (exceptId?: string) =>
+        (await stores.sessions.findLiveForUser(userId, exceptId)).map((session) => session.id).sort();
+      await expect(ids()).resolves.toEqual([a.id, b.id].sort());
+      await expect(ids(a.id)).resolves.toEqual([b.id]);
+      await expect(stores.sessions.findLiveForUser(userId)).resolves.toContainEqual(a);
+      await expect(stores.sessions.findLiveForUser(randomUUID())).resolves.toEqual([]);
     });
 
     it("ends all of a user's live sessions but the one excepted", async () => {

@@ -1,8 +1,15 @@
-import { currentRequestId, REQUEST_ID_HEADER, runWithContext } from '../context';
-import { AppError, UpstreamUnavailableError } from '../errors';
-import type { Logger } from '../logger';
-import { LogCapture } from '../testing/log-capture';
-import type { Bus, BusMessage, ConsumeOptions } from './bus';
+import {
+  AppError,
+  currentRequestId,
+  REQUEST_ID_HEADER,
+  runWithContext,
+  UpstreamUnavailableError,
+  type Bus,
+  type BusMessage,
+  type ConsumeOptions,
+  type Logger,
+} from '@chat/shared';
+import { LogCapture } from './log-capture';
 
 /** Two buses on one backing; where the backing is the bus itself (MemoryBus), the same instance twice. */
 export type BusPair = readonly [Bus, Bus];
@@ -199,16 +206,16 @@ export function busContractSuite(label: string, makeBuses: (logger: Logger) => P
 
       it("rejects with the responder's AppError code; other errors become INTERNAL and are logged", async () => {
         b.serve('rooms.join', () => {
-          throw new AppError('ROOM_FULL', 'The room is full.');
+          throw new AppError('FORBIDDEN', 'Members only.');
         });
         b.serve('rooms.crash', () => {
           throw new Error('connection string with a password');
         });
         await ready([a, b]);
 
-        const full = a.request('rooms.join', {});
-        await expect(full).rejects.toBeInstanceOf(AppError);
-        await expect(full).rejects.toMatchObject({ code: 'ROOM_FULL', message: 'The room is full.' });
+        const refused = a.request('rooms.join', {});
+        await expect(refused).rejects.toBeInstanceOf(AppError);
+        await expect(refused).rejects.toMatchObject({ code: 'FORBIDDEN', message: 'Members only.' });
         const crash = a.request('rooms.crash', {});
         await expect(crash).rejects.toMatchObject({ code: 'INTERNAL' });
         await expect(crash).rejects.not.toMatchObject({ message: expect.stringContaining('password') });
@@ -249,6 +256,18 @@ export function busContractSuite(label: string, makeBuses: (logger: Logger) => P
         } finally {
           release();
         }
+      });
+    });
+
+    describe('readiness', () => {
+      it('is ready while open and not once closed', async () => {
+        await expect(a.isReady()).resolves.toBe(true);
+        await expect(b.isReady()).resolves.toBe(true);
+
+        await b.close();
+
+        await expect(b.isReady()).resolves.toBe(false);
+        expect(b.isConnected()).toBe(false);
       });
     });
 
@@ -327,6 +346,32 @@ export function busContractSuite(label: string, makeBuses: (logger: Logger) => P
 
         await waitFor(() => expect(seen.map((event) => event.data)).toEqual(['at', 'after', 'new']));
       });
+
+      it('gives a consumer whose `since` is after every stored event only the events published later', async () => {
+        await a.publishDurable('events.future.x', 'old');
+        const seen: Seen[] = [];
+        await b.consume('events.future.>', record(seen), { since: new Date(Date.now() + 60_000) });
+
+        await a.publishDurable('events.future.x', 'new');
+
+        await waitFor(() => expect(seen.map((event) => event.data)).toEqual(['new']));
+      });
+
+      it.each(consumerKinds)(
+        'says %s follows the stream while subscribed, and not after',
+        async (_, options) => {
+          const seen: Seen[] = [];
+          const subscription = await b.consume('events.follow.>', record(seen), options);
+          expect(subscription.isFollowing()).toBe(true);
+          await a.publishDurable('events.follow.x', 1);
+          await waitFor(() => expect(seen).toHaveLength(1));
+          expect(subscription.isFollowing()).toBe(true);
+
+          await subscription.unsubscribe();
+
+          expect(subscription.isFollowing()).toBe(false);
+        },
+      );
 
       it('gives each consumer without a name or `since` every event published after it started', async () => {
         await a.publishDurable('events.live.x', 'old');

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 export type InfraNeed = 'nats' | 'mongo';
 
 /**
- * How the jest global setup (testing/global-setup.ts) tells test workers what it found: the URL when a
+ * How the jest global setup (global-setup.ts in @chat/testing) tells test workers what it found: the URL when a
  * server is there, else why not.
  */
 export const testInfraEnv: Readonly<Record<InfraNeed, { url: string; missing: string }>> = Object.freeze({

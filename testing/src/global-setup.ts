@@ -7,6 +7,7 @@ import path from 'node:path';
 import type * as Testcontainers from 'testcontainers';
 import type { InfraNeed } from './infra';
 import { testInfraEnv } from './infra';
+import { freePort } from './ports';
 
 /** Something this run started, stopped by the global teardown. */
 export interface StartedInfra {
@@ -18,11 +19,11 @@ export const STARTED_INFRA = Symbol.for('chat.testing.startedInfra');
 
 type Resolution = { url: string; source: string } | { missing: string };
 
-const REPO_ROOT = path.resolve(__dirname, '../../..');
+const REPO_ROOT = path.resolve(__dirname, '../..');
 const READY_TIMEOUT_MS = 15_000;
 const STOP_TIMEOUT_MS = 5_000;
 
-/** How each need is met, in the order infra.md gives: environment, local binary, container runtime. */
+/** How each need is met, in the order the README gives ("Testing"): environment, local binary, container runtime. */
 const SOURCES: Record<
   InfraNeed,
   {
@@ -171,17 +172,6 @@ function containerRuntime(): () => Promise<ContainerRuntime> {
     })();
     return answer;
   };
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 async function startProcess(

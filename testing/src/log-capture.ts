@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import winston from 'winston';
-import { createLogger, type Logger } from '../logger';
+import { createLogger, type Logger } from '@chat/shared';
 
 /** For tests: every formatted log line, as a file or the console would receive it. */
 export class LogCapture {

@@ -1,5 +1,5 @@
 import type { AppError } from '@chat/shared';
-import type { NewUser, UserStore } from './user.store';
+import type { NewUser, UserStore } from '../src/store/user.store';
 
 let sequence = 0;
 

@@ -1,0 +1,121 @@
+import { z } from 'zod';
+import { messageSchema, roomSchema, userPublicSchema } from './entities';
+import { errorShape } from './errors';
+import { refSchema } from './frames';
+
+/**
+ * What the server sends. A server frame holds one event or a JSON array of events in order (events bound
+ * for one socket may be coalesced). Replies echo the `ref` of the frame they answer.
+ */
+
+/** An event with its `type`, its fields and when it is sent (docs/asyncapi.json says it too). */
+const event = <K extends string, T extends z.ZodRawShape>(type: K, description: string, shape: T) =>
+  z.object({ type: z.literal(type), ...shape }).describe(description);
+const reply = <K extends string, T extends z.ZodRawShape>(type: K, description: string, shape: T) =>
+  z.object({ type: z.literal(type), ref: refSchema.optional(), ...shape }).describe(description);
+
+export const helloEvent = event(
+  'hello',
+  'First on every socket: who you are, your rooms, and who of the users sharing a room with you is online.',
+  {
+    user: userPublicSchema,
+    sessionId: z.string(),
+    rooms: z.array(roomSchema),
+    online: z.array(userPublicSchema),
+  },
+);
+export const joinedReply = reply(
+  'joined',
+  'Answers `join`: `missed` are the messages after `since`, oldest first; `hasMore` when there are more to page through over REST.',
+  {
+    roomId: z.string(),
+    missed: z.array(messageSchema),
+    hasMore: z.boolean(),
+  },
+);
+export const leftReply = reply('left', 'Answers `leave`.', { roomId: z.string() });
+export const ackReply = reply('ack', 'Answers `send` once the message is stored.', {
+  message: messageSchema,
+});
+export const pongReply = reply('pong', 'Answers `ping`.', {});
+export const refreshedReply = reply('refreshed', 'Answers `refresh`: when the socket now expires.', {
+  expiresAt: z.string(),
+});
+export const errorEvent = reply(
+  'error',
+  'A frame was refused (with its `ref`), or a problem no frame caused. The socket stays open.',
+  errorShape,
+);
+
+export const messageEvent = event('message', 'A message in a room you receive, exactly once per socket.', {
+  message: messageSchema,
+});
+export const typingEvent = event('typing', 'Another user types in one of your rooms.', {
+  roomId: z.string(),
+  user: userPublicSchema,
+  active: z.boolean(),
+});
+export const memberJoinedEvent = event('member.joined', 'Someone became a member of one of your rooms.', {
+  roomId: z.string(),
+  user: userPublicSchema,
+});
+export const memberLeftEvent = event('member.left', 'Someone left one of your rooms.', {
+  roomId: z.string(),
+  user: userPublicSchema,
+});
+export const roomInvitedEvent = event(
+  'room.invited',
+  'You were invited to a room (or a direct room with you was opened); your sockets receive it from now on.',
+  { room: roomSchema },
+);
+export const presenceEvent = event(
+  'presence',
+  'A user sharing a room with you came online (first socket anywhere) or went offline (last socket gone).',
+  {
+    user: userPublicSchema,
+    status: z.enum(['online', 'offline']),
+  },
+);
+export const sessionExpiringEvent = event(
+  'session.expiring',
+  "About a minute before the socket's token expires: answer with `refresh`.",
+  { expiresAt: z.string() },
+);
+
+export const resyncEvent = event(
+  'resync',
+  'Events of your rooms may have been missed while this chat instance could not reach the others (NATS was away): join each room again with `since` (and fill any gap from history). Nothing stored is lost.',
+  {},
+);
+
+/** Events that belong to one room: chat instances pass them to each other on the room's NATS subject. */
+export const roomEventSchema = z.discriminatedUnion('type', [
+  messageEvent,
+  typingEvent,
+  memberJoinedEvent,
+  memberLeftEvent,
+]);
+export type RoomEvent = z.infer<typeof roomEventSchema>;
+
+/** Every event the server sends. */
+export const serverEventSchema = z.discriminatedUnion('type', [
+  helloEvent,
+  joinedReply,
+  leftReply,
+  ackReply,
+  pongReply,
+  refreshedReply,
+  errorEvent,
+  messageEvent,
+  typingEvent,
+  memberJoinedEvent,
+  memberLeftEvent,
+  roomInvitedEvent,
+  presenceEvent,
+  sessionExpiringEvent,
+  resyncEvent,
+]);
+export type ServerEvent = z.infer<typeof serverEventSchema>;
+export type ServerEventType = ServerEvent['type'];
+/** The event of one type. */
+export type ServerEventOf<K extends ServerEventType> = Extract<ServerEvent, { type: K }>;

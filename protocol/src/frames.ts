@@ -1,0 +1,56 @@
+import { z } from 'zod';
+import { clientMsgIdSchema, messageTextSchema } from './entities';
+import { idSchema } from './ids';
+
+/**
+ * What clients send on the socket, validated strictly by the server: an unknown type or an extra field is
+ * VALIDATION_FAILED, answered with an `error` frame carrying the frame's `ref`.
+ */
+
+/** Echoed on the reply to the frame that carried it. */
+export const refSchema = z.string().max(64);
+
+/** A client frame: its `type`, an optional `ref`, its fields, and what it does (docs/asyncapi.json says it too). */
+const frame = <K extends string, T extends z.ZodRawShape>(type: K, description: string, shape: T) =>
+  z.strictObject({ type: z.literal(type), ref: refSchema.optional(), ...shape }).describe(description);
+
+export const joinFrame = frame(
+  'join',
+  'Join a public room, or confirm membership of any room, and catch up: `joined` carries up to 200 messages after `since` (a message id). A private room you do not belong to: `error` FORBIDDEN.',
+  { roomId: idSchema, since: idSchema.optional() },
+);
+export const leaveFrame = frame(
+  'leave',
+  'Leave the room (as `DELETE /api/rooms/:id/members/me`); answered by `left`.',
+  {
+    roomId: idSchema,
+  },
+);
+export const sendFrame = frame(
+  'send',
+  'Store a message: `ack` once stored, then every socket receiving the room, on every instance, gets `message` once. The same `clientMsgId` from the same user again answers the first message and broadcasts nothing.',
+  { roomId: idSchema, text: messageTextSchema, clientMsgId: clientMsgIdSchema.optional() },
+);
+export const typingFrame = frame('typing', "No reply: the room's other users' sockets get `typing`.", {
+  roomId: idSchema,
+  active: z.boolean(),
+});
+export const pingFrame = frame('ping', 'Answered by `pong`.', {});
+export const refreshFrame = frame(
+  'refresh',
+  "A fresh access token of the same user extends the socket's life; answered by `refreshed`.",
+  { token: z.string().min(1).max(8192) },
+);
+
+export const clientFrameSchema = z.discriminatedUnion('type', [
+  joinFrame,
+  leaveFrame,
+  sendFrame,
+  typingFrame,
+  pingFrame,
+  refreshFrame,
+]);
+/** A frame as the server sees it after validation (trimmed text, defaults applied). */
+export type ClientFrame = z.output<typeof clientFrameSchema>;
+/** A frame as a client writes it. */
+export type ClientFrameInput = z.input<typeof clientFrameSchema>;
