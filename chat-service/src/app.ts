@@ -89,6 +89,8 @@ export function createApp(config: ChatConfig, deps: ChatAppDeps = {}): ChatApp {
 
         const instanceId = config.CHAT_INSTANCE_ID;
         const hub = new SocketHub(new ChatFeed({ bus, instanceId, logger }), logger);
+        const stopResync = bus.onReconnect(() => hub.resyncAll());
+        closers.push(async () => stopResync());
         const publisher = new ChatPublisher({ bus, instanceId, logger, local: hub });
         const chat = new ChatService({ store, users, events: publisher });
         const server = new ChatSocketServer({

@@ -145,6 +145,17 @@ export class SocketHub implements LocalDelivery {
   }
 
   /**
+   * Tells every local socket that it may have missed events of its rooms (the bus was away, so the other
+   * instances' events never arrived): each client joins its rooms again with `since`.
+   */
+  resyncAll(): void {
+    if (this.clients.size === 0) return;
+    this.logger.info('telling sockets to resync after a bus outage', { sockets: this.clients.size });
+    const item = outgoing({ type: 'resync' });
+    for (const client of this.clients) client.push(item);
+  }
+
+  /**
    * Resolves once the subscriptions made so far are in place on the bus, so events from now on reach them;
    * without a bus connection, at once: the instance resyncs its sockets when the bus returns.
    */

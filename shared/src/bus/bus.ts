@@ -86,6 +86,12 @@ export interface Bus {
    * about once a second; in process, true until closed).
    */
   isReady(): Promise<boolean>;
+  /**
+   * Calls `listener` each time the connection comes back after it was lost (subscriptions are in place
+   * again by then): core messages published meanwhile never arrived. Never called in process. Returns
+   * the function that stops listening.
+   */
+  onReconnect(listener: () => void): () => void;
   /** Lets in-flight handlers finish, then disconnects. */
   close(): Promise<void>;
 }

@@ -219,6 +219,11 @@ export class MemoryBus implements Bus {
     return !this.closed;
   }
 
+  /** In process nothing is ever lost in transit, so there is nothing to hear. */
+  onReconnect(): () => void {
+    return () => undefined;
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     this.subs.clear();

@@ -138,6 +138,7 @@ export class NatsBus implements Bus {
   private readonly prefix: string;
   private readonly coreSubs = new Set<NatsSubscription>();
   private readonly followers = new Set<StreamFollower>();
+  private readonly reconnectListeners = new Set<() => void>();
   private readonly inFlight = new Set<Promise<void>>();
   private connected = true;
   private closing: Promise<void> | undefined;
@@ -278,6 +279,19 @@ export class NatsBus implements Bus {
   async flush(): Promise<void> {
     this.assertOpen();
     await this.nc.flush();
+  }
+
+  onReconnect(listener: () => void): () => void {
+    this.reconnectListeners.add(listener);
+    return () => this.reconnectListeners.delete(listener);
+  }
+
+  private callListener(listener: () => void): void {
+    try {
+      listener();
+    } catch (error) {
+      this.logger.error('bus reconnect listener failed', { error });
+    }
   }
 
   isConnected(): boolean {
@@ -468,6 +482,7 @@ export class NatsBus implements Bus {
           this.logger.info('bus reconnected', { server: status.server });
           // The server may have restarted and forgotten consumers held in memory: create them again.
           for (const follower of this.followers) follower.recreate('reconnected', { server: status.server });
+          for (const listener of this.reconnectListeners) this.callListener(listener);
           break;
         case 'ldm':
           this.logger.warn('bus server entering lame duck mode; moving to another', {
