@@ -1,3 +1,5 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import {
   Closers,
   createBus,
@@ -6,10 +8,12 @@ import {
   busReadiness,
   healthRouter,
   listen,
+  metricsRouter,
   startTokenVerification,
   type Bus,
   type Logger,
   type ServiceApp,
+  UpstreamUnavailableError,
   withDeadline,
 } from '@chat/shared';
 import { ChatFeed, ChatPublisher } from './bus/chat-events.bus';
@@ -17,10 +21,12 @@ import { InstanceAnnouncer } from './bus/instance-announcer';
 import { PresenceBus } from './bus/presence.bus';
 import { BusUserDirectory } from './bus/user-directory.bus';
 import type { ChatConfig } from './config';
+import { chatMetrics } from './metrics';
 import { ChatService } from './domain/chat.service';
 import { roomsRouter } from './http/rooms.router';
 import { EmbeddedChatStore } from './store/chat.store.embedded';
 import { MongoChatStore } from './store/chat.store.mongo';
+import { refuseUpgrade } from './ws/socket-errors';
 import { SocketHub } from './ws/socket-hub';
 import { ChatSocketServer, type SocketStats } from './ws/socket-server';
 
@@ -36,6 +42,11 @@ export interface ChatApp extends ServiceApp {
   readonly instanceId: string;
   /** What the sockets of this instance hold now, and the most any one socket ever buffered. */
   stats(): SocketStats;
+  /**
+   * Takes a WebSocket upgrade handed over in process (the one-process run's gateway); refused 503 while
+   * the app is not running.
+   */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
 }
 
 const NO_SOCKETS: SocketStats = { sockets: 0, subscribedRooms: 0, peakSocketBytes: 0, droppedEvents: 0 };
@@ -56,6 +67,11 @@ export function createApp(config: ChatConfig, deps: ChatAppDeps = {}): ChatApp {
     instanceId: config.CHAT_INSTANCE_ID,
 
     stats: () => sockets?.stats() ?? NO_SOCKETS,
+
+    handleUpgrade(req, socket, head) {
+      if (sockets) return sockets.handleUpgrade(req, socket, head);
+      refuseUpgrade(socket, new UpstreamUnavailableError('The chat service is not running.'));
+    },
 
     async start() {
       try {
@@ -89,6 +105,8 @@ export function createApp(config: ChatConfig, deps: ChatAppDeps = {}): ChatApp {
 
         const instanceId = config.CHAT_INSTANCE_ID;
         const hub = new SocketHub(new ChatFeed({ bus, instanceId, logger }), logger);
+        const uncountSockets = chatMetrics.countSockets(() => hub.size);
+        closers.push(async () => uncountSockets());
         const stopResync = bus.onReconnect(() => hub.resyncAll());
         closers.push(async () => stopResync());
         const publisher = new ChatPublisher({ bus, instanceId, logger, local: hub });
@@ -111,6 +129,7 @@ export function createApp(config: ChatConfig, deps: ChatAppDeps = {}): ChatApp {
             logger,
             routes: [
               healthRouter({ store: () => store.ping(), ...busReadiness(bus, verification) }),
+              metricsRouter({ token: config.METRICS_TOKEN }),
               roomsRouter({ chat, verifier: verification.verifier }),
             ],
           }),

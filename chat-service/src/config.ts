@@ -27,6 +27,11 @@ export const chatConfigShape = {
   /** Sustained client frames per second per socket, and the burst above it. */
   WS_RATE_LIMIT_PER_SECOND: z.coerce.number().positive().default(20),
   WS_RATE_LIMIT_BURST: z.coerce.number().int().positive().default(40),
+  /**
+   * Frames one socket may have accepted and not yet answered (a client's send window); past it a frame is
+   * refused with RATE_LIMITED rather than queued.
+   */
+  WS_MAX_PENDING_FRAMES: z.coerce.number().int().min(1).max(10_000).default(256),
   /** Outbound bytes (queued + in the socket's buffer) one socket may hold before events are shed. */
   WS_MAX_BUFFERED_BYTES: z.coerce.number().int().min(16_384).default(1_048_576),
   /** How long a user's last socket may be gone before this instance announces them offline. */

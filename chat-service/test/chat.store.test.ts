@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createLogger } from '@chat/shared';
+import { createLogger, openEmbeddedCollection } from '@chat/shared';
 import { describeWithInfra, uniqueMongoUrl } from '@chat/testing';
 import { chatStoreContract } from './chat.store.contract';
 import { EmbeddedChatStore } from '../src/store/chat.store.embedded';
@@ -48,6 +48,34 @@ describe('EmbeddedChatStore', () => {
     });
     expect(next.message.seq).toBe(2);
     await second.close();
+  });
+
+  it('counts the members of rooms stored before member counts were kept, once, when it opens', async () => {
+    const dataDir = path.join(root, 'legacy');
+    const rooms = await openEmbeddedCollection(dataDir, 'chat-rooms');
+    const memberships = await openEmbeddedCollection(dataDir, 'chat-memberships');
+    const createdAt = new Date();
+    await rooms.insertAsync({
+      _id: 'old',
+      name: 'Old',
+      nameLower: 'old',
+      kind: 'public',
+      createdBy: 'u1',
+      createdAt,
+    });
+    for (const userId of ['u1', 'u2', 'u3'])
+      await memberships.insertAsync({
+        _id: `old/${userId}`,
+        roomId: 'old',
+        userId,
+        role: 'member',
+        joinedAt: createdAt,
+      });
+    const store = await EmbeddedChatStore.open(dataDir);
+    expect((await store.getRoom('old'))?.memberCount).toBe(3);
+    await store.addMember({ roomId: 'old', userId: 'u4', role: 'member', joinedAt: createdAt });
+    expect((await store.getRoom('old'))?.memberCount).toBe(4);
+    await store.close();
   });
 });
 

@@ -6,6 +6,7 @@ import {
   errorHandler,
   healthRouter,
   listen,
+  metricsRouter,
   notFoundHandler,
   requestContext,
   type Bus,
@@ -20,7 +21,7 @@ import { docsRouter } from './http/docs.router';
 import { webClient } from './http/web-client';
 import { clientRateLimit, corsPolicy, rejectMalformedUrl, securityHeaders } from './http/edge';
 import { proxyRouter, type UpstreamRoute } from './http/proxy.router';
-import { proxySocketUpgrades } from './http/socket-proxy';
+import { proxySocketUpgrades, type LocalSockets } from './http/socket-proxy';
 import { UpstreamProxy } from './http/upstream-proxy';
 import { ChatUpstreams } from './upstreams/chat-upstreams';
 
@@ -32,6 +33,8 @@ export interface GatewayDeps {
    */
   bus?: Bus;
   logger?: Logger;
+  /** chat-service in the same process: WebSocket upgrades go to it directly (REST still uses CHAT_URLS). */
+  localSockets?: LocalSockets;
 }
 
 /** How long `/readyz` waits for each upstream's `/readyz`. */
@@ -79,8 +82,9 @@ export function createApp(config: GatewayConfig, deps: GatewayDeps = {}): Servic
   app.disable('x-powered-by');
   app.set('trust proxy', config.TRUST_PROXY);
   app.use(requestContext, accessLog(logger), securityHeaders());
-  // Probes come before the rate limit: an orchestrator polling them must not use up a client's budget.
-  app.use(healthRouter(checks, probeTimeoutMs + 500));
+  // Probes and metrics come before the rate limit: an orchestrator or a scraper polling them must not use up
+  // a client's budget. /metrics is the gateway's own (in the one-process run, the whole process's), never proxied.
+  app.use(healthRouter(checks, probeTimeoutMs + 500), metricsRouter({ token: config.METRICS_TOKEN }));
   // CORS first so a browser can read even a 429 or a 400; nothing up to the URL check decodes the path.
   app.use(corsPolicy(config.CORS_ORIGINS), limiter.handler, rejectMalformedUrl);
   app.use(docsRouter(config.OPENAPI_FILE));
@@ -114,6 +118,7 @@ export function createApp(config: GatewayConfig, deps: GatewayDeps = {}): Servic
         timeoutMs: config.UPSTREAM_TIMEOUT_MS,
         allow: limiter.allow,
         trustProxy: config.TRUST_PROXY,
+        ...(deps.localSockets ? { local: deps.localSockets } : {}),
       });
       return { url: server.url };
     },

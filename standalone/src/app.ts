@@ -1,5 +1,5 @@
 import { createApp as createAuthApp, loadAuthConfig } from '@chat/auth-service';
-import { createApp as createChatApp, loadChatConfig } from '@chat/chat-service';
+import { createApp as createChatApp, loadChatConfig, type ChatApp } from '@chat/chat-service';
 import { createApp as createGatewayApp, loadGatewayConfig } from '@chat/gateway';
 import { createBus, createLogger, type Bus, type ServiceApp } from '@chat/shared';
 import { createApp as createUsersApp, loadUsersConfig } from '@chat/users-service';
@@ -7,7 +7,8 @@ import { loadStandaloneConfig } from './config';
 
 /**
  * The whole system in one process (README, "Two run modes, one codebase"): one bus shared by every service
- * (in-process unless NATS_URL is set), each service on a loopback port of its own, the gateway on PORT.
+ * (in-process unless NATS_URL is set), each service on a loopback port of its own for REST, the gateway on
+ * PORT, WebSocket upgrades handed from the gateway to chat-service in process.
  * Every service reads the same environment, so MONGO_URL, DATA_DIR, LOG_LEVEL and the rest apply to all.
  */
 export function createSystem(env: Record<string, string | undefined>): ServiceApp {
@@ -18,7 +19,7 @@ export function createSystem(env: Record<string, string | undefined>): ServiceAp
   const authConfig = loadAuthConfig(internal);
   const chatConfig = loadChatConfig(internal);
   let bus: Bus | undefined;
-  let chat: ServiceApp | undefined;
+  let chat: ChatApp | undefined;
   const started: ServiceApp[] = [];
 
   return {
@@ -53,7 +54,8 @@ export function createSystem(env: Record<string, string | undefined>): ServiceAp
           CHAT_URLS: urls.chat,
           WEB_DIR: config.WEB_DIR,
         }),
-        deps,
+        // Sockets go to chat-service in process: one write per frame instead of two over loopback.
+        { ...deps, localSockets: chat },
       );
       const { url } = await gateway.start();
       started.push(gateway);

@@ -1,6 +1,7 @@
 import type { Bus, BusMessage, Logger, Subscription } from '@chat/shared';
 import type { Message, Room, RoomEvent, UserPublic } from '@chat/protocol';
 import type { ChatEvents } from '../domain/ports';
+import { chatMetrics } from '../metrics';
 import { roomSubject, roomSubjectOf, userSubject, userSubjectOf, type UserNotice } from './chat.subjects';
 
 /** How long a join waits for its new subscription to reach NATS before it reads what was missed. */
@@ -53,7 +54,9 @@ export class ChatPublisher implements ChatEvents {
     this.toRoom({ type: 'member.left', roomId: room.id, user });
   }
 
+  /** Called once per newly stored message (ChatService.send), so `chat_messages_total` is counted here. */
   messageCreated(message: Message): void {
+    chatMetrics.messages.inc();
     this.toRoom({ type: 'message', message });
   }
 

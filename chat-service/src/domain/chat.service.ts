@@ -192,7 +192,7 @@ export class ChatService {
 
   /** `GET /api/rooms/:id/messages`: a page of a room's history, for members only. */
   async history(actor: Actor, roomId: string, query: HistoryQuery): Promise<MessagePage> {
-    await this.memberRoom(actor, roomId);
+    await this.requireMember(actor, roomId);
     const [afterSeq, beforeSeq] = await Promise.all([
       query.after === undefined ? undefined : this.seqOf(roomId, query.after, 'after'),
       query.before === undefined ? undefined : this.seqOf(roomId, query.before, 'before'),
@@ -202,7 +202,7 @@ export class ChatService {
 
   /** For the socket's `join`, after joining: up to {@link MISSED_LIMIT} messages after `since`, oldest first. */
   async missedSince(actor: Actor, roomId: string, since: string): Promise<Missed> {
-    await this.memberRoom(actor, roomId);
+    await this.requireMember(actor, roomId);
     const page = await this.deps.store.listMessages(roomId, {
       afterSeq: await this.seqOf(roomId, since, 'since'),
       limit: MISSED_LIMIT,
@@ -218,7 +218,7 @@ export class ChatService {
     actor: Actor,
     input: { roomId: string; text: string; clientMsgId?: string },
   ): Promise<{ message: Message; created: boolean }> {
-    await this.memberRoom(actor, input.roomId);
+    await this.requireMember(actor, input.roomId);
     const result = await this.deps.store.appendMessage({
       id: randomUUID(),
       roomId: input.roomId,
@@ -240,6 +240,16 @@ export class ChatService {
     ]);
     if (!member) throw new ForbiddenError('Only members of this room may do this.');
     return room;
+  }
+
+  /**
+   * Passes when `actor` belongs to the room (one indexed lookup: the hot path of every send); otherwise
+   * NOT_FOUND if the room does not exist, else FORBIDDEN.
+   */
+  async requireMember(actor: Actor, roomId: string): Promise<void> {
+    if (await this.deps.store.isMember(roomId, actor.id)) return;
+    await this.existingRoom(roomId);
+    throw new ForbiddenError('Only members of this room may do this.');
   }
 
   private async existingRoom(roomId: string): Promise<Room> {

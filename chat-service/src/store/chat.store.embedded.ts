@@ -25,6 +25,18 @@ import { MessageAppender } from './message-appender';
 
 type Collection<T> = Datastore<T & Record<string, unknown>>;
 
+/**
+ * A room as this store keeps it: with its member count, kept by every membership added or removed, so
+ * reading a room never counts its members. (In one process NeDB applies each update alone, so `$inc` is
+ * exact; the MongoDB adapter counts instead, since FerretDB's `$inc` loses concurrent updates.)
+ */
+type StoredRoom = RoomDocument & { memberCount: number };
+
+/** Rooms stored before `memberCount` existed lack the field: these are counted once at open. */
+const COUNTS_TO_BACKFILL = { memberCount: { $exists: false } };
+
+const asRoom = (document: StoredRoom): Room => toRoom(document, document.memberCount);
+
 /** NeDB answers a unique violation (its own or on `_id`) with an error carrying `errorType`. */
 function isUniqueViolation(error: unknown): boolean {
   return uniqueViolationKey(error) !== undefined;
@@ -39,7 +51,7 @@ export class EmbeddedChatStore implements ChatStore {
   private readonly appender: MessageAppender;
 
   private constructor(
-    private readonly rooms: Collection<RoomDocument>,
+    private readonly rooms: Collection<StoredRoom>,
     private readonly memberships: Collection<MembershipDocument>,
     private readonly messages: Collection<MessageDocument>,
   ) {
@@ -68,7 +80,7 @@ export class EmbeddedChatStore implements ChatStore {
 
   /** Loads (or creates) the three collections with their indexes. */
   static async open(dataDir: string): Promise<EmbeddedChatStore> {
-    const rooms = await openEmbeddedCollection<RoomDocument & Record<string, unknown>>(dataDir, 'chat-rooms');
+    const rooms = await openEmbeddedCollection<StoredRoom & Record<string, unknown>>(dataDir, 'chat-rooms');
     await rooms.ensureIndexAsync({ fieldName: 'nameLower', unique: true, sparse: true });
     await rooms.ensureIndexAsync({ fieldName: 'directKey', unique: true, sparse: true });
     await rooms.ensureIndexAsync({ fieldName: 'kind' });
@@ -85,11 +97,13 @@ export class EmbeddedChatStore implements ChatStore {
     await messages.ensureIndexAsync({ fieldName: ['roomId', 'seq'], unique: true });
     await messages.ensureIndexAsync({ fieldName: 'roomId' });
     await messages.ensureIndexAsync({ fieldName: 'dedupeKey', unique: true, sparse: true });
-    return new EmbeddedChatStore(rooms, memberships, messages);
+    const store = new EmbeddedChatStore(rooms, memberships, messages);
+    await store.backfillMemberCounts();
+    return store;
   }
 
   async createRoom(room: NewRoom): Promise<Room> {
-    const document = roomDocumentOf(room);
+    const document: StoredRoom = { ...roomDocumentOf(room), memberCount: 1 };
     try {
       await this.rooms.insertAsync({ ...document });
     } catch (error) {
@@ -103,36 +117,36 @@ export class EmbeddedChatStore implements ChatStore {
       role: 'owner',
       joinedAt: room.createdAt,
     });
-    return toRoom(document, 1);
+    return asRoom(document);
   }
 
   async findOrCreateDirectRoom(room: NewDirectRoom): Promise<{ room: Room; created: boolean }> {
     const existing = await this.rooms.findOneAsync({ directKey: room.key });
-    if (existing) return { room: (await this.withCounts([existing]))[0]!, created: false };
-    const document = directRoomDocumentOf(room);
+    if (existing) return { room: asRoom(existing), created: false };
+    const document: StoredRoom = { ...directRoomDocumentOf(room), memberCount: 0 };
     try {
       await this.rooms.insertAsync({ ...document });
-      return { room: toRoom(document, 0), created: true };
+      return { room: asRoom(document), created: true };
     } catch (error) {
       if (!isUniqueViolation(error)) throw error;
       const winner = await this.rooms.findOneAsync({ directKey: room.key });
       if (!winner) throw error;
-      return { room: (await this.withCounts([winner]))[0]!, created: false };
+      return { room: asRoom(winner), created: false };
     }
   }
 
   async getRoom(id: string): Promise<Room | undefined> {
     const document = await this.rooms.findOneAsync({ _id: id });
-    return document ? (await this.withCounts([document]))[0] : undefined;
+    return document ? asRoom(document) : undefined;
   }
 
   async getRooms(ids: readonly string[]): Promise<Room[]> {
     if (ids.length === 0) return [];
-    return this.withCounts(await this.rooms.findAsync({ _id: { $in: [...ids] } }));
+    return (await this.rooms.findAsync({ _id: { $in: [...ids] } })).map(asRoom);
   }
 
   async listPublicRooms(): Promise<Room[]> {
-    return this.withCounts(await this.rooms.findAsync({ kind: 'public' }).sort({ createdAt: 1, _id: 1 }));
+    return (await this.rooms.findAsync({ kind: 'public' }).sort({ createdAt: 1, _id: 1 })).map(asRoom);
   }
 
   async addMember(membership: Membership): Promise<boolean> {
@@ -145,11 +159,14 @@ export class EmbeddedChatStore implements ChatStore {
       if (isUniqueViolation(error)) return false;
       throw error;
     }
+    await this.rooms.updateAsync({ _id: membership.roomId }, { $inc: { memberCount: 1 } }, {});
     return true;
   }
 
   async removeMember(roomId: string, userId: string): Promise<boolean> {
-    return (await this.memberships.removeAsync({ _id: membershipId(roomId, userId) }, {})) === 1;
+    if ((await this.memberships.removeAsync({ _id: membershipId(roomId, userId) }, {})) !== 1) return false;
+    await this.rooms.updateAsync({ _id: roomId }, { $inc: { memberCount: -1 } }, {});
+    return true;
   }
 
   async isMember(roomId: string, userId: string): Promise<boolean> {
@@ -193,14 +210,12 @@ export class EmbeddedChatStore implements ChatStore {
     return toPage(documents, range, ascending);
   }
 
-  private async withCounts(documents: RoomDocument[]): Promise<Room[]> {
-    if (documents.length === 0) return [];
-    const memberships = await this.memberships.findAsync({
-      roomId: { $in: documents.map((document) => document._id) },
-    });
-    const countOf = new Map<string, number>();
-    for (const { roomId } of memberships) countOf.set(roomId, (countOf.get(roomId) ?? 0) + 1);
-    return documents.map((document) => toRoom(document, countOf.get(document._id) ?? 0));
+  /** Counts the members of rooms stored before `memberCount` existed, once. */
+  private async backfillMemberCounts(): Promise<void> {
+    for (const room of await this.rooms.findAsync(COUNTS_TO_BACKFILL)) {
+      const memberCount = await this.memberships.countAsync({ roomId: room._id });
+      await this.rooms.updateAsync({ _id: room._id }, { $set: { memberCount } }, {});
+    }
   }
 
   async ping(): Promise<boolean> {

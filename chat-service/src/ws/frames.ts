@@ -15,14 +15,13 @@ import type { ClientSocket } from './client-socket';
 import { errorEvent } from './socket-errors';
 import type { SocketHub } from './socket-hub';
 
-/** Frames accepted but not yet answered, per socket; more waits are refused rather than queued. */
-const MAX_PENDING_FRAMES = 64;
-
 export interface FrameContext {
   chat: ChatService;
   hub: SocketHub;
   verifier: TokenVerifier;
   logger: Logger;
+  /** Frames one socket may have accepted and not yet answered (WS_MAX_PENDING_FRAMES). */
+  maxPendingFrames: number;
   /** Reschedules the socket's expiry after a refresh. */
   renewed: (client: ClientSocket) => void;
 }
@@ -67,7 +66,7 @@ export function handleFrame(
   const parsed = clientFrameSchema.safeParse(raw);
   if (!parsed.success)
     return fail(ref, new ValidationError(issuesToDetails(parsed.error), 'The frame is not valid.'));
-  if (client.pending >= MAX_PENDING_FRAMES)
+  if (client.pending >= context.maxPendingFrames)
     return fail(ref, new RateLimitedError(1, 'Too many frames waiting for an answer; slow down.'));
   client.pending += 1;
   client.chain = client.chain
@@ -112,7 +111,7 @@ async function dispatch(context: FrameContext, client: ClientSocket, frame: Clie
     }
     case 'typing':
       if (!client.rooms.has(frame.roomId)) {
-        await chat.memberRoom(actor, frame.roomId);
+        await chat.requireMember(actor, frame.roomId);
         hub.enterForUser(actor.id, frame.roomId);
       }
       return chat.typing(client.user, frame.roomId, frame.active);

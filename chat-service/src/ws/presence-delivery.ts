@@ -1,6 +1,7 @@
 import type { UserPublic } from '@chat/protocol';
 import type { ChatService } from '../domain/chat.service';
 import type { UserDirectory } from '../domain/ports';
+import { chatMetrics } from '../metrics';
 import type { ClientSocket } from './client-socket';
 import { outgoing, type Outgoing } from './outbound-queue';
 import type { PresenceBatch, PresenceStatus } from './presence';
@@ -60,6 +61,7 @@ export class PresenceDelivery {
       if (recipients.size === 0) continue;
       const item = outgoing({ type: 'presence', user, status }, true);
       for (const client of recipients) client.push(item);
+      chatMetrics.deliveries.inc(recipients.size);
     }
   }
 
@@ -94,6 +96,7 @@ export class PresenceDelivery {
           items.get(memberId) ?? outgoing({ type: 'presence', user: member, status: 'online' }, true);
         items.set(memberId, item);
         for (const client of sockets) client.push(item);
+        chatMetrics.deliveries.inc(sockets.length);
       }
     }
   }
@@ -114,6 +117,7 @@ export class PresenceDelivery {
       if (sockets.size === 0) continue;
       const item = outgoing({ type: 'presence', user, status: 'online' }, true);
       for (const client of sockets) client.push(item);
+      chatMetrics.deliveries.inc(sockets.size);
     }
   }
 }

@@ -2,6 +2,7 @@ import type { Logger, Subscription } from '@chat/shared';
 import type { RoomEvent, UserPublic } from '@chat/protocol';
 import type { ChatFeed, LocalDelivery } from '../bus/chat-events.bus';
 import type { UserNotice } from '../bus/chat.subjects';
+import { chatMetrics } from '../metrics';
 import type { ClientSocket } from './client-socket';
 import { outgoing } from './outbound-queue';
 
@@ -129,7 +130,13 @@ export class SocketHub implements LocalDelivery {
     // Typing is for the room's other users: not back to any socket of the one typing.
     const skipUser = event.type === 'typing' ? event.user.id : undefined;
     const item = outgoing(event, event.type === 'typing');
-    for (const client of sockets) if (client.userId !== skipUser) client.push(item);
+    let pushed = 0;
+    for (const client of sockets) {
+      if (client.userId === skipUser) continue;
+      client.push(item);
+      pushed += 1;
+    }
+    chatMetrics.deliveries.inc(pushed);
     if (event.type === 'member.joined') this.observer?.memberJoined(roomId, event.user);
   }
 
@@ -141,7 +148,9 @@ export class SocketHub implements LocalDelivery {
     this.observer?.roomAdded(userId, notice.room.id);
     if (!notice.invited) return;
     const item = outgoing({ type: 'room.invited', room: notice.room });
-    for (const client of this.byUser.get(userId) ?? []) client.push(item);
+    const sockets = this.byUser.get(userId);
+    for (const client of sockets ?? []) client.push(item);
+    chatMetrics.deliveries.inc(sockets?.size ?? 0);
   }
 
   /**
@@ -153,6 +162,7 @@ export class SocketHub implements LocalDelivery {
     this.logger.info('telling sockets to resync after a bus outage', { sockets: this.clients.size });
     const item = outgoing({ type: 'resync' });
     for (const client of this.clients) client.push(item);
+    chatMetrics.deliveries.inc(this.clients.size);
   }
 
   /**

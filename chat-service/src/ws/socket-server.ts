@@ -41,6 +41,7 @@ export type SocketServerConfig = Pick<
   | 'WS_MAX_PAYLOAD_BYTES'
   | 'WS_RATE_LIMIT_PER_SECOND'
   | 'WS_RATE_LIMIT_BURST'
+  | 'WS_MAX_PENDING_FRAMES'
   | 'WS_MAX_BUFFERED_BYTES'
   | 'PRESENCE_GRACE_MS'
   | 'PRESENCE_TTL_MS'
@@ -118,6 +119,7 @@ export class ChatSocketServer {
       hub,
       verifier: options.verification.verifier,
       logger,
+      maxPendingFrames: config.WS_MAX_PENDING_FRAMES,
       renewed: this.lifetime.renewed,
     };
   }

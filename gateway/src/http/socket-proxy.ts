@@ -14,6 +14,16 @@ export interface SocketProxyOptions {
   allow: (clientAddress: string) => Promise<boolean>;
   /** Addresses of proxies in front of the gateway to believe (TRUST_PROXY hops). */
   trustProxy: number;
+  /**
+   * In the one-process run, chat-service's own upgrade handler: sockets are handed to it in process
+   * instead of through a loopback connection, so every frame is written once, not twice.
+   */
+  local?: LocalSockets;
+}
+
+/** What takes an upgrade in this process (chat-service's `handleUpgrade`). */
+export interface LocalSockets {
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
 }
 
 /** How many instances one upgrade tries before giving up: a dead one must not fail the client. */
@@ -63,7 +73,7 @@ function headerBlock(res: IncomingMessage): string {
 
 /**
  * Routes WebSocket upgrades on `/ws` to a chat instance (the least loaded, see ChatUpstreams) and then
- * only moves bytes: frames are never parsed here. The instance authenticates the upgrade; its refusal
+ * only moves bytes: frames are never parsed here (or, in one process, hands them to chat-service there). The instance authenticates the upgrade; its refusal
  * (401, 403, 503) reaches the client as it was sent. The URL carries the token, so it is never logged.
  */
 export function proxySocketUpgrades(server: http.Server, options: SocketProxyOptions): () => void {
@@ -83,6 +93,7 @@ export function proxySocketUpgrades(server: http.Server, options: SocketProxyOpt
           return refuse(client, req, 429, 'RATE_LIMITED', 'Too many requests; try again later.', {
             'retry-after': '60',
           });
+        if (options.local) return options.local.handleUpgrade(req, client, head);
         attempt(req, client, head, address, new Set());
       },
       () => refuse(client, req, 503, 'UPSTREAM_UNAVAILABLE', 'The chat service is unavailable.'),
