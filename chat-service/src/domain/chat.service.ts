@@ -9,10 +9,8 @@ import {
 import type { Message, Room, RoomKind } from '@chat/protocol';
 import { directKeyOf, type ChatStore, type MessagePage } from '../store/chat.store';
 import type { Actor } from './entities';
+import { RoomCache } from './room-cache';
 import type { ChatEvents, UserDirectory } from './ports';
-
-/** Candidates per membership query when working out who of the online users shares a room. */
-const MEMBERS_CHUNK = 1_000;
 
 /** At most this many missed messages come with a `joined` reply; `hasMore` says the client should page on. */
 export const MISSED_LIMIT = 200;
@@ -42,11 +40,13 @@ function byCreation(a: Room, b: Room): number {
  */
 export class ChatService {
   private readonly now: () => Date;
+  private readonly cache: RoomCache;
 
   constructor(
     private readonly deps: { store: ChatStore; users: UserDirectory; events: ChatEvents; now?: () => Date },
   ) {
     this.now = deps.now ?? (() => new Date());
+    this.cache = new RoomCache(deps.store);
   }
 
   /** The rooms `userId` belongs to, oldest first. */
@@ -70,14 +70,26 @@ export class ChatService {
     return this.deps.store.roomIdsOfUsers(userIds);
   }
 
-  /** Those of `userIds` who belong to at least one of `roomIds`, asked in chunks, for presence. */
-  async membersAmong(roomIds: readonly string[], userIds: readonly string[]): Promise<string[]> {
-    if (roomIds.length === 0 || userIds.length === 0) return [];
-    const ids: string[] = [];
-    for (let i = 0; i < userIds.length; i += MEMBERS_CHUNK) {
-      ids.push(...(await this.deps.store.membersAmong(roomIds, userIds.slice(i, i + MEMBERS_CHUNK))));
-    }
-    return ids;
+  /**
+   * The member ids of each of `roomIds`, as read within the last seconds (for presence at `hello` and
+   * when a user joins a room): a burst of sockets reads each room once.
+   */
+  memberIdsOf(roomIds: readonly string[]): Promise<Map<string, ReadonlySet<string>>> {
+    return this.cache.memberIdsOf(roomIds);
+  }
+
+  /**
+   * For `hello`: the rooms `userId` belongs to, oldest first, their details as read within the last
+   * seconds (member counts may lag another instance's changes by that much).
+   */
+  async helloRooms(userId: string): Promise<Room[]> {
+    const rooms = await this.cache.getRooms(await this.deps.store.roomIdsOf(userId));
+    return rooms.sort(byCreation);
+  }
+
+  /** Another instance changed the room's members: the next read of it goes to the store. */
+  roomChanged(roomId: string): void {
+    this.cache.forget(roomId);
   }
 
   /** `GET /api/rooms`: the rooms `userId` belongs to plus every public room, oldest first. */
@@ -110,6 +122,7 @@ export class ChatService {
       role: 'member',
       joinedAt: this.now(),
     });
+    this.cache.forget(roomId);
     const joined = (await this.deps.store.getRoom(roomId)) ?? room;
     if (added) {
       this.deps.events.roomAdded(actor.id, joined, false);
@@ -122,6 +135,7 @@ export class ChatService {
   async leaveRoom(actor: Actor, roomId: string): Promise<void> {
     const room = await this.existingRoom(roomId);
     if (!(await this.deps.store.removeMember(roomId, actor.id))) return;
+    this.cache.forget(roomId);
     const left = (await this.deps.store.getRoom(roomId)) ?? room;
     this.deps.events.memberLeft(left, await this.profileOf(actor));
     this.deps.events.roomRemoved(actor.id, roomId);
@@ -139,6 +153,7 @@ export class ChatService {
       role: 'member',
       joinedAt: this.now(),
     });
+    this.cache.forget(roomId);
     const updated = (await this.deps.store.getRoom(roomId)) ?? room;
     if (added) {
       this.deps.events.roomAdded(inviteeId, updated, true);
@@ -177,6 +192,7 @@ export class ChatService {
       role: 'member',
       joinedAt,
     });
+    this.cache.forget(room.id);
     const current = (await this.deps.store.getRoom(room.id)) ?? room;
     for (const [added, user, invited] of [
       [addedMe, me, false],

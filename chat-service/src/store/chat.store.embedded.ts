@@ -186,13 +186,15 @@ export class EmbeddedChatStore implements ChatStore {
     return byUser;
   }
 
-  async membersAmong(roomIds: readonly string[], userIds: readonly string[]): Promise<string[]> {
-    if (roomIds.length === 0 || userIds.length === 0) return [];
-    const documents = await this.memberships.findAsync({
-      roomId: { $in: [...roomIds] },
-      userId: { $in: [...userIds] },
-    });
-    return [...new Set(documents.map((document) => document.userId))];
+  async memberIdsOf(roomIds: readonly string[]): Promise<Map<string, string[]>> {
+    const byRoom = new Map<string, string[]>();
+    if (roomIds.length === 0) return byRoom;
+    for (const { roomId, userId } of await this.memberships.findAsync({ roomId: { $in: [...roomIds] } })) {
+      const members = byRoom.get(roomId);
+      if (members) members.push(userId);
+      else byRoom.set(roomId, [userId]);
+    }
+    return byRoom;
   }
 
   appendMessage(message: NewMessage): Promise<{ message: Message; created: boolean }> {

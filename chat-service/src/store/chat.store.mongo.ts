@@ -225,12 +225,18 @@ export class MongoChatStore implements ChatStore {
     return byUser;
   }
 
-  async membersAmong(roomIds: readonly string[], userIds: readonly string[]): Promise<string[]> {
-    if (roomIds.length === 0 || userIds.length === 0) return [];
-    const documents = await this.memberships
-      .find({ roomId: { $in: roomIds }, userId: { $in: userIds } }, { userId: 1 })
-      .lean<Pick<MembershipDocument, 'userId'>[]>();
-    return [...new Set(documents.map((document) => document.userId))];
+  async memberIdsOf(roomIds: readonly string[]): Promise<Map<string, string[]>> {
+    const byRoom = new Map<string, string[]>();
+    if (roomIds.length === 0) return byRoom;
+    const documents = await this.raw.memberships
+      .find({ roomId: { $in: [...roomIds] } }, { projection: { roomId: 1, userId: 1 } })
+      .toArray();
+    for (const { roomId, userId } of documents) {
+      const members = byRoom.get(roomId);
+      if (members) members.push(userId);
+      else byRoom.set(roomId, [userId]);
+    }
+    return byRoom;
   }
 
   appendMessage(message: NewMessage): Promise<{ message: Message; created: boolean }> {

@@ -66,8 +66,8 @@ export interface ChatStore {
   roomIdsOf(userId: string): Promise<string[]>;
   /** The rooms of each of `userIds` (users without rooms are left out). */
   roomIdsOfUsers(userIds: readonly string[]): Promise<Map<string, string[]>>;
-  /** Those of `userIds` who belong to at least one of `roomIds`. */
-  membersAmong(roomIds: readonly string[], userIds: readonly string[]): Promise<string[]>;
+  /** The member ids of each of `roomIds` that has members. */
+  memberIdsOf(roomIds: readonly string[]): Promise<Map<string, string[]>>;
   /**
    * Stores a message with the room's next seq (no gap, no repeat, whatever else writes concurrently).
    * The same `clientMsgId` from the same sender again returns the first message with `created: false`.

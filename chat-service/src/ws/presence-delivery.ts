@@ -24,8 +24,7 @@ export class PresenceDelivery {
 
   /** The online users sharing at least one of `roomIds` with `userId`, for `hello`. */
   async onlineAmong(userId: string, roomIds: string[]): Promise<UserPublic[]> {
-    const candidates = this.options.tracker.onlineUserIds().filter((id) => id !== userId);
-    const ids = await this.options.chat.membersAmong(roomIds, candidates);
+    const ids = this.online(await this.options.chat.memberIdsOf(roomIds), userId);
     if (ids.length === 0) return [];
     const profiles = await this.options.users.find(ids);
     return ids.flatMap((id) => profiles.get(id) ?? []);
@@ -73,8 +72,10 @@ export class PresenceDelivery {
       return here.length > 0 ? [{ roomId, userIds: here }] : [];
     });
     if (rooms.length === 0) return;
-    const online = tracker.onlineUserIds();
-    const membersByRoom = await Promise.all(rooms.map(({ roomId }) => chat.membersAmong([roomId], online)));
+    const members = await chat.memberIdsOf(rooms.map(({ roomId }) => roomId));
+    const membersByRoom = rooms.map(({ roomId }) =>
+      this.online(new Map([[roomId, members.get(roomId) ?? new Set()]])),
+    );
     // Whom each newcomer hears about, once even when they joined several rooms with them in one window.
     const shown = new Map<string, Set<string>>();
     rooms.forEach(({ userIds }, index) => {
@@ -99,6 +100,15 @@ export class PresenceDelivery {
         chatMetrics.deliveries.inc(sockets.length);
       }
     }
+  }
+
+  /** The online users among the members of the rooms, once each, but `except`. */
+  private online(members: Map<string, ReadonlySet<string>>, except?: string): string[] {
+    const { tracker } = this.options;
+    const ids = new Set<string>();
+    for (const memberIds of members.values())
+      for (const id of memberIds) if (id !== except && tracker.isOnline(id)) ids.add(id);
+    return [...ids];
   }
 
   /** Tells the local sockets of rooms that gained members which of the newcomers are online. */

@@ -6,12 +6,14 @@ import { chatMetrics } from '../metrics';
 import type { ClientSocket } from './client-socket';
 import { outgoing } from './outbound-queue';
 
-/** What presence needs to hear of membership changes the hub sees. */
+/** What presence and the room cache need to hear of membership changes the hub sees. */
 export interface MembershipObserver {
   /** `userId`, who has sockets here, became a member of `roomId`; their sockets receive it now. */
-  roomAdded(userId: string, roomId: string): void;
+  roomAdded?(userId: string, roomId: string): void;
   /** `user` became a member of `roomId`, which sockets here receive. */
-  memberJoined(roomId: string, user: UserPublic): void;
+  memberJoined?(roomId: string, user: UserPublic): void;
+  /** `user` left `roomId`, which sockets here receive. */
+  memberLeft?(roomId: string, user: UserPublic): void;
 }
 
 /**
@@ -29,16 +31,16 @@ export class SocketHub implements LocalDelivery {
   private readonly byRoom = new Map<string, Set<ClientSocket>>();
   private readonly roomSubs = new Map<string, Subscription>();
   private readonly userSubs = new Map<string, Subscription>();
-  private observer: MembershipObserver | undefined;
+  private readonly observers: MembershipObserver[] = [];
 
   constructor(
     private readonly feed: ChatFeed,
     private readonly logger: Logger,
   ) {}
 
-  /** Presence registers here to hear of membership changes. */
+  /** Presence and the room cache register here to hear of membership changes. */
   observe(observer: MembershipObserver): void {
-    this.observer = observer;
+    this.observers.push(observer);
   }
 
   get size(): number {
@@ -137,7 +139,10 @@ export class SocketHub implements LocalDelivery {
       pushed += 1;
     }
     chatMetrics.deliveries.inc(pushed);
-    if (event.type === 'member.joined') this.observer?.memberJoined(roomId, event.user);
+    if (event.type === 'member.joined')
+      for (const observer of this.observers) observer.memberJoined?.(roomId, event.user);
+    if (event.type === 'member.left')
+      for (const observer of this.observers) observer.memberLeft?.(roomId, event.user);
   }
 
   /** Applies a membership change to the local sockets of `userId`. */
@@ -145,7 +150,7 @@ export class SocketHub implements LocalDelivery {
     if (!this.byUser.has(userId)) return;
     if (notice.type === 'room.removed') return this.leaveForUser(userId, notice.roomId);
     this.enterForUser(userId, notice.room.id);
-    this.observer?.roomAdded(userId, notice.room.id);
+    for (const observer of this.observers) observer.roomAdded?.(userId, notice.room.id);
     if (!notice.invited) return;
     const item = outgoing({ type: 'room.invited', room: notice.room });
     const sockets = this.byUser.get(userId);

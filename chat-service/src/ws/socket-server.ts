@@ -108,6 +108,10 @@ export class ChatSocketServer {
       tracker: this.presence.tracker,
     });
     hub.observe(this.presence);
+    hub.observe({
+      memberJoined: (roomId) => options.chat.roomChanged(roomId),
+      memberLeft: (roomId) => options.chat.roomChanged(roomId),
+    });
     this.lifetime = new SessionLifetime({
       hub,
       verification: options.verification,
@@ -254,7 +258,7 @@ export class ChatSocketServer {
    */
   private async setUp(client: ClientSocket): Promise<void> {
     try {
-      const rooms = await this.options.chat.roomsOf(client.userId);
+      const rooms = await this.options.chat.helloRooms(client.userId);
       for (const room of rooms) this.options.hub.enter(client, room.id);
       const online = await this.delivery.onlineAmong(
         client.userId,
