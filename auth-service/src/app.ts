@@ -6,6 +6,7 @@ import {
   busReadiness,
   healthRouter,
   listen,
+  metricsRouter,
   startTokenVerification,
   type Bus,
   type Logger,
@@ -107,6 +108,7 @@ export function createApp(config: AuthConfig, deps: AuthAppDeps = {}): ServiceAp
             logger,
             routes: [
               healthRouter({ store: () => stores.ping(), ...busReadiness(bus, verification) }),
+              metricsRouter({ token: config.METRICS_TOKEN }),
               authRouter({ auth, verifier: verification.verifier, keys }),
             ],
           }),

@@ -25,6 +25,11 @@ export const baseConfigShape = {
   /** How far back a verifier replays session revocations at start-up; at least the access-token lifetime. */
   REVOCATION_WINDOW_SECONDS: z.coerce.number().int().positive().default(3600),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+  /** When set, `GET /metrics` requires it as a bearer token; unset, `/metrics` is open. */
+  METRICS_TOKEN: z
+    .string()
+    .regex(/^[A-Za-z0-9._~+/=-]+$/, 'must be a bearer token: letters, digits and ._~+/=- only')
+    .optional(),
 };
 
 /** Parses one service's settings from `env`; a bad setting throws a ConfigError naming every bad one. */

@@ -26,6 +26,7 @@ export * from './http/validate';
 export * from './http/error-handler';
 export * from './http/request-context';
 export * from './http/health';
+export * from './http/metrics';
 export * from './http/server';
 export * from './http/route-description';
 

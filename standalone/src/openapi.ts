@@ -54,6 +54,18 @@ function responseSchema(schema: z.ZodType): JsonSchema {
   return schema === errorBodySchema ? { $ref: '#/components/schemas/Error' } : toSchema(schema, 'output');
 }
 
+/** A response body under its media type: the route's own (JSON unless it says otherwise), errors as JSON. */
+function responseContent(route: RouteDescription, schema: z.ZodType): JsonSchema {
+  const mediaType = schema === errorBodySchema ? 'application/json' : (route.mediaType ?? 'application/json');
+  return { [mediaType]: { schema: responseSchema(schema) } };
+}
+
+/** Who may call a route: `{}` in the list means "no credentials" is one of the ways. */
+function security(route: RouteDescription): JsonSchema[] {
+  if (route.auth === 'metrics-token') return [{}, { metricsToken: [] }];
+  return route.auth ? [{ bearer: [] }] : [];
+}
+
 /** One group of routes in the document; `proxied` routes reach a service through the gateway. */
 export interface DocumentedService {
   tag: string;
@@ -118,7 +130,7 @@ export function buildOpenApiDocument(services: readonly DocumentedService[]): Js
               {
                 description: statusText[status] ?? 'See the error code',
                 headers: responseHeaders(status),
-                ...(schema ? { content: { 'application/json': { schema: responseSchema(schema) } } } : {}),
+                ...(schema ? { content: responseContent(route, schema) } : {}),
               },
             ];
           }),
@@ -127,7 +139,7 @@ export function buildOpenApiDocument(services: readonly DocumentedService[]): Js
       paths[route.path]![route.method] = {
         tags: [tag],
         summary: route.summary,
-        ...(route.auth ? { security: [{ bearer: [] }] } : { security: [] }),
+        security: security(route),
         ...(parameters.length ? { parameters } : {}),
         ...(route.body
           ? {
@@ -151,7 +163,14 @@ export function buildOpenApiDocument(services: readonly DocumentedService[]): Js
     },
     servers: [{ url: 'http://localhost:8080' }],
     components: {
-      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+        metricsToken: {
+          type: 'http',
+          scheme: 'bearer',
+          description: 'METRICS_TOKEN; required by /metrics only when the deployment sets it.',
+        },
+      },
       headers,
       schemas: { Error: toSchema(errorBodySchema, 'output') },
     },

@@ -99,6 +99,19 @@ describe('OpenAPI document', () => {
     }
   });
 
+  it('documents GET /metrics (contract v1.1): Prometheus text, open or behind METRICS_TOKEN', () => {
+    const operation = document.paths['/metrics']?.get;
+    expect(operation.security).toEqual([{}, { metricsToken: [] }]);
+    expect(document.components.securitySchemes.metricsToken).toMatchObject({
+      type: 'http',
+      scheme: 'bearer',
+    });
+    expect(Object.keys(operation.responses['200'].content)).toEqual(['text/plain; version=0.0.4']);
+    expect(operation.responses['401'].headers['WWW-Authenticate']).toEqual({
+      $ref: '#/components/headers/WwwAuthenticate',
+    });
+  });
+
   it('every $ref points at something in the document', () => {
     const refs = refsIn(document);
     expect(refs.length).toBeGreaterThan(0);

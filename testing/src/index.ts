@@ -1,7 +1,8 @@
 /**
  * @chat/testing: helpers for tests only; no production package depends on it. Infrastructure lookup for
  * suites (`describeWithInfra`, `uniqueMongoUrl`), a token issuer for services that verify tokens, a log
- * capture, the bus contract suite, and nats-server nodes a fault suite starts, kills and restarts itself.
+ * capture, the bus contract suite, and nats-server nodes and a FerretDB process that a fault suite starts,
+ * kills and restarts itself.
  * The jest global setup and teardown live beside them and are named in the root jest.config.js, not
  * exported here.
  */
@@ -10,4 +11,6 @@ export * from './token-issuer';
 export * from './log-capture';
 export { busContractSuite, type BusPair } from './bus.contract';
 export { natsServerBinary, startNatsNodes, type NatsNode, type NatsNodes } from './nats-servers';
+export { ferretdbBinary, startFerretDb, type FerretDbNode } from './ferretdb-server';
 export { freePort } from './ports';
+export * from './metrics';

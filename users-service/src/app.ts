@@ -6,6 +6,7 @@ import {
   busReadiness,
   healthRouter,
   listen,
+  metricsRouter,
   startTokenVerification,
   type Bus,
   type Logger,
@@ -84,6 +85,7 @@ export function createApp(config: UsersConfig, deps: UsersAppDeps = {}): Service
             logger,
             routes: [
               healthRouter({ store: () => store.ping(), ...busReadiness(bus, verification) }),
+              metricsRouter({ token: config.METRICS_TOKEN }),
               usersRouter({ users, verifier: verification.verifier }),
             ],
           }),

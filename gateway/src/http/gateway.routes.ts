@@ -27,6 +27,15 @@ export const gatewayRoutes: RouteDescription[] = [
   },
   {
     method: 'get',
+    path: '/metrics',
+    summary:
+      "The gateway process's metrics in the Prometheus text format (in the one-process run: the whole process's, chat_* included). Requires METRICS_TOKEN as a bearer token when set.",
+    auth: 'metrics-token',
+    mediaType: 'text/plain; version=0.0.4',
+    responses: { 200: z.string(), 401: errorBodySchema },
+  },
+  {
+    method: 'get',
     path: OPENAPI_PATH,
     summary: 'This OpenAPI document.',
     auth: false,

@@ -9,7 +9,10 @@ export interface RouteDescription {
   method: 'get' | 'post' | 'patch' | 'put' | 'delete';
   path: string;
   summary: string;
-  auth: boolean;
+  /** `true`: an access token; `'metrics-token'`: METRICS_TOKEN as a bearer token when one is set, else open. */
+  auth: boolean | 'metrics-token';
+  /** The media type of the route's own answers when it is not JSON (error answers are always JSON). */
+  mediaType?: string;
   body?: ZodType;
   query?: ZodType;
   responses: Record<number, ZodType | null>;

@@ -4,6 +4,8 @@ import type { Logger } from '../logger';
 
 /** How long an operation waits for a lost connection to come back before it fails (503, not a hang). */
 const BUFFER_TIMEOUT_MS = 3_000;
+/** How often the driver checks the server when idle. */
+const HEARTBEAT_MS = 1_000;
 /** Driver errors that mean the database cannot be reached now, not that the request was wrong. */
 const UNAVAILABLE_ERRORS = new Set([
   'MongoNetworkError',
@@ -27,6 +29,9 @@ export async function connectMongo(
   const connection = mongoose.createConnection(url, {
     appName: options.appName,
     serverSelectionTimeoutMS: 5_000,
+    // The driver checks the server this often (default 10 s): how soon an idle service learns that the
+    // database went away (readiness, upgrades refused 503) or came back (issue 15).
+    heartbeatFrequencyMS: HEARTBEAT_MS,
     connectTimeoutMS: 5_000,
     socketTimeoutMS: 30_000,
     maxPoolSize: 20,

@@ -102,9 +102,20 @@ export class InstanceWatch {
 export interface Cluster {
   /** The gateway: everything a client does goes through it. */
   gatewayUrl: string;
+  /** users-service and auth-service, for asking them directly (readiness). */
+  usersUrl: string;
+  authUrl: string;
   chats: ChatProcess[];
   instances: InstanceWatch;
   stop(): Promise<void>;
+}
+
+/** Infrastructure a suite brings itself, e.g. servers it kills and restarts under the cluster. */
+export interface ClusterOptions {
+  /** NATS_URL of every service; by default a nats-server of the cluster's own. */
+  natsUrl?: string;
+  /** MONGO_URL of every service; by default a database of its own on the run's MongoDB-protocol server. */
+  mongoUrl?: string;
 }
 
 /**
@@ -113,7 +124,7 @@ export interface Cluster {
  * that the gateway knows from CHAT_URLS and from their announcements. All services share one database,
  * each owning its collections. `stop()` ends everything, also after a failed start.
  */
-export async function startCluster(): Promise<Cluster> {
+export async function startCluster(options: ClusterOptions = {}): Promise<Cluster> {
   const logger = createLogger('cluster-test', 'error');
   const started: Array<() => Promise<unknown>> = [];
   const stop = async () => {
@@ -122,17 +133,21 @@ export async function startCluster(): Promise<Cluster> {
     if (failures.length > 0) throw new AggregateError(failures, 'the cluster did not stop cleanly');
   };
   try {
-    const nats: NatsServer = await startNatsServer();
-    started.push(() => nats.stop());
+    let natsUrl = options.natsUrl;
+    if (!natsUrl) {
+      const nats: NatsServer = await startNatsServer();
+      started.push(() => nats.stop());
+      natsUrl = nats.url;
+    }
     const env = {
       HOST: '127.0.0.1',
       PORT: '0',
       LOG_LEVEL: 'error',
-      NATS_URL: nats.url,
-      MONGO_URL: uniqueMongoUrl(),
+      NATS_URL: natsUrl,
+      MONGO_URL: options.mongoUrl ?? uniqueMongoUrl(),
     };
 
-    const bus = await connectNatsBus({ servers: nats.url, name: 'cluster-test', logger });
+    const bus = await connectNatsBus({ servers: natsUrl, name: 'cluster-test', logger });
     started.push(() => bus.close());
     const instances = new InstanceWatch(bus);
     started.push(() => instances.stop());
@@ -176,7 +191,7 @@ export async function startCluster(): Promise<Cluster> {
         }),
       ),
     );
-    return { gatewayUrl, chats, instances, stop };
+    return { gatewayUrl, usersUrl, authUrl, chats, instances, stop };
   } catch (error) {
     await stop().catch(() => undefined);
     throw error;
