@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { WebSocket } from 'ws';
 import type { AccessClaims } from '@chat/shared';
 import type { ServerEvent, ServerEventOf, UserPublic } from '@chat/protocol';
@@ -26,7 +25,6 @@ const MAX_TIMER_MS = 2_147_483_647;
  * `hello` first and misses nothing that happened while its session was being set up.
  */
 export class ClientSocket {
-  readonly id = randomUUID();
   readonly rooms = new Set<string>();
   /** Answered the last ping (or has not been pinged yet). */
   alive = true;
@@ -39,8 +37,8 @@ export class ClientSocket {
   private early: Outgoing[] | undefined = [];
   private earlyBytes = 0;
   private closing = false;
-  private expiringTimer: NodeJS.Timeout | undefined;
-  private expiryTimer: NodeJS.Timeout | undefined;
+  /** One timer per socket: for `session.expiring` first, then for the expiry itself. */
+  private sessionTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly ws: WebSocket,
@@ -100,23 +98,24 @@ export class ClientSocket {
 
   /**
    * (Re)schedules `session.expiring` a minute before `exp` and the 4001 close at `exp`. `onExpired` closes
-   * the socket; it is called again later for a token that outlives setTimeout's range.
+   * the socket; a token that outlives setTimeout's range is rechecked when the longest timer fires.
    */
   scheduleExpiry(claims: AccessClaims, onExpired: () => void): void {
     this.claims = claims;
-    clearTimeout(this.expiringTimer);
-    clearTimeout(this.expiryTimer);
+    clearTimeout(this.sessionTimer);
     const expiresAt = claims.exp * 1000;
-    const notice = () =>
-      this.send({ type: 'session.expiring', expiresAt: new Date(expiresAt).toISOString() });
-    const untilNotice = expiresAt - EXPIRING_NOTICE_MS - Date.now();
-    if (untilNotice <= 0) notice();
-    else if (untilNotice < MAX_TIMER_MS) this.expiringTimer = setTimeout(notice, untilNotice);
-    const untilExpiry = expiresAt - Date.now();
-    this.expiryTimer = setTimeout(
-      () => (Date.now() >= expiresAt ? onExpired() : this.scheduleExpiry(this.claims, onExpired)),
-      Math.max(0, Math.min(untilExpiry, MAX_TIMER_MS)),
-    );
+    const noticeAt = expiresAt - EXPIRING_NOTICE_MS;
+    const next = (noticeDue: boolean): void => {
+      const now = Date.now();
+      if (noticeDue && now >= noticeAt) {
+        this.send({ type: 'session.expiring', expiresAt: new Date(expiresAt).toISOString() });
+        noticeDue = false;
+      }
+      if (!noticeDue && now >= expiresAt) return onExpired();
+      const wait = (noticeDue ? noticeAt : expiresAt) - now;
+      this.sessionTimer = setTimeout(() => next(noticeDue), Math.min(wait, MAX_TIMER_MS));
+    };
+    next(true);
   }
 
   /** Closes with `code` once; nothing more is sent after the close frame. */
@@ -138,7 +137,6 @@ export class ClientSocket {
   dispose(): void {
     this.early = undefined;
     this.queue.close();
-    clearTimeout(this.expiringTimer);
-    clearTimeout(this.expiryTimer);
+    clearTimeout(this.sessionTimer);
   }
 }

@@ -2,10 +2,14 @@ import { FlushScheduler, OutboundQueue, type FrameSink, type Outgoing } from './
 
 class FakeSocket implements FrameSink {
   frames: string[] = [];
+  /** The buffers as handed over, to tell a shared one from a copy. */
+  sent: Buffer[] = [];
   /** What the kernel has not taken yet; a test sets it to play a client that stopped reading. */
   bufferedAmount = 0;
-  send(data: string): void {
-    this.frames.push(data);
+  send(data: Buffer, options: { binary: boolean }): void {
+    expect(options.binary).toBe(false);
+    this.sent.push(data);
+    this.frames.push(data.toString('utf8'));
   }
   /** Every event received, frames unpacked as a client does (an object or an array of them). */
   events(): { type: string; n?: number }[] {
@@ -34,8 +38,8 @@ function setup(options: { maxBytes?: number; maxFrameBytes?: number; stallMs?: n
 
 /** The queue never looks inside events: numbered stand-ins make order and drops easy to read. */
 function item(event: object, droppable = false): Outgoing {
-  const data = JSON.stringify(event);
-  return { data, bytes: Buffer.byteLength(data), droppable };
+  const data = Buffer.from(JSON.stringify(event));
+  return { data, bytes: data.length, droppable };
 }
 const message = (n: number, pad = 0) => item({ type: 'message', n, pad: 'x'.repeat(pad) });
 const typing = (n: number) => item({ type: 'typing', n }, true);
@@ -61,7 +65,7 @@ describe('OutboundQueue', () => {
     expect(sink.frames).toHaveLength(1);
   });
 
-  it('reuses the serialized text of an event for every socket', () => {
+  it('sends the same bytes of an event to every socket, without a copy', () => {
     const shared = message(7);
     const first = setup();
     const second = setup();
@@ -69,8 +73,8 @@ describe('OutboundQueue', () => {
     second.queue.push(shared);
     first.queue.flush();
     second.queue.flush();
-    expect(first.sink.frames[0]).toBe(shared.data);
-    expect(second.sink.frames[0]).toBe(shared.data);
+    expect(first.sink.sent[0]).toBe(shared.data);
+    expect(second.sink.sent[0]).toBe(shared.data);
   });
 
   it('splits a long tick into frames no larger than maxFrameBytes, keeping the order', () => {

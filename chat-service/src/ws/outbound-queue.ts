@@ -2,9 +2,9 @@ import type { ServerEvent } from '@chat/protocol';
 
 /** One serialized server event, shared by every socket it goes to (serialized once per broadcast). */
 export interface Outgoing {
-  /** The event as JSON text. */
-  data: string;
-  /** Its size in bytes, measured once. */
+  /** The event as UTF-8 JSON, encoded once: a frame of this one event is written without a copy. */
+  data: Buffer;
+  /** Its size in bytes. */
   bytes: number;
   /** Typing and presence: the first to go when a socket falls behind. */
   droppable: boolean;
@@ -12,15 +12,18 @@ export interface Outgoing {
 
 /** Wraps an event for {@link OutboundQueue.push}: serialize once, then push the same object to every socket. */
 export function outgoing(event: ServerEvent, droppable = false): Outgoing {
-  const data = JSON.stringify(event);
-  return { data, bytes: Buffer.byteLength(data), droppable };
+  const data = Buffer.from(JSON.stringify(event));
+  return { data, bytes: data.length, droppable };
 }
+
+/** How frames are sent: as text, from bytes that are already UTF-8. */
+export const TEXT_FRAME = Object.freeze({ binary: false });
 
 /** Where a queue writes: a `ws` WebSocket has both members. */
 export interface FrameSink {
   /** Bytes accepted by `send` but not yet handed to the kernel. */
   readonly bufferedAmount: number;
-  send(data: string): void;
+  send(data: Buffer, options: typeof TEXT_FRAME): void;
 }
 
 export interface OutboundQueueOptions {
@@ -111,7 +114,7 @@ export class OutboundQueue {
         bytes += items[end]!.bytes + 1;
         end += 1;
       }
-      this.sink.send(end - start === 1 ? items[start]!.data : frameOf(items, start, end));
+      this.sink.send(end - start === 1 ? items[start]!.data : frameOf(items, start, end), TEXT_FRAME);
       start = end;
     }
     this.peakBytes = Math.max(this.peakBytes, this.pressure());
@@ -162,10 +165,20 @@ export class OutboundQueue {
   }
 }
 
-function frameOf(items: Outgoing[], start: number, end: number): string {
-  let frame = '[' + items[start]!.data;
-  for (let i = start + 1; i < end; i++) frame += ',' + items[i]!.data;
-  return frame + ']';
+const OPEN = Buffer.from('[');
+const COMMA = Buffer.from(',');
+const CLOSE = Buffer.from(']');
+
+/** The events `start` to `end` as one JSON array, joined from their bytes (never re-serialized). */
+function frameOf(items: Outgoing[], start: number, end: number): Buffer {
+  const parts: Buffer[] = [OPEN, items[start]!.data];
+  let length = 2 + items[start]!.bytes;
+  for (let i = start + 1; i < end; i++) {
+    parts.push(COMMA, items[i]!.data);
+    length += 1 + items[i]!.bytes;
+  }
+  parts.push(CLOSE);
+  return Buffer.concat(parts, length);
 }
 
 /** Flushes every queue that asked, once per tick (setImmediate), whatever the number of events. */
