@@ -240,7 +240,7 @@ describe('ChatClient', () => {
       await tick();
       sockets[0]!.serverSends(hello);
       void client.send('r1', 'one').catch(() => undefined);
-      void client.send('r1', 'two').catch(() => undefined);
+      void client.send('r2', 'two').catch(() => undefined);
       const ids = sockets[0]!.sent.filter((frame) => frame.type === 'send').map((frame) => frame.clientMsgId);
       expect(ids).toHaveLength(2);
       expect(ids[0]).toMatch(/^[0-9a-f]{32}$/);
@@ -271,6 +271,55 @@ describe('ChatClient', () => {
     };
     socket.serverSends({ type: 'ack', ref: String(sends[1]!.ref), message: stored });
     await expect(sent).resolves.toMatchObject({ id: 'm1' });
+    client.close();
+  });
+
+  it('keeps a room in typed order: one send in flight, later ones held behind a rate-limited one, none dropped', async () => {
+    const { client, sockets } = setup();
+    void client.connect();
+    await tick();
+    const socket = sockets[0]!;
+    socket.serverSends(hello);
+    const texts = ['one', 'two', 'three'];
+    const acked = texts.map((text) => client.send('r1', text));
+    const other = client.send('r2', 'elsewhere');
+    const sends = (roomId = 'r1') =>
+      socket.sent.filter((frame) => frame.type === 'send' && frame.roomId === roomId);
+    // One in flight per room: 'one' for r1, and r2 does not wait for r1.
+    expect(sends().map((frame) => frame.text)).toEqual(['one']);
+    expect(sends('r2').map((frame) => frame.text)).toEqual(['elsewhere']);
+    // 'one' is refused for the rate limit many times over: 'two' never overtakes it, and it is never given up.
+    for (let refusal = 0; refusal < 12; refusal++) {
+      const last = sends().at(-1)!;
+      expect(last.text).toBe('one');
+      socket.serverSends({
+        type: 'error',
+        ref: String(last.ref),
+        code: 'RATE_LIMITED',
+        message: 'slow down',
+      });
+      await tick();
+    }
+    const ack = (frame: Record<string, unknown>, seq: number) =>
+      socket.serverSends({
+        type: 'ack',
+        ref: String(frame.ref),
+        message: {
+          ...message(seq),
+          text: String(frame.text),
+          sender: { id: 'u1', username: 'ann' },
+          clientMsgId: String(frame.clientMsgId),
+        },
+      });
+    for (const [index, text] of texts.entries()) {
+      const frame = sends().at(-1)!;
+      expect(frame.text).toBe(text);
+      ack(frame, index + 1);
+      await expect(acked[index]).resolves.toMatchObject({ text });
+    }
+    ack(sends('r2')[0]!, 1);
+    await expect(other).resolves.toMatchObject({ text: 'elsewhere' });
+    expect(sends().filter((frame) => frame.text !== 'one')).toHaveLength(2);
     client.close();
   });
 

@@ -80,8 +80,10 @@ interface OutboxEntry {
   frame: SendFrame;
   resolve: (message: Message) => void;
   reject: (error: Error) => void;
-  /** Times the server refused it as over the rate limit; it is retried, with backoff, up to a limit. */
+  /** Times in a row the server refused it as over the rate limit; it waits longer each time. */
   limited: number;
+  /** Written on the current socket and not yet answered. */
+  sent: boolean;
   retryTimer?: ReturnType<typeof setTimeout>;
 }
 
@@ -95,8 +97,6 @@ interface RoomCursor {
 
 const OPEN = 1;
 const SEEN_IDS_KEPT = 2_000;
-/** A send refused as RATE_LIMITED this many times fails; before that it waits and goes again. */
-const RATE_LIMITED_RETRIES = 8;
 /** How long an acknowledged message that is not next in seq waits for its own `message` event. */
 const ACK_WAITS_FOR_BROADCAST_MS = 1_000;
 
@@ -131,6 +131,8 @@ export class ChatClient extends Emitter<ClientEvents> {
   }> = [];
   private readonly pending = new Map<string, Pending>();
   private readonly outbox = new Map<string, OutboxEntry>();
+  /** Each room's unacknowledged sends in the order they were made; only the first is ever in flight. */
+  private readonly lines = new Map<string, OutboxEntry[]>();
   private readonly rooms = new Map<string, RoomCursor>();
   private readonly seenIds = new Set<string>();
   private readonly ackTimers = new Set<ReturnType<typeof setTimeout>>();
@@ -164,13 +166,23 @@ export class ChatClient extends Emitter<ClientEvents> {
     return hello;
   }
 
-  /** Stores `text` in the room; resolves with the stored message once the server acknowledged it. */
+  /**
+   * Stores `text` in the room; resolves with the stored message once the server acknowledged it. A room's
+   * messages are stored in the order `send` was called: each goes once the one before it is acknowledged,
+   * a send refused for the rate limit holds back the ones behind it until it goes through, and nothing is
+   * given up across reconnects. The promise rejects only when the server refuses the message itself
+   * (FORBIDDEN, VALIDATION_FAILED, ...) or the client is closed.
+   */
   send(roomId: string, text: string): Promise<Message> {
     const clientMsgId = randomId();
     const frame: SendFrame = { type: 'send', roomId, text, clientMsgId, ref: clientMsgId };
     return new Promise<Message>((resolve, reject) => {
-      this.outbox.set(clientMsgId, { frame, resolve, reject, limited: 0 });
-      if (this.isOpen()) this.write(frame);
+      const entry: OutboxEntry = { frame, resolve, reject, limited: 0, sent: false };
+      this.outbox.set(clientMsgId, entry);
+      const line = this.lines.get(roomId);
+      if (line) line.push(entry);
+      else this.lines.set(roomId, [entry]);
+      this.pump(roomId);
     });
   }
 
@@ -260,6 +272,7 @@ export class ChatClient extends Emitter<ClientEvents> {
       entry.reject(closed);
     }
     this.outbox.clear();
+    this.lines.clear();
     for (const timer of this.ackTimers) clearTimeout(timer);
     this.ackTimers.clear();
     this.failPending(closed);
@@ -318,21 +331,14 @@ export class ChatClient extends Emitter<ClientEvents> {
         this.ingestAck(event.message);
         const clientMsgId = event.message.clientMsgId ?? event.ref;
         const entry = clientMsgId ? this.outbox.get(clientMsgId) : undefined;
-        if (entry && clientMsgId) {
-          this.outbox.delete(clientMsgId);
-          clearTimeout(entry.retryTimer);
-          entry.resolve(event.message);
-        }
+        if (entry) this.settleSend(entry, () => entry.resolve(event.message));
         return;
       }
       case 'error': {
         const entry = event.ref ? this.outbox.get(event.ref) : undefined;
-        if (entry && event.ref) {
-          if (event.code === 'RATE_LIMITED' && entry.limited < RATE_LIMITED_RETRIES)
-            return this.retryLater(entry);
-          this.outbox.delete(event.ref);
-          clearTimeout(entry.retryTimer);
-          entry.reject(new ChatError(event.code, event.message));
+        if (entry) {
+          if (event.code === 'RATE_LIMITED') return this.retryLater(entry);
+          this.settleSend(entry, () => entry.reject(new ChatError(event.code, event.message)));
           return;
         }
         const waiting = event.ref ? this.pending.get(event.ref) : undefined;
@@ -388,7 +394,12 @@ export class ChatClient extends Emitter<ClientEvents> {
     const waiters = this.helloWaiters;
     this.helloWaiters = [];
     for (const waiter of waiters) waiter.resolve(hello);
-    for (const entry of this.outbox.values()) this.write(entry.frame);
+    // What was in flight on the last socket may or may not be stored: it goes again under the same
+    // clientMsgId, which the server stores once.
+    for (const [roomId, line] of this.lines) {
+      line[0]!.sent = false;
+      this.pump(roomId);
+    }
     // Rooms with a delivered message were seen on an earlier socket: catch up on what that one missed.
     this.rejoinSeen();
   }
@@ -439,12 +450,33 @@ export class ChatClient extends Emitter<ClientEvents> {
     );
   }
 
+  /** Writes the first unacknowledged send of a room, unless it is already in flight or waiting to retry. */
+  private pump(roomId: string): void {
+    const head = this.lines.get(roomId)?.[0];
+    if (!head || head.sent || head.retryTimer || !this.isOpen()) return;
+    head.sent = true;
+    this.write(head.frame);
+  }
+
+  /** A send is answered for good: out of its line, settled, and the next of its room goes. */
+  private settleSend(entry: OutboxEntry, settle: () => void): void {
+    const { roomId, clientMsgId } = entry.frame;
+    this.outbox.delete(clientMsgId);
+    clearTimeout(entry.retryTimer);
+    const line = this.lines.get(roomId) ?? [];
+    line.splice(line.indexOf(entry), 1);
+    if (line.length === 0) this.lines.delete(roomId);
+    settle();
+    this.pump(roomId);
+  }
+
   /**
    * A send the server refused for the rate limit goes again after a backoff with jitter, with the same
-   * clientMsgId; a reconnect in between resends it anyway (onHello), and the server stores it once.
+   * clientMsgId, and the sends behind it in its room wait for it, so they are stored in order.
    */
   private retryLater(entry: OutboxEntry): void {
     entry.limited += 1;
+    entry.sent = false;
     const ceiling = Math.min(
       this.options.maxReconnectDelayMs,
       this.options.minReconnectDelayMs * 2 ** entry.limited,
@@ -452,7 +484,8 @@ export class ChatClient extends Emitter<ClientEvents> {
     clearTimeout(entry.retryTimer);
     entry.retryTimer = setTimeout(
       () => {
-        if (this.outbox.has(entry.frame.clientMsgId) && this.isOpen()) this.write(entry.frame);
+        entry.retryTimer = undefined;
+        this.pump(entry.frame.roomId);
       },
       // Half fixed, half random: an immediate retry would only meet the same empty bucket.
       Math.round(ceiling / 2 + (ceiling / 2) * this.options.random()),
