@@ -98,7 +98,9 @@ class Node implements FerretDbNode {
       if (!this.running) throw new Error(`ferretdb exited while starting:\n${this.output}`);
       if (await accepts(this.port)) return;
       if (Date.now() > deadline)
-        throw new Error(`ferretdb: port ${this.port} not open within ${READY_TIMEOUT_MS} ms:\n${this.output}`);
+        throw new Error(
+          `ferretdb: port ${this.port} not open within ${READY_TIMEOUT_MS} ms:\n${this.output}`,
+        );
       await sleep(20);
     }
   }

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { AppError, InternalError, toErrorCode } from '../errors';
+import { storeUnavailable } from '../store/mongo';
 
 /** One message as a handler sees it: JSON data already decoded, headers as plain strings. */
 export interface BusMessage {
@@ -103,9 +104,13 @@ export const DURABLE_PREFIX = 'events.';
 export type ReplyEnvelope =
   { ok: true; data: unknown } | { ok: false; error: { code: string; message: string } };
 
-/** What a responder sends when its handler threw: AppErrors keep their code, anything else is INTERNAL. */
+/**
+ * What a responder sends when its handler threw: AppErrors keep their code, a database out of reach is
+ * UPSTREAM_UNAVAILABLE, anything else is INTERNAL.
+ */
 export function errorReply(error: unknown): ReplyEnvelope {
-  if (error instanceof AppError) return { ok: false, error: { code: error.code, message: error.message } };
+  const known = error instanceof AppError ? error : storeUnavailable(error);
+  if (known) return { ok: false, error: { code: known.code, message: known.message } };
   return { ok: false, error: { code: 'INTERNAL', message: 'The responder failed.' } };
 }
 

@@ -2,8 +2,6 @@ import mongoose from 'mongoose';
 import { UpstreamUnavailableError } from '../errors';
 import type { Logger } from '../logger';
 
-/** How long an operation waits for a lost connection to come back before it fails (503, not a hang). */
-const BUFFER_TIMEOUT_MS = 3_000;
 /** How often the driver checks the server when idle. */
 const HEARTBEAT_MS = 1_000;
 /** Driver errors that mean the database cannot be reached now, not that the request was wrong. */
@@ -28,6 +26,8 @@ export async function connectMongo(
 ): Promise<mongoose.Connection> {
   const connection = mongoose.createConnection(url, {
     appName: options.appName,
+    // Also how long an operation waits for a lost database before it fails with 503 (mongoose buffers
+    // commands only until the first connection; after that the driver's server selection decides).
     serverSelectionTimeoutMS: 5_000,
     // The driver checks the server this often (default 10 s): how soon an idle service learns that the
     // database went away (readiness, upgrades refused 503) or came back (issue 15).
@@ -38,7 +38,6 @@ export async function connectMongo(
     autoIndex: false,
     autoCreate: false,
   });
-  connection.set('bufferTimeoutMS', BUFFER_TIMEOUT_MS);
   connection.on('disconnected', () => options.logger.warn('mongodb disconnected'));
   connection.on('reconnected', () => options.logger.info('mongodb reconnected'));
   await connection.asPromise();
