@@ -13,6 +13,7 @@ const workspaces = [
   'gateway',
   'standalone',
   'web',
+  'bench',
 ];
 
 /** @type {import('jest').Config} */

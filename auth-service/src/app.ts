@@ -7,6 +7,7 @@ import {
   healthRouter,
   listen,
   metricsRouter,
+  natsConnectionOf,
   startTokenVerification,
   type Bus,
   type Logger,
@@ -19,7 +20,7 @@ import { AuthService } from './domain/auth.service';
 import { KeyRing } from './domain/key-ring';
 import { LoginLimiter } from './domain/login-limiter';
 import { loadSigningKey } from './domain/signing-key';
-import { busCredentialsChecker } from './bus/credentials.client';
+import { busAccountResolver, busCredentialsChecker } from './bus/credentials.client';
 import { serveJwks } from './bus/jwks.responder';
 import { sessionEndedAnnouncer } from './bus/session-events';
 import { consumeUserEvents } from './bus/user-events.consumer';
@@ -53,13 +54,7 @@ export function createApp(config: AuthConfig, deps: AuthAppDeps = {}): ServiceAp
         closers.push(() => stores.close());
 
         const bus =
-          deps.bus ??
-          (await createBus({
-            natsUrl: config.NATS_URL,
-            name: 'auth-service',
-            logger,
-            streamReplicas: config.NATS_STREAM_REPLICAS,
-          }));
+          deps.bus ?? (await createBus({ ...natsConnectionOf(config), name: 'auth-service', logger }));
         if (!deps.bus) closers.push(() => bus.close());
 
         const keys = new KeyRing(await loadSigningKey(config.signingKey, stores.signingKeys));
@@ -85,9 +80,12 @@ export function createApp(config: AuthConfig, deps: AuthAppDeps = {}): ServiceAp
         const auth = new AuthService({
           sessions: stores.sessions,
           limiter: new LoginLimiter(stores.loginFailures, {
-            maxFailuresPerUsername: config.LOGIN_MAX_FAILURES_PER_USERNAME,
+            failuresBeforeBackoff: config.LOGIN_FAILURES_BEFORE_BACKOFF,
+            backoffBaseSeconds: config.LOGIN_BACKOFF_BASE_SECONDS,
+            backoffMaxSeconds: config.LOGIN_BACKOFF_MAX_SECONDS,
+            backoffWindowSeconds: config.LOGIN_BACKOFF_WINDOW_SECONDS,
             maxFailuresPerAddress: config.LOGIN_MAX_FAILURES_PER_ADDRESS,
-            windowSeconds: config.LOGIN_FAILURE_WINDOW_SECONDS,
+            addressWindowSeconds: config.LOGIN_FAILURE_WINDOW_SECONDS,
           }),
           signer: new AccessTokenSigner(keys, {
             issuer: config.JWT_ISSUER,
@@ -95,6 +93,7 @@ export function createApp(config: AuthConfig, deps: AuthAppDeps = {}): ServiceAp
             ttlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
           }),
           checkCredentials: busCredentialsChecker(bus, logger),
+          resolveAccount: busAccountResolver(bus),
           announceSessionEnded: sessionEndedAnnouncer(bus, verification.revocations),
           refreshTtlSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
           logger,
@@ -106,6 +105,7 @@ export function createApp(config: AuthConfig, deps: AuthAppDeps = {}): ServiceAp
         const http = await listen(
           createServiceApp({
             logger,
+            trustProxy: config.TRUST_PROXY,
             routes: [
               healthRouter({ store: () => stores.ping(), ...busReadiness(bus, verification) }),
               metricsRouter({ token: config.METRICS_TOKEN }),

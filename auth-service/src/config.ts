@@ -15,7 +15,17 @@ export const authConfigShape = {
   /** ES256 (P-256) private key as PEM; literal `\n` sequences are accepted for one-line env files. */
   JWT_PRIVATE_KEY: z.string().optional(),
   JWT_PRIVATE_KEY_FILE: z.string().optional(),
-  LOGIN_MAX_FAILURES_PER_USERNAME: positiveInt.default(5),
+  /**
+   * Failed logins to one account from one client address before each further attempt from there must wait
+   * (issue 9, finding 8). The account, not the login as typed: its username and email forms count together.
+   */
+  LOGIN_FAILURES_BEFORE_BACKOFF: positiveInt.default(5),
+  /** The first wait; each further failure doubles it, up to LOGIN_BACKOFF_MAX_SECONDS. */
+  LOGIN_BACKOFF_BASE_SECONDS: positiveInt.default(30),
+  LOGIN_BACKOFF_MAX_SECONDS: positiveInt.default(900),
+  /** How long an account-and-address pair's failures are remembered (a success forgets them at once). */
+  LOGIN_BACKOFF_WINDOW_SECONDS: positiveInt.default(24 * 3600),
+  /** Failed logins from one client address, whatever the account, per window before 429. */
   LOGIN_MAX_FAILURES_PER_ADDRESS: positiveInt.default(20),
   LOGIN_FAILURE_WINDOW_SECONDS: positiveInt.default(900),
 };

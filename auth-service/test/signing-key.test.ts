@@ -1,5 +1,13 @@
 import { createHash, createPublicKey, generateKeyPairSync, type JsonWebKey } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import jwt from 'jsonwebtoken';
@@ -86,6 +94,39 @@ describe('the signing key', () => {
     } finally {
       await auth.app.stop();
       data.remove();
+    }
+  });
+
+  it('is stored in a file only its owner can read, also one written with looser modes before (issue 9, finding 7)', async () => {
+    const modesAfterStart = async (dataDir: string) => {
+      const auth = await startAuth({ DATA_DIR: dataDir }, { bus, logger: logs.logger('auth-service') });
+      await auth.app.stop();
+      const dir = path.join(dataDir, 'auth-service');
+      expect(readFileSync(path.join(dir, 'signing_keys.db'), 'utf8')).toMatch(/PRIVATE KEY/);
+      return {
+        dir: (statSync(dir).mode & 0o777).toString(8),
+        files: readdirSync(dir).map(
+          (file) => `${file} ${(statSync(path.join(dir, file)).mode & 0o777).toString(8)}`,
+        ),
+      };
+    };
+    const fresh = tempDataDir();
+    const older = tempDataDir();
+    try {
+      const created = await modesAfterStart(fresh.dir);
+      expect(created.dir).toBe('700');
+      expect(created.files.length).toBeGreaterThan(0);
+      for (const file of created.files) expect(file).toMatch(/ 600$/);
+
+      // An older version wrote the files 0644: any local user could read the key and sign admin tokens.
+      mkdirSync(path.join(older.dir, 'auth-service'));
+      const keyFile = path.join(older.dir, 'auth-service', 'signing_keys.db');
+      writeFileSync(keyFile, '');
+      chmodSync(keyFile, 0o644);
+      for (const file of (await modesAfterStart(older.dir)).files) expect(file).toMatch(/ 600$/);
+    } finally {
+      fresh.remove();
+      older.remove();
     }
   });
 

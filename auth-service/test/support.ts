@@ -23,18 +23,28 @@ export const PASSWORD = 'correct horse battery staple';
  */
 export class FakeUsersService {
   private readonly accounts: { user: User; password: string }[] = [];
-  private readonly served: Subscription;
+  private readonly served: Subscription[];
 
   constructor(bus: Bus) {
-    this.served = bus.serve(subjects.verifyCredentials.subject, (message) => {
-      const { login, password } = subjects.verifyCredentials.schema.parse(message.data);
-      const wanted = login.toLowerCase();
-      const account = this.accounts.find(
-        ({ user }) => user.username.toLowerCase() === wanted || user.email?.toLowerCase() === wanted,
-      );
-      if (!account || account.password !== password) throw new InvalidCredentialsError();
-      return { user: account.user };
-    });
+    this.served = [
+      bus.serve(subjects.verifyCredentials.subject, (message) => {
+        const { login, password } = subjects.verifyCredentials.schema.parse(message.data);
+        const account = this.find(login);
+        if (!account || account.password !== password) throw new InvalidCredentialsError();
+        return { user: account.user };
+      }),
+      bus.serve(subjects.resolveLogin.subject, (message) => {
+        const { login } = subjects.resolveLogin.schema.parse(message.data);
+        return { userId: this.find(login)?.user.id ?? null };
+      }),
+    ];
+  }
+
+  private find(login: string): { user: User; password: string } | undefined {
+    const wanted = login.toLowerCase();
+    return this.accounts.find(
+      ({ user }) => user.username.toLowerCase() === wanted || user.email?.toLowerCase() === wanted,
+    );
   }
 
   /** A new user with a unique name (tests must not share login counters) and the common password. */
@@ -55,8 +65,8 @@ export class FakeUsersService {
     return user;
   }
 
-  stop(): Promise<void> {
-    return this.served.unsubscribe();
+  async stop(): Promise<void> {
+    await Promise.all(this.served.map((subscription) => subscription.unsubscribe()));
   }
 }
 

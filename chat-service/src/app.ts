@@ -9,6 +9,7 @@ import {
   healthRouter,
   listen,
   metricsRouter,
+  natsConnectionOf,
   startTokenVerification,
   type Bus,
   type Logger,
@@ -81,13 +82,7 @@ export function createApp(config: ChatConfig, deps: ChatAppDeps = {}): ChatApp {
         closers.push(() => store.close());
 
         const bus =
-          deps.bus ??
-          (await createBus({
-            natsUrl: config.NATS_URL,
-            name: 'chat-service',
-            logger,
-            streamReplicas: config.NATS_STREAM_REPLICAS,
-          }));
+          deps.bus ?? (await createBus({ ...natsConnectionOf(config), name: 'chat-service', logger }));
         if (!deps.bus) closers.push(() => bus.close());
 
         const verification = await startTokenVerification({
@@ -96,6 +91,7 @@ export function createApp(config: ChatConfig, deps: ChatAppDeps = {}): ChatApp {
           issuer: config.JWT_ISSUER,
           audience: config.JWT_AUDIENCE,
           windowSeconds: config.REVOCATION_WINDOW_SECONDS,
+          pinnedKids: config.JWT_KEY_THUMBPRINTS,
         });
         closers.push(() => verification.stop());
 
@@ -127,6 +123,7 @@ export function createApp(config: ChatConfig, deps: ChatAppDeps = {}): ChatApp {
         const http = await listen(
           createServiceApp({
             logger,
+            trustProxy: config.TRUST_PROXY,
             routes: [
               healthRouter({ store: () => store.ping(), ...busReadiness(bus, verification) }),
               metricsRouter({ token: config.METRICS_TOKEN }),

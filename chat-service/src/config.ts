@@ -27,6 +27,11 @@ export const chatConfigShape = {
   /** Sustained client frames per second per socket, and the burst above it. */
   WS_RATE_LIMIT_PER_SECOND: z.coerce.number().positive().default(20),
   WS_RATE_LIMIT_BURST: z.coerce.number().int().positive().default(40),
+  /** Sockets one user may hold on this instance; the upgrade past it answers 403 LIMIT_REACHED. */
+  WS_MAX_SOCKETS_PER_USER: z.coerce.number().int().min(1).default(20),
+  /** Messages one user may send per second across all their sockets on this instance, and the burst. */
+  MESSAGES_PER_USER_PER_SECOND: z.coerce.number().positive().default(10),
+  MESSAGES_PER_USER_BURST: z.coerce.number().int().positive().default(30),
   /**
    * Frames one socket may have accepted and not yet answered (a client's send window); past it a frame is
    * refused with RATE_LIMITED rather than queued.

@@ -10,6 +10,8 @@ export {
   historyQuery,
   inviteBody,
   messagePageSchema,
+  publicRoomPageSchema,
+  publicRoomsQuery,
   roomIdParams,
   roomListSchema,
   userIdParams,

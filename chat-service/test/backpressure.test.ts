@@ -12,6 +12,8 @@ describe('a client that stops reading', () => {
         WS_MAX_BUFFERED_BYTES: String(BOUND),
         WS_RATE_LIMIT_PER_SECOND: '100000',
         WS_RATE_LIMIT_BURST: '100000',
+        MESSAGES_PER_USER_PER_SECOND: '100000',
+        MESSAGES_PER_USER_BURST: '100000',
       },
     });
   });

@@ -94,11 +94,35 @@ export function chatStoreContract(newDatabase: () => Promise<StoreOpener>): void
       expect(await store.getRoom('no-such-room')).toBeUndefined();
     });
 
-    it('refuses a name taken in another case, by a public or a private room, with ROOM_NAME_TAKEN', async () => {
+    it('refuses a public name taken by a public room in another case with ROOM_NAME_TAKEN', async () => {
       await store.createRoom(newRoom('Design'));
       expect(await codeOf(store.createRoom(newRoom('dESIGN')))).toBe('ROOM_NAME_TAKEN');
-      expect(await codeOf(store.createRoom(newRoom('DESIGN', { kind: 'private' })))).toBe('ROOM_NAME_TAKEN');
       expect((await store.listPublicRooms()).map((room) => room.name)).toEqual(['Design']);
+    });
+
+    it('keeps private names out of uniqueness: a private room never collides, so creating one reveals no other (issue 9)', async () => {
+      await store.createRoom(newRoom('Design'));
+      const first = await store.createRoom(newRoom('design', { kind: 'private', createdBy: 'a' }));
+      const second = await store.createRoom(newRoom('DESIGN', { kind: 'private', createdBy: 'b' }));
+      expect(first.id).not.toBe(second.id);
+      // And a private name squats nothing: the public name is still free for whoever takes it first.
+      await store.createRoom(newRoom('Roadmap', { kind: 'private' }));
+      expect((await store.createRoom(newRoom('roadmap'))).name).toBe('roadmap');
+    });
+
+    it('pages the public directory by name in any case, with a name prefix and a keyset cursor', async () => {
+      for (const name of ['beta', 'Alpha', 'alps', 'Gamma', 'al-secret'])
+        await store.createRoom(newRoom(name, name === 'al-secret' ? { kind: 'private' } : {}));
+      const names = async (query: Parameters<ChatStore['publicRoomPage']>[0]) =>
+        (await store.publicRoomPage(query)).map((room) => room.name);
+      expect(await names({ limit: 10 })).toEqual(['Alpha', 'alps', 'beta', 'Gamma']);
+      expect(await names({ limit: 2 })).toEqual(['Alpha', 'alps']);
+      expect(await names({ limit: 2, after: 'alps' })).toEqual(['beta', 'Gamma']);
+      expect(await names({ limit: 10, prefix: 'al' })).toEqual(['Alpha', 'alps']);
+      expect(await names({ limit: 10, prefix: 'al', after: 'alpha' })).toEqual(['alps']);
+      expect(await names({ limit: 10, prefix: '.*' })).toEqual([]);
+      const [alpha] = await store.publicRoomPage({ limit: 1 });
+      expect(alpha).toMatchObject({ kind: 'public', memberCount: 1 });
     });
 
     it('lists public rooms only, oldest first, and fetches rooms by id', async () => {
@@ -218,6 +242,17 @@ export function chatStoreContract(newDatabase: () => Promise<StoreOpener>): void
       expect(elsewhere.message.seq).toBe(1);
       expect(await store.findMessage(second.message.id)).toEqual(second.message);
       expect(first.message).not.toHaveProperty('clientMsgId');
+    });
+
+    it('deduplicates a clientMsgId per sender and room: the same id in another room is another message (issue 9)', async () => {
+      const first = await store.appendMessage(newMessage('room-x', { clientMsgId: 'c-1', text: 'in x' }));
+      const elsewhere = await store.appendMessage(newMessage('room-y', { clientMsgId: 'c-1', text: 'in y' }));
+      expect(elsewhere.created).toBe(true);
+      expect(elsewhere.message).toMatchObject({ roomId: 'room-y', seq: 1, text: 'in y', clientMsgId: 'c-1' });
+      const again = await store.appendMessage(newMessage('room-y', { clientMsgId: 'c-1', text: 'retried' }));
+      expect(again).toEqual({ message: elsewhere.message, created: false });
+      expect(await store.findMessage(first.message.id)).toEqual(first.message);
+      expect((await store.listMessages('room-y', { limit: 10 })).items).toEqual([elsewhere.message]);
     });
 
     it('returns the first message for a repeated clientMsgId of one sender, without using a seq', async () => {

@@ -1,11 +1,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createLogger, openEmbeddedCollection } from '@chat/shared';
+import { closeEmbeddedCollections, connectMongo, createLogger, openEmbeddedCollection } from '@chat/shared';
 import { describeWithInfra, uniqueMongoUrl } from '@chat/testing';
 import { chatStoreContract } from './chat.store.contract';
 import { EmbeddedChatStore } from '../src/store/chat.store.embedded';
 import { MongoChatStore } from '../src/store/chat.store.mongo';
+import type { ChatStore } from '../src/store/chat.store';
 
 describe('EmbeddedChatStore', () => {
   const root = mkdtempSync(path.join(tmpdir(), 'chat-store-'));
@@ -76,6 +77,115 @@ describe('EmbeddedChatStore', () => {
     await store.addMember({ roomId: 'old', userId: 'u4', role: 'member', joinedAt: createdAt });
     expect((await store.getRoom('old'))?.memberCount).toBe(4);
     await store.close();
+  });
+});
+
+/**
+ * Data written before issue 9: a private room holding a `nameLower` (names were unique across every room)
+ * and messages holding `dedupeKey` (`<senderId>/<clientMsgId>`) under its unique index. After the store
+ * opens on it: the private name squats nothing, an old message's resend is still recognised in its room,
+ * and the same clientMsgId in another room is another message.
+ */
+async function expectLegacyDataMigrated(
+  store: ChatStore,
+  legacy: { privateName: string; roomId: string; messageId: string },
+): Promise<void> {
+  expect((await store.createRoom(legacyRoom(legacy.privateName.toUpperCase(), 'public'))).kind).toBe(
+    'public',
+  );
+  const resent = await store.appendMessage(legacyMessage(legacy.roomId, { id: 'resent' }));
+  expect(resent).toMatchObject({ created: false, message: { id: legacy.messageId, seq: 1 } });
+  const elsewhere = await store.appendMessage(legacyMessage('another-room', { id: 'elsewhere' }));
+  expect(elsewhere).toMatchObject({ created: true, message: { id: 'elsewhere', roomId: 'another-room' } });
+  const next = await store.appendMessage(legacyMessage(legacy.roomId, { id: 'next', clientMsgId: 'c-2' }));
+  expect(next).toMatchObject({ created: true, message: { seq: 2 } });
+}
+
+function legacyRoom(name: string, kind: 'public' | 'private') {
+  return { id: `room-${name}-${kind}`, name, kind, createdBy: 'u1', createdAt: new Date() } as const;
+}
+
+function legacyMessage(roomId: string, overrides: { id: string; clientMsgId?: string }) {
+  return {
+    roomId,
+    senderId: 'u1',
+    senderUsername: 'u',
+    text: 'hi',
+    clientMsgId: 'c-1',
+    createdAt: new Date(),
+    ...overrides,
+  };
+}
+
+/** The documents of {@link expectLegacyDataMigrated}, as the pre-issue-9 stores wrote them. */
+const LEGACY_ROOM = {
+  _id: 'legacy-room',
+  name: 'Secret Plans',
+  nameLower: 'secret plans',
+  kind: 'private',
+  createdBy: 'u1',
+  createdAt: new Date(),
+};
+const LEGACY_MESSAGE = {
+  _id: 'legacy-message',
+  roomId: 'legacy-room',
+  seq: 1,
+  senderId: 'u1',
+  senderUsername: 'u',
+  text: 'hi',
+  clientMsgId: 'c-1',
+  dedupeKey: 'u1/c-1',
+  createdAt: new Date(),
+};
+const LEGACY = { privateName: 'Secret Plans', roomId: 'legacy-room', messageId: 'legacy-message' };
+
+describe('EmbeddedChatStore on data written before issue 9', () => {
+  it('drops private room names from uniqueness and moves clientMsgId dedupe to per room, keeping old resends recognised', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'chat-store-legacy-'));
+    try {
+      const rooms = await openEmbeddedCollection(dataDir, 'chat-rooms');
+      await rooms.ensureIndexAsync({ fieldName: 'nameLower', unique: true, sparse: true });
+      await rooms.insertAsync({ ...LEGACY_ROOM, memberCount: 1 });
+      const messages = await openEmbeddedCollection(dataDir, 'chat-messages');
+      await messages.ensureIndexAsync({ fieldName: 'dedupeKey', unique: true, sparse: true });
+      await messages.insertAsync(LEGACY_MESSAGE);
+      await closeEmbeddedCollections([rooms, messages] as never[]);
+
+      const store = await EmbeddedChatStore.open(dataDir);
+      await expectLegacyDataMigrated(store, LEGACY);
+      await store.close();
+      // Once migrated, it stays so across a reopen (NeDB keeps index definitions in its files).
+      const reopened = await EmbeddedChatStore.open(dataDir);
+      const again = await reopened.appendMessage(legacyMessage('third-room', { id: 'third' }));
+      expect(again.created).toBe(true);
+      await reopened.close();
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describeWithInfra(['mongo'], 'MongoChatStore on data written before issue 9', () => {
+  it('drops private room names from uniqueness and moves clientMsgId dedupe to per room, keeping old resends recognised', async () => {
+    const url = uniqueMongoUrl();
+    const logger = createLogger('chat-store-test', 'error');
+    const connection = await connectMongo(url, { appName: 'legacy-writer', logger });
+    await connection.collection('rooms').createIndex({ nameLower: 1 }, { unique: true, sparse: true });
+    await connection.collection('rooms').insertOne(LEGACY_ROOM as never);
+    await connection
+      .collection('messages')
+      .createIndex({ dedupeKey: 1 }, { unique: true, sparse: true, name: 'dedupeKey_1' });
+    await connection.collection('messages').insertOne(LEGACY_MESSAGE as never);
+    await connection.close();
+
+    const store = await MongoChatStore.open(url, logger);
+    try {
+      await expectLegacyDataMigrated(store, LEGACY);
+    } finally {
+      await store.close();
+    }
+    const second = await MongoChatStore.open(url, logger);
+    await second.close();
   });
 });
 

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { subjects } from '@chat/shared';
 import { createRoom, sleep, startChat, type TestChat, type TestUser } from './support';
 
@@ -45,14 +46,26 @@ describe('rooms over REST', () => {
       expect(new Date(response.body.createdAt).toISOString()).toBe(response.body.createdAt);
     });
 
-    it('refuses a name taken in any case with 409 ROOM_NAME_TAKEN', async () => {
+    it('refuses a public name taken by a public room in any case with 409 ROOM_NAME_TAKEN', async () => {
       await createRoom(chat, ann, 'Taken');
       const response = await chat.call('POST', '/api/rooms', {
         token: bob.token,
-        body: { name: 'TAKEN', kind: 'private' },
+        body: { name: 'TAKEN', kind: 'public' },
       });
       expect(response.status).toBe(409);
       expect(response.body.error.code).toBe('ROOM_NAME_TAKEN');
+    });
+
+    it("never reveals another private room's name: probing with private rooms always creates (issue 9)", async () => {
+      await createRoom(chat, ann, 'Merger talks', 'private');
+      for (const name of ['Merger talks', 'MERGER TALKS', 'Taken']) {
+        const probe = await chat.call('POST', '/api/rooms', {
+          token: bob.token,
+          body: { name, kind: 'private' },
+        });
+        expect(probe.status).toBe(201);
+        expect(probe.body).toMatchObject({ name, kind: 'private', createdBy: bob.id });
+      }
     });
 
     it.each([
@@ -79,6 +92,36 @@ describe('rooms over REST', () => {
       const ids = response.body.items.map((room: { id: string }) => room.id);
       expect(ids).toEqual(expect.arrayContaining([open.id, bobsSecret.id]));
       expect(ids).not.toContain(annsSecret.id);
+    });
+  });
+
+  describe('GET /api/rooms/public', () => {
+    it('pages the public directory by name, with a name prefix, never listing private rooms', async () => {
+      const prefix = `dir-${randomUUID().slice(0, 6)}`;
+      for (const name of ['c', 'A', 'b', 'D', 'e']) await createRoom(chat, ann, `${prefix}-${name}`);
+      await createRoom(chat, ann, `${prefix}-0-private`, 'private');
+      const seen: string[] = [];
+      let cursor: string | null = '';
+      for (let pages = 0; cursor !== null; pages++) {
+        expect(pages).toBeLessThan(3);
+        const query: string = `?q=${prefix.toUpperCase()}&limit=2&cursor=${encodeURIComponent(cursor)}`;
+        const response = await chat.call('GET', `/api/rooms/public${query}`, { token: bob.token });
+        expect(response.status).toBe(200);
+        expect(Object.keys(response.body).sort()).toEqual(['items', 'nextCursor']);
+        expect(response.body.items.length).toBeLessThanOrEqual(2);
+        seen.push(...response.body.items.map((room: { name: string }) => room.name));
+        cursor = response.body.nextCursor;
+      }
+      expect(seen).toEqual(['A', 'b', 'c', 'D', 'e'].map((name) => `${prefix}-${name}`));
+    });
+
+    it('refuses a bad limit or a forged cursor with 400, and answers 401 without a token', async () => {
+      for (const query of ['?limit=0', '?limit=101', '?cursor=forged', '?sort=name']) {
+        const response = await chat.call('GET', `/api/rooms/public${query}`, { token: bob.token });
+        expect(response.status).toBe(400);
+        expect(response.body.error.code).toBe('VALIDATION_FAILED');
+      }
+      expect((await chat.call('GET', '/api/rooms/public')).status).toBe(401);
     });
   });
 

@@ -218,6 +218,29 @@ describe('the WebSocket protocol', () => {
       expect(ackIndex).toBeLessThan(messageIndex);
     });
 
+    it('stores a burst of sends from one socket in the order they came, acks each, and delivers them together', async () => {
+      const sender = await chat.connect(ann);
+      const reader = await chat.connect(bob);
+      await reader.request({ type: 'join', roomId: room.id });
+      const texts = Array.from({ length: 20 }, (_, i) => `burst ${i}`);
+      // Written back to back, none waiting for the one before it.
+      const acks = await Promise.all(
+        texts.map((text, i) =>
+          sender.request({ type: 'send', roomId: room.id, text, clientMsgId: `burst-${i}` }),
+        ),
+      );
+      expect(acks.map((ack) => ack.type)).toEqual(texts.map(() => 'ack'));
+      const seqs = acks.map((ack) => ack.message.seq as number);
+      expect(seqs).toEqual(seqs.map((_, i) => seqs[0]! + i));
+      expect(acks.map((ack) => ack.message.text)).toEqual(texts);
+      await reader.waitFor((e) => e.type === 'message' && e.message.text === 'burst 19');
+      const delivered = reader.of('message').filter((e) => String(e.message.text).startsWith('burst'));
+      expect(delivered.map((e) => e.message.text)).toEqual(texts);
+      // Stored while the next ones were coming, they reach the reader in fewer frames than messages.
+      const framesWithBurst = reader.frames.filter((frame) => frame.includes('"burst '));
+      expect(framesWithBurst.length).toBeLessThan(texts.length);
+    });
+
     it('answers a repeated clientMsgId with the first message and broadcasts nothing new', async () => {
       const annSocket = await chat.connect(ann);
       const first = await annSocket.request({

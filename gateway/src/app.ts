@@ -7,6 +7,7 @@ import {
   healthRouter,
   listen,
   metricsRouter,
+  natsConnectionOf,
   notFoundHandler,
   requestContext,
   type Bus,
@@ -19,11 +20,17 @@ import {
 import type { GatewayConfig } from './config';
 import { docsRouter } from './http/docs.router';
 import { webClient } from './http/web-client';
-import { clientRateLimit, corsPolicy, rejectMalformedUrl, securityHeaders } from './http/edge';
+import {
+  clientRateLimit,
+  corsPolicy,
+  rejectEncodedBody,
+  rejectMalformedUrl,
+  securityHeaders,
+} from './http/edge';
 import { proxyRouter, type UpstreamRoute } from './http/proxy.router';
 import { proxySocketUpgrades, type LocalSockets } from './http/socket-proxy';
 import { UpstreamProxy } from './http/upstream-proxy';
-import { ChatUpstreams } from './upstreams/chat-upstreams';
+import { ChatUpstreams, originAllowlist } from './upstreams/chat-upstreams';
 
 /** What the one-process run may hand the gateway instead of letting it build its own. */
 export interface GatewayDeps {
@@ -52,7 +59,7 @@ export function createApp(config: GatewayConfig, deps: GatewayDeps = {}): Servic
     bodyLimitBytes: config.BODY_LIMIT_BYTES,
     logger,
   });
-  const chat = new ChatUpstreams(config.CHAT_URLS);
+  const chat = new ChatUpstreams(config.CHAT_URLS, Date.now, originAllowlist(config.CHAT_URL_ALLOW));
   const chatRoute = {
     service: 'chat',
     pick: (except: ReadonlySet<string>) => chat.pick(except),
@@ -86,7 +93,7 @@ export function createApp(config: GatewayConfig, deps: GatewayDeps = {}): Servic
   // a client's budget. /metrics is the gateway's own (in the one-process run, the whole process's), never proxied.
   app.use(healthRouter(checks, probeTimeoutMs + 500), metricsRouter({ token: config.METRICS_TOKEN }));
   // CORS first so a browser can read even a 429 or a 400; nothing up to the URL check decodes the path.
-  app.use(corsPolicy(config.CORS_ORIGINS), limiter.handler, rejectMalformedUrl);
+  app.use(corsPolicy(config.CORS_ORIGINS), limiter.handler, rejectMalformedUrl, rejectEncodedBody);
   app.use(docsRouter(config.OPENAPI_FILE));
   app.use(proxyRouter(routes, proxy));
   if (config.WEB_DIR) app.use(webClient(config.WEB_DIR));
@@ -103,12 +110,7 @@ export function createApp(config: GatewayConfig, deps: GatewayDeps = {}): Servic
       ownBus =
         deps.bus || !config.NATS_URL
           ? undefined
-          : await createBus({
-              natsUrl: config.NATS_URL,
-              name: 'gateway',
-              logger,
-              streamReplicas: config.NATS_STREAM_REPLICAS,
-            });
+          : await createBus({ ...natsConnectionOf(config), name: 'gateway', logger });
       const bus = deps.bus ?? ownBus;
       if (bus) announcements = chat.follow(bus, logger);
       server = await listen(app, config.PORT, config.HOST);

@@ -15,6 +15,7 @@ describe('loadGatewayConfig', () => {
         BODY_LIMIT_BYTES: 65_536,
         UPSTREAM_TIMEOUT_MS: 10_000,
         TRUST_PROXY: 0,
+        CHAT_URL_ALLOW: [],
         OPENAPI_FILE: path.resolve(__dirname, '../../docs/openapi.json'),
       }),
     );
@@ -39,6 +40,9 @@ describe('loadGatewayConfig', () => {
     ['RATE_LIMIT_PER_MINUTE', '0'],
     ['BODY_LIMIT_BYTES', '-1'],
     ['TRUST_PROXY', 'yes'],
+    ['TRUST_PROXY', 'loopback'],
+    ['CHAT_URL_ALLOW', 'chat-*'],
+    ['CHAT_URL_ALLOW', 'http://chat-*:3003/path'],
   ])('refuses %s=%s, naming it', (name, value) => {
     expect(() => loadGatewayConfig({ [name]: value })).toThrow(
       expect.objectContaining({ name: 'ConfigError', message: expect.stringContaining(name) }),

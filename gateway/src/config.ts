@@ -23,6 +23,23 @@ const gatewayConfigShape = {
   AUTH_URL: origin.default('http://127.0.0.1:3002'),
   /** Chat instances; see chat-upstreams.ts for which one a request goes to. */
   CHAT_URLS: csv.pipe(z.array(origin)).default([]),
+  /**
+   * Origins of chat instances the gateway may use when they announce themselves on `chat.instances`
+   * without being in CHAT_URLS: `*` for any, or patterns such as `http://chat-*:3003` (see
+   * chat-upstreams.ts). Empty (the default): only the instances of CHAT_URLS.
+   */
+  CHAT_URL_ALLOW: csv
+    .pipe(
+      z.array(
+        z
+          .string()
+          .regex(
+            /^(\*|https?:\/\/([^/:]+|\[[^\]]+\])(:(\d+|\*))?\/?)$/i,
+            'must be * or an origin pattern such as http://chat-*:3003',
+          ),
+      ),
+    )
+    .default([]),
   /** Origins allowed to call the API from a browser; empty means same-origin pages only. */
   CORS_ORIGINS: csv.pipe(z.array(origin)).default([]),
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(600),

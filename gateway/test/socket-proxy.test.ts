@@ -155,9 +155,9 @@ describe('gateway WebSocket routing', () => {
     await gateway.stop();
   });
 
-  it('sends no new sockets to an instance announced as draining, and uses announced instances', async () => {
+  it('sends no new sockets to an instance announced as draining, and uses announced instances CHAT_URL_ALLOW allows', async () => {
     const bus = new MemoryBus({ logger: createLogger('test', 'error') });
-    const gateway = await startGateway({ CHAT_URLS: a.url }, { bus });
+    const gateway = await startGateway({ CHAT_URLS: a.url, CHAT_URL_ALLOW: b.url }, { bus });
     bus.publish(subjects.chatInstances.subject, {
       id: 'a',
       url: a.url,

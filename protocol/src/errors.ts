@@ -11,6 +11,7 @@ export const errorCodes = [
   'UNAUTHENTICATED',
   'INVALID_CREDENTIALS',
   'FORBIDDEN',
+  'LIMIT_REACHED',
   'NOT_FOUND',
   'USERNAME_TAKEN',
   'EMAIL_TAKEN',
@@ -24,15 +25,22 @@ export const errorCodes = [
 export const errorCodeSchema = z.enum(errorCodes);
 export type ErrorCode = z.infer<typeof errorCodeSchema>;
 
-/** One field that failed validation, as clients see it in `error.details`. */
+/** One field that failed validation, as clients see it in `error.details` of VALIDATION_FAILED. */
 export const fieldIssueSchema = z.object({ path: z.string(), message: z.string() });
 export type FieldIssue = z.infer<typeof fieldIssueSchema>;
+
+/** The cap that was reached, in `error.details` of LIMIT_REACHED: its name and its setting. */
+export const limitDetailSchema = z.object({ limit: z.string(), value: z.number() });
+export type LimitDetail = z.infer<typeof limitDetailSchema>;
+
+export const errorDetailSchema = z.union([fieldIssueSchema, limitDetailSchema]);
+export type ErrorDetail = z.infer<typeof errorDetailSchema>;
 
 /** What an error says, over REST (inside `{error}`) and on a socket (inside the `error` event). */
 export const errorShape = {
   code: errorCodeSchema,
   message: z.string(),
-  details: z.array(fieldIssueSchema).optional(),
+  details: z.array(errorDetailSchema).optional(),
   /** Only on INTERNAL: the id under which the server logged what went wrong. */
   errorId: z.string().optional(),
 };

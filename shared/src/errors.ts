@@ -1,4 +1,4 @@
-import { errorCodeSchema, type ErrorCode, type FieldIssue } from '@chat/protocol';
+import { errorCodeSchema, type ErrorCode, type ErrorDetail, type FieldIssue } from '@chat/protocol';
 
 /**
  * The error catalogue: every error a service raises on purpose has a stable `code` from the protocol's
@@ -6,15 +6,15 @@ import { errorCodeSchema, type ErrorCode, type FieldIssue } from '@chat/protocol
  * frames and close codes (chat-service `ws/socket-errors.ts`) and NATS replies (`bus/bus.ts`) are mapped at
  * each edge.
  */
-export type { ErrorCode, FieldIssue };
+export type { ErrorCode, ErrorDetail, FieldIssue };
 
 /** Base of every deliberate error. `code` is part of the public contract. */
 export class AppError extends Error {
   override name = 'AppError';
   readonly code: ErrorCode;
-  readonly details?: FieldIssue[];
+  readonly details?: ErrorDetail[];
 
-  constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: FieldIssue[] } = {}) {
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: ErrorDetail[] } = {}) {
     super(message, { cause: options.cause });
     this.code = code;
     this.details = options.details;
@@ -60,6 +60,14 @@ export class ForbiddenError extends AppError {
   override name = 'ForbiddenError';
   constructor(message = 'You may not do this.') {
     super('FORBIDDEN', message);
+  }
+}
+
+/** A per-user cap is reached (the contract's "Limits"): `limit` names it, `value` is its setting. */
+export class LimitReachedError extends AppError {
+  override name = 'LimitReachedError';
+  constructor(limit: string, value: number, message: string) {
+    super('LIMIT_REACHED', message, { details: [{ limit, value }] });
   }
 }
 

@@ -1,7 +1,8 @@
+import { isIP } from 'node:net';
 import { createApp as createAuthApp, loadAuthConfig } from '@chat/auth-service';
 import { createApp as createChatApp, loadChatConfig, type ChatApp } from '@chat/chat-service';
 import { createApp as createGatewayApp, loadGatewayConfig } from '@chat/gateway';
-import { createBus, createLogger, type Bus, type ServiceApp } from '@chat/shared';
+import { createBus, createLogger, natsConnectionOf, type Bus, type ServiceApp } from '@chat/shared';
 import { createApp as createUsersApp, loadUsersConfig } from '@chat/users-service';
 import { loadStandaloneConfig } from './config';
 
@@ -14,7 +15,15 @@ import { loadStandaloneConfig } from './config';
 export function createSystem(env: Record<string, string | undefined>): ServiceApp {
   const config = loadStandaloneConfig(env);
   const logger = createLogger('standalone', config.LOG_LEVEL);
-  const internal = { ...env, PORT: '0', HOST: config.SERVICES_HOST };
+  // The services believe X-Forwarded-For from the gateway alone, which reaches them over loopback (or
+  // over SERVICES_HOST when that is an address): a client that reaches a service port directly cannot
+  // choose its address past the per-address limits (issue 9, finding 9). The gateway keeps TRUST_PROXY.
+  const internal = {
+    ...env,
+    PORT: '0',
+    HOST: config.SERVICES_HOST,
+    TRUST_PROXY: isIP(config.SERVICES_HOST) ? `loopback,${config.SERVICES_HOST}` : 'loopback',
+  };
   const usersConfig = loadUsersConfig(internal);
   const authConfig = loadAuthConfig(internal);
   const chatConfig = loadChatConfig(internal);
@@ -27,11 +36,10 @@ export function createSystem(env: Record<string, string | undefined>): ServiceAp
     async start() {
       // The in-process bus keeps its durable events (session revocations) under DATA_DIR, as JetStream would.
       bus = await createBus({
-        natsUrl: config.NATS_URL,
+        ...natsConnectionOf(config),
         name: 'standalone',
         logger,
         dataDir: config.DATA_DIR,
-        streamReplicas: config.NATS_STREAM_REPLICAS,
       });
       const deps = { bus };
       chat = createChatApp(chatConfig, deps);

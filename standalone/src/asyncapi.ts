@@ -72,6 +72,14 @@ const natsChannels: NatsChannel[] = [
       'auth-service asks, users-service answers: the user for a login and password, or INVALID_CREDENTIALS.',
   },
   {
+    id: 'resolveLogin',
+    def: subjects.resolveLogin,
+    kind: 'request',
+    reply: subjects.resolveLoginReply.schema,
+    description:
+      'auth-service asks, users-service answers: the id of the account a login names (or null), so failed logins are counted per account and client address whichever form of the login was typed.',
+  },
+  {
     id: 'getPublicUsers',
     def: subjects.getPublicUsers,
     kind: 'request',

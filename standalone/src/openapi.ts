@@ -45,8 +45,9 @@ const statusText: Record<number, string> = {
   404: 'NOT_FOUND',
   409: 'A unique value is taken',
   413: 'PAYLOAD_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE: the body has a Content-Encoding other than identity',
   429: 'RATE_LIMITED; header Retry-After',
-  503: 'UPSTREAM_UNAVAILABLE',
+  503: 'UPSTREAM_UNAVAILABLE; header Retry-After',
 };
 
 /** The error body is the same on every route: described once, referenced everywhere. */
@@ -91,17 +92,21 @@ function responseHeaders(status: number): JsonSchema {
   return {
     'x-request-id': { $ref: '#/components/headers/RequestId' },
     ...(status === 401 ? { 'WWW-Authenticate': { $ref: '#/components/headers/WwwAuthenticate' } } : {}),
-    ...(status === 429 ? { 'Retry-After': { $ref: '#/components/headers/RetryAfter' } } : {}),
+    ...(status === 429 || status === 503
+      ? { 'Retry-After': { $ref: '#/components/headers/RetryAfter' } }
+      : {}),
   };
 }
 
 /**
  * The answers a route has beyond its own: the gateway's rate limit covers all of `/api` (the probes come
- * before it), and a proxied route answers 503 when its service is down.
+ * before it), a proxied route answers 503 when its service is down, and a body with a Content-Encoding
+ * other than identity is 415 wherever a body is taken.
  */
-function gatewayResponses(path: string, proxied: boolean): Record<number, z.ZodType> {
+function gatewayResponses(route: RouteDescription, proxied: boolean): Record<number, z.ZodType> {
   const responses: Record<number, z.ZodType> = {};
-  if (path.startsWith('/api/')) responses[429] = errorBodySchema;
+  if (route.path.startsWith('/api/')) responses[429] = errorBodySchema;
+  if (route.body) responses[415] = errorBodySchema;
   if (proxied) responses[503] = errorBodySchema;
   return responses;
 }
@@ -118,7 +123,7 @@ export function buildOpenApiDocument(services: readonly DocumentedService[]): Js
         ...pathParameters(route.path),
         ...(route.query ? queryParameters(route.query) : []),
       ];
-      const answers = { ...gatewayResponses(route.path, proxied), ...route.responses };
+      const answers = { ...gatewayResponses(route, proxied), ...route.responses };
       const responses = Object.fromEntries(
         Object.keys(answers)
           .map(Number)

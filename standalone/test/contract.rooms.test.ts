@@ -76,19 +76,24 @@ describe('contract: rooms and history', () => {
       expect(room).toMatchObject({ kind: 'private', memberCount: 1, createdBy: owner.id });
     });
 
-    it('a taken name, in any case, is 409 ROOM_NAME_TAKEN', async () => {
+    it('a public name taken by a public room, in any case, is 409 ROOM_NAME_TAKEN', async () => {
       const name = roomName('Unique');
       await createRoom(owner, 'public', name);
-      for (const [taken, kind] of [
-        [name, 'public'],
-        [name.toUpperCase(), 'private'],
-      ]) {
+      for (const taken of [name, name.toUpperCase()]) {
         const reply = await system.call('POST', '/api/rooms', {
           token: guest.accessToken,
-          body: { name: taken, kind },
+          body: { name: taken, kind: 'public' },
         });
         expectError(reply, 409, 'ROOM_NAME_TAKEN');
       }
+    });
+
+    it('a private room may have any name: names are unique among public rooms only (v1.1)', async () => {
+      const name = roomName('Shared');
+      await createRoom(owner, 'public', name);
+      await createRoom(owner, 'private', `${name} hidden`);
+      expect((await createRoom(guest, 'private', name.toUpperCase())).kind).toBe('private');
+      expect((await createRoom(guest, 'private', `${name} HIDDEN`)).kind).toBe('private');
     });
 
     it.each([

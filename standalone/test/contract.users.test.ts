@@ -11,6 +11,7 @@ import {
   type Session,
   type TestSystem,
 } from './support/system';
+import { runAdminCommand } from '@chat/users-service';
 
 const ADMIN = 'root_admin';
 
@@ -20,11 +21,17 @@ describe('contract: users', () => {
   let admin: Session;
 
   beforeAll(async () => {
-    system = await startSystem({ ADMIN_USERNAMES: ADMIN });
+    system = await startSystem();
     await system.call('POST', '/api/users', { body: { username: ADMIN, password: PASSWORD } });
-    // Configured admins are made at start-up, never at signup: restart as an operator would.
+    // The first admin is made on the server (`npm run admin -- promote <username>`), with the one-process
+    // run stopped: its embedded store belongs to one process at a time.
     await system.stop({ keepData: true });
-    system = await startSystem({ ADMIN_USERNAMES: ADMIN }, system.dataDir);
+    const promoted = await runAdminCommand(['promote', ADMIN], {
+      DATA_DIR: system.dataDir,
+      LOG_LEVEL: 'error',
+    });
+    expect(promoted.code).toBe(0);
+    system = await startSystem({}, system.dataDir);
     admin = await system.login(ADMIN);
   });
 

@@ -18,6 +18,7 @@ const CONTRACT_ENDPOINTS: Array<{ method: string; path: string; auth: boolean }>
   { method: 'post', path: '/api/auth/logout', auth: true },
   { method: 'get', path: '/api/auth/jwks', auth: false },
   { method: 'get', path: '/api/rooms', auth: true },
+  { method: 'get', path: '/api/rooms/public', auth: true },
   { method: 'post', path: '/api/rooms', auth: true },
   { method: 'post', path: '/api/rooms/{id}/members', auth: true },
   { method: 'delete', path: '/api/rooms/{id}/members/me', auth: true },

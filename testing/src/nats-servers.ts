@@ -70,6 +70,7 @@ class Node implements NatsNode {
     private readonly port: number,
     private readonly httpPort: number,
     private readonly configFile: string,
+    private readonly env: Record<string, string> = {},
   ) {}
 
   get url(): string {
@@ -86,7 +87,10 @@ class Node implements NatsNode {
 
   async start(): Promise<void> {
     if (this.running) return;
-    const child = spawn(this.binary, ['-c', this.configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(this.binary, ['-c', this.configFile], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...this.env },
+    });
     const keep = (chunk: Buffer) => {
       this.output = (this.output + chunk.toString('utf8')).slice(-OUTPUT_KEPT_CHARS);
     };
@@ -144,7 +148,15 @@ class Node implements NatsNode {
  * and restarted on the same ports and store, which is what a fault suite needs and the run's shared
  * server (global setup) must not do. Resolves once every node answers `/healthz` (JetStream current).
  */
-export async function startNatsNodes(count: number, binary = natsServerBinary()): Promise<NatsNodes> {
+export async function startNatsNodes(
+  count: number,
+  binary = natsServerBinary(),
+  options: {
+    /** More configuration for every node (an `authorization` block, say); `$VAR`s are read from `env`. */
+    config?: string;
+    env?: Record<string, string>;
+  } = {},
+): Promise<NatsNodes> {
   if (!binary) throw new Error('No nats-server binary in .tools/bin or on PATH.');
   const dir = await mkdtemp(path.join(os.tmpdir(), 'chat-nats-nodes-'));
   const ports = await Promise.all(
@@ -167,9 +179,10 @@ export async function startNatsNodes(count: number, binary = natsServerBinary())
         ...(count > 1
           ? [`cluster { name: faults, listen: 127.0.0.1:${port.cluster}, routes: [${routes}] }`]
           : []),
+        ...(options.config ? [options.config] : []),
       ];
       await writeFile(configFile, `${lines.join('\n')}\n`);
-      return new Node(binary, name, port.client, port.http, configFile);
+      return new Node(binary, name, port.client, port.http, configFile, options.env);
     }),
   );
   const stop = async () => {

@@ -1,6 +1,13 @@
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import jwt from 'jsonwebtoken';
-import { ACCESS_TOKEN_ALGORITHM, subjects, type Bus, type Role, type Subscription } from '@chat/shared';
+import {
+  ACCESS_TOKEN_ALGORITHM,
+  jwkThumbprint,
+  subjects,
+  type Bus,
+  type Role,
+  type Subscription,
+} from '@chat/shared';
 
 /** For tests of services that verify tokens without running auth-service: answers JWKS and mints tokens. */
 export interface TestTokenIssuer {
@@ -21,8 +28,10 @@ export function startTestTokenIssuer(
   options: { issuer?: string; audience?: string } = {},
 ): TestTokenIssuer {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const kid = `test-${randomUUID()}`;
-  const jwk = { ...publicKey.export({ format: 'jwk' }), kid, alg: ACCESS_TOKEN_ALGORITHM, use: 'sig' };
+  const { kty = 'EC', crv = 'P-256', x = '', y = '' } = publicKey.export({ format: 'jwk' });
+  // Named as auth-service names its keys (verifiers accept no other kid): the RFC 7638 thumbprint.
+  const kid = jwkThumbprint({ kty, crv, x, y });
+  const jwk = { kty, crv, x, y, kid, alg: ACCESS_TOKEN_ALGORITHM, use: 'sig' };
   const served: Subscription = bus.serve(subjects.jwks.subject, () => ({ keys: [jwk] }));
   const issuer = options.issuer ?? 'chat-auth';
   const audience = options.audience ?? 'chat';

@@ -7,6 +7,7 @@ import {
   healthRouter,
   listen,
   metricsRouter,
+  natsConnectionOf,
   startTokenVerification,
   type Bus,
   type Logger,
@@ -15,6 +16,8 @@ import {
 } from '@chat/shared';
 import type { UsersConfig } from './config';
 import { createPasswordHasher } from './domain/password-hasher';
+import { SignupLimiter } from './domain/signup-limiter';
+import { WorkLane } from './domain/work-lane';
 import { UsersService } from './domain/users.service';
 import { busUserEvents } from './bus/user-events.bus';
 import { serveUserRequests } from './bus/users.responders';
@@ -47,13 +50,7 @@ export function createApp(config: UsersConfig, deps: UsersAppDeps = {}): Service
         closers.push(() => store.close());
 
         const bus =
-          deps.bus ??
-          (await createBus({
-            natsUrl: config.NATS_URL,
-            name: 'users-service',
-            logger,
-            streamReplicas: config.NATS_STREAM_REPLICAS,
-          }));
+          deps.bus ?? (await createBus({ ...natsConnectionOf(config), name: 'users-service', logger }));
         if (!deps.bus) closers.push(() => bus.close());
 
         const verification = await startTokenVerification({
@@ -62,6 +59,7 @@ export function createApp(config: UsersConfig, deps: UsersAppDeps = {}): Service
           issuer: config.JWT_ISSUER,
           audience: config.JWT_AUDIENCE,
           windowSeconds: config.REVOCATION_WINDOW_SECONDS,
+          pinnedKids: config.JWT_KEY_THUMBPRINTS,
         });
         closers.push(() => verification.stop());
 
@@ -69,11 +67,21 @@ export function createApp(config: UsersConfig, deps: UsersAppDeps = {}): Service
           store,
           hasher: await createPasswordHasher(config.BCRYPT_COST),
           events: busUserEvents(bus),
-          adminUsernames: config.ADMIN_USERNAMES,
+          signupLimiter: new SignupLimiter(config.SIGNUPS_PER_ADDRESS_PER_HOUR),
+          hashLane: new WorkLane(
+            {
+              concurrency: config.SIGNUP_HASH_CONCURRENCY,
+              maxQueued: config.SIGNUP_QUEUE_MAX,
+              maxWaitMs: config.SIGNUP_QUEUE_TIMEOUT_MS,
+            },
+            'Too many new passwords to hash at once; try again in a few seconds.',
+          ),
         });
-        const promoted = await users.promoteConfiguredAdmins();
-        if (promoted.length > 0)
-          logger.info('promoted configured admins', { userIds: promoted.map((user) => user.id) });
+        const announced = await users.announcePendingRoleChanges();
+        if (announced.length > 0)
+          logger.info('announced role changes made by the admin command', {
+            userIds: announced.map((user) => user.id),
+          });
 
         const served = serveUserRequests(bus, users);
         closers.push(async () => {
@@ -83,6 +91,7 @@ export function createApp(config: UsersConfig, deps: UsersAppDeps = {}): Service
         const http = await listen(
           createServiceApp({
             logger,
+            trustProxy: config.TRUST_PROXY,
             routes: [
               healthRouter({ store: () => store.ping(), ...busReadiness(bus, verification) }),
               metricsRouter({ token: config.METRICS_TOKEN }),

@@ -1,13 +1,33 @@
 import { loadUsersConfig } from './config';
 
 describe('loadUsersConfig', () => {
-  it('defaults to port 3001, bcrypt cost 12 and no admins', () => {
+  it('has the documented defaults: port 3001, bcrypt cost 12, signup limits', () => {
     const config = loadUsersConfig({});
-    expect(config).toMatchObject({ PORT: 3001, BCRYPT_COST: 12, ADMIN_USERNAMES: [] });
+    expect(config).toMatchObject({
+      PORT: 3001,
+      BCRYPT_COST: 12,
+      SIGNUPS_PER_ADDRESS_PER_HOUR: 200,
+      SIGNUP_HASH_CONCURRENCY: 1,
+      SIGNUP_QUEUE_MAX: 16,
+      SIGNUP_QUEUE_TIMEOUT_MS: 3_000,
+      TRUST_PROXY: 0,
+    });
+    expect(config).not.toHaveProperty('ADMIN_USERNAMES');
   });
 
-  it('reads the admin usernames as a comma-separated list', () => {
-    expect(loadUsersConfig({ ADMIN_USERNAMES: ' Root, ops ,,' }).ADMIN_USERNAMES).toEqual(['Root', 'ops']);
+  it('refuses ADMIN_USERNAMES: a name in configuration never makes an admin (issue 9)', () => {
+    expect(() => loadUsersConfig({ ADMIN_USERNAMES: 'root' })).toThrow(/ADMIN_USERNAMES.*npm run admin/s);
+  });
+
+  it('reads TRUST_PROXY as a hop count or a list of proxy addresses, and refuses anything else', () => {
+    expect(loadUsersConfig({ TRUST_PROXY: '1' }).TRUST_PROXY).toBe(1);
+    expect(loadUsersConfig({ TRUST_PROXY: 'loopback, 10.0.0.0/8,fd00::1' }).TRUST_PROXY).toEqual([
+      'loopback',
+      '10.0.0.0/8',
+      'fd00::1',
+    ]);
+    for (const value of ['yes', '10.0.0.0/33', 'gateway'])
+      expect(() => loadUsersConfig({ TRUST_PROXY: value })).toThrow(/TRUST_PROXY/);
   });
 
   it.each(['3', '16', '10.5', 'twelve'])('refuses BCRYPT_COST=%s', (cost) => {

@@ -3,6 +3,7 @@
  * public profiles over the bus, and user events on the durable stream.
  */
 export { createApp, type UsersAppDeps } from './app';
+export { runAdminCommand, type AdminCommandResult } from './admin-command';
 export { loadUsersConfig, usersConfigShape, type UsersConfig } from './config';
 export { usersRoutes } from './http/users.routes';
 export {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createLogger, MemoryBus, type LogLevel, type ServiceApp, type User } from '@chat/shared';
 import { LogCapture, startTestTokenIssuer, type TestTokenIssuer } from '@chat/testing';
-import { createApp, loadUsersConfig } from '@chat/users-service';
+import { createApp, loadUsersConfig, runAdminCommand, type AdminCommandResult } from '@chat/users-service';
 
 export const PASSWORD = 'correct horse battery staple';
 
@@ -33,8 +33,10 @@ export interface TestService {
   logs: LogCapture;
   call(method: string, pathAndQuery: string, options?: CallOptions): Promise<Response>;
   signup(username: string, extra?: Record<string, unknown>): Promise<User>;
-  /** Signs `root` (in ADMIN_USERNAMES) up and restarts, as an operator would: admins are made at start-up. */
+  /** Signs `root` up and makes it an admin with the server-side command, as an operator would. */
   signupAdmin(): Promise<User>;
+  /** Runs `npm run admin -- <args>` on this service's DATA_DIR, stopping the service around it. */
+  admin(...args: string[]): Promise<AdminCommandResult>;
   tokenFor(user: Pick<User, 'id' | 'username' | 'role'>, sid?: string): string;
   /** The password hashes in the data file, to prove they never leave it. */
   storedHashes(): string[];
@@ -59,7 +61,6 @@ export async function startTestService(
         HOST: '127.0.0.1',
         DATA_DIR: dataDir,
         BCRYPT_COST: '4',
-        ADMIN_USERNAMES: 'root',
         LOG_LEVEL: options.logLevel ?? 'warn',
         ...overrides,
       }),
@@ -104,8 +105,19 @@ export async function startTestService(
     },
     async signupAdmin() {
       const user = await service.signup('root');
-      await service.restart();
+      const promoted = await service.admin('promote', 'root');
+      if (promoted.code !== 0) throw new Error(`admin promote root: ${promoted.output}`);
       return { ...user, role: 'admin' };
+    },
+    async admin(...args) {
+      // The embedded store belongs to one process at a time: the command runs while the service is stopped.
+      await app.stop();
+      try {
+        return await runAdminCommand(args, { DATA_DIR: dataDir, LOG_LEVEL: 'error' });
+      } finally {
+        app = build(env);
+        url = (await app.start()).url;
+      }
     },
     tokenFor(user, sid) {
       return issuer.mint({ sub: user.id, username: user.username, role: user.role, sid });

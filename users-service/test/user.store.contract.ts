@@ -243,15 +243,20 @@ export function userStoreContract(open: () => Promise<UserStore>): void {
     });
   });
 
-  describe('promoteToAdmin', () => {
-    it('promotes the listed users once and reports only those it changed', async () => {
+  describe('setRole (the admin command)', () => {
+    it('sets the role of the named user once, marked as not announced until said so', async () => {
       const root = await store.create(newUser('Root'));
       await store.create(newUser('plain'));
       const at = new Date(Date.UTC(2032, 0, 1));
-      const promoted = await store.promoteToAdmin(['root', 'absent'], at);
-      expect(promoted).toEqual([{ ...root, role: 'admin', updatedAt: at.toISOString() }]);
-      expect(await store.promoteToAdmin(['root'], at)).toEqual([]);
+      const promoted = { ...root, role: 'admin' as const, updatedAt: at.toISOString() };
+      expect(await store.setRole('root', 'admin', at)).toEqual({ user: promoted, changed: true });
+      expect(await store.setRole('root', 'admin', new Date())).toEqual({ user: promoted, changed: false });
+      expect(await store.setRole('absent', 'admin', at)).toBeUndefined();
       expect((await store.findCredentials({ login: 'plain' }))!.user.role).toBe('user');
+      expect(await store.pendingRoleChanges()).toEqual([promoted]);
+      await store.roleChangeAnnounced(root.id);
+      expect(await store.pendingRoleChanges()).toEqual([]);
+      expect(await store.findById(root.id)).toEqual(promoted);
     });
   });
 

@@ -59,9 +59,7 @@ describe('users-service on the bus', () => {
 
     it('says a password changed only when it did, keeping no session when an admin set it', async () => {
       const user = await service.signup('carol');
-      const admin = await service.signup('root');
-      // A configured admin name is promoted at start-up.
-      await service.restart();
+      const admin = await service.signupAdmin();
       const events: BusMessage[] = [];
       await service.bus.consume(subjects.userUpdated.subject, (message) => void events.push(message), {
         durable: 'test-password-changes',
@@ -133,20 +131,22 @@ describe('users-service on the bus', () => {
       expect(events.map((event) => event.subject)).toEqual([subjects.userCreated.subject]);
     });
 
-    it('promotes configured admins at start-up and announces it', async () => {
+    it('announces a role change of the admin command (embedded store, no bus) when it next starts, once', async () => {
       const boss = await service.signup('Boss');
       const events: BusMessage[] = [];
       await service.bus.consume(subjects.userUpdated.subject, (message) => void events.push(message), {
         durable: 'test-promote',
       });
-      await service.restart({ ADMIN_USERNAMES: 'root, BOSS' });
+      expect((await service.admin('promote', 'BOSS')).code).toBe(0);
       expect((await service.call('GET', '/api/users/me', { token: service.tokenFor(boss) })).body.role).toBe(
         'admin',
       );
+      await service.bus.flush();
       expect(events.map((event) => (event.data as { user: User }).user)).toEqual([
         { ...boss, role: 'admin', updatedAt: expect.any(String) },
       ]);
-      await service.restart({ ADMIN_USERNAMES: 'root, BOSS' });
+      await service.restart();
+      await service.bus.flush();
       expect(events).toHaveLength(1);
     });
   });

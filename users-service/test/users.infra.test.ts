@@ -15,7 +15,7 @@ import {
   uniqueName,
   type TestTokenIssuer,
 } from '@chat/testing';
-import { createApp, loadUsersConfig } from '@chat/users-service';
+import { createApp, loadUsersConfig, runAdminCommand } from '@chat/users-service';
 import { PASSWORD } from './support';
 
 /** Retries `check` until it stops throwing or `timeoutMs` passes: for what travels over NATS. */
@@ -38,14 +38,16 @@ describeWithInfra(['mongo', 'nats'], 'two users-service instances on MongoDB and
   let issuer: TestTokenIssuer;
   let apps: ServiceApp[];
   let urls: string[];
+  let mongoUrl: string;
 
   beforeAll(async () => {
     peer = await connectNatsBus({ servers: testNatsUrl()!, name: uniqueName('users-peer-'), logger });
     issuer = startTestTokenIssuer(peer);
+    mongoUrl = uniqueMongoUrl();
     const config = loadUsersConfig({
       PORT: '0',
       HOST: '127.0.0.1',
-      MONGO_URL: uniqueMongoUrl(),
+      MONGO_URL: mongoUrl,
       NATS_URL: testNatsUrl(),
       BCRYPT_COST: '4',
       LOG_LEVEL: 'error',
@@ -132,6 +134,32 @@ describeWithInfra(['mongo', 'nats'], 'two users-service instances on MongoDB and
         const response = await call(1, 'GET', '/api/users', { token });
         expect(response.status).toBe(401);
         expect(response.body.error.message).toBe('The session has ended.');
+      });
+    } finally {
+      await subscription.unsubscribe();
+    }
+  });
+
+  it('the admin command promotes on MongoDB while the instances run, and announces it on NATS at once', async () => {
+    const user = await signup(0, uniqueName('chief'));
+    const events: BusMessage[] = [];
+    const subscription = await peer.consume(
+      subjects.userUpdated.subject,
+      (message) => {
+        if ((message.data as { user: User }).user.id === user.id) events.push(message);
+      },
+      { since: new Date() },
+    );
+    try {
+      const result = await runAdminCommand(['promote', user.username], {
+        MONGO_URL: mongoUrl,
+        NATS_URL: testNatsUrl(),
+        LOG_LEVEL: 'error',
+      });
+      expect(result).toEqual({ code: 0, output: expect.stringMatching(/is now an admin.*Announced/s) });
+      expect((await call(1, 'GET', '/api/users/me', { token: tokenFor(user) })).body.role).toBe('admin');
+      await eventually(() => {
+        expect(events.map((event) => (event.data as { user: User }).user.role)).toEqual(['admin']);
       });
     } finally {
       await subscription.unsubscribe();

@@ -1,5 +1,5 @@
 import { AppError, subjects, UpstreamUnavailableError, type Bus, type Logger } from '@chat/shared';
-import type { CredentialsChecker } from '../domain/auth.service';
+import type { AccountResolver, CredentialsChecker } from '../domain/auth.service';
 
 /** bcrypt at cost 12 takes a quarter of a second; this leaves room for a busy users-service. */
 const VERIFY_TIMEOUT_MS = 5_000;
@@ -35,5 +35,24 @@ export function busCredentialsChecker(bus: Bus, logger: Logger): CredentialsChec
       throw new UpstreamUnavailableError('The user directory answered in an unexpected shape.');
     }
     return parsed.data.user;
+  };
+}
+
+/** The account key for login limits: asks users-service (`users.v1.resolve-login`) which account a login names. */
+export function busAccountResolver(bus: Bus): AccountResolver {
+  return async (login) => {
+    let reply: unknown;
+    try {
+      reply = await bus.request(subjects.resolveLogin.subject, { login }, { timeoutMs: VERIFY_TIMEOUT_MS });
+    } catch (error) {
+      if (error instanceof AppError && error.code === 'UPSTREAM_UNAVAILABLE') throw error;
+      throw new UpstreamUnavailableError('The user directory could not resolve the login.', error);
+    }
+    const parsed = subjects.resolveLoginReply.schema.safeParse(reply);
+    if (!parsed.success)
+      throw new UpstreamUnavailableError('The user directory answered in an unexpected shape.');
+    // An unknown login is its own key (lower-cased, as logins compare): a later account of that name
+    // starts with a clean slate only because its id differs.
+    return parsed.data.userId === null ? `login:${login.toLowerCase()}` : `user:${parsed.data.userId}`;
   };
 }

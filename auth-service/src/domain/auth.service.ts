@@ -8,6 +8,12 @@ import { formatRefreshToken, hashSecret, newSecret, parseRefreshToken } from './
 /** Checks a login (username or email) and password: the user, or InvalidCredentialsError / UpstreamUnavailableError. */
 export type CredentialsChecker = (login: string, password: string) => Promise<User>;
 
+/**
+ * The account a login (username or email, any case) names, as a key for login limits: the same for every
+ * form of one account's login (`user:<id>`), else derived from the login itself.
+ */
+export type AccountResolver = (login: string) => Promise<string>;
+
 /** A session that ended, as every verifier must learn of it. */
 export interface SessionEndedNotice {
   sessionId: string;
@@ -21,6 +27,7 @@ export interface AuthServiceDeps {
   limiter: LoginLimiter;
   signer: AccessTokenSigner;
   checkCredentials: CredentialsChecker;
+  resolveAccount: AccountResolver;
   /** Makes every verifier refuse the session's access tokens; resolves once that is durable. */
   announceSessionEnded: (notice: SessionEndedNotice) => Promise<void>;
   refreshTtlSeconds: number;
@@ -48,16 +55,14 @@ export class AuthService {
   constructor(private readonly deps: AuthServiceDeps) {}
 
   /**
-   * Counts the attempt against the username and the address first and refuses it when either is over its
-   * limit (a blocked client learns nothing about the password), then checks the credentials with
-   * users-service; a wrong password stays counted, a success starts a session.
+   * Counts the attempt against the account the login names (from this address) and against the address
+   * first, and refuses it when either says so (a refused client learns nothing about the password), then
+   * checks the credentials with users-service; a wrong password stays counted, a success starts a session.
    */
   async login(input: { username: string; password: string; address: string }): Promise<LoginResult> {
     const now = new Date();
-    const reservation = await this.deps.limiter.reserve(
-      { username: input.username, address: input.address },
-      now,
-    );
+    const account = await this.deps.resolveAccount(input.username);
+    const reservation = await this.deps.limiter.reserve({ account, address: input.address }, now);
     let user: User;
     try {
       user = await this.deps.checkCredentials(input.username, input.password);

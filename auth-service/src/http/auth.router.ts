@@ -14,8 +14,9 @@ export function authRouter(deps: { auth: AuthService; verifier: TokenVerifier; k
 
   router.post('/api/auth/login', async (req, res) => {
     const body = parseInput(loginBodySchema, req.body);
-    // req.ip is the client as the gateway saw it: createServiceApp trusts exactly one proxy hop. One IPv6
-    // client holds a whole /64 or more, so it is counted by its /56 (an IPv4-mapped one as IPv4).
+    // req.ip is the client as TRUST_PROXY allows: the peer itself by default, the gateway's X-Forwarded-For
+    // only from the proxies TRUST_PROXY names. One IPv6 client holds a whole /64 or more, so it is counted
+    // by its /56 (an IPv4-mapped one as IPv4).
     const result = await deps.auth.login({
       ...body,
       address: ipKeyGenerator(req.ip ?? req.socket.remoteAddress ?? 'unknown'),

@@ -106,17 +106,19 @@ export class ChatFeed {
 
   room(roomId: string, handler: (event: RoomEvent) => void): Subscription {
     return this.options.bus.subscribe(roomSubjectOf(roomId), (message) => {
+      if (this.isOwn(message)) return;
       const parsed = roomSubject.schema.safeParse(message.data);
       if (!parsed.success || roomOf(parsed.data.event) !== roomId) return this.malformed(message);
-      if (parsed.data.origin !== this.options.instanceId) handler(parsed.data.event);
+      handler(parsed.data.event);
     });
   }
 
   user(userId: string, handler: (notice: UserNotice) => void): Subscription {
     return this.options.bus.subscribe(userSubjectOf(userId), (message) => {
+      if (this.isOwn(message)) return;
       const parsed = userSubject.schema.safeParse(message.data);
       if (!parsed.success) return this.malformed(message);
-      if (parsed.data.origin !== this.options.instanceId) handler(parsed.data.event);
+      handler(parsed.data.event);
     });
   }
 
@@ -129,6 +131,12 @@ export class ChatFeed {
     });
     await Promise.race([this.options.bus.flush().catch(() => undefined), late]);
     clearTimeout(timer);
+  }
+
+  /** This instance's own events came to its sockets directly: dropped before any parsing. */
+  private isOwn(message: BusMessage): boolean {
+    const data = message.data as { origin?: unknown } | null;
+    return typeof data === 'object' && data !== null && data.origin === this.options.instanceId;
   }
 
   private malformed(message: BusMessage): void {

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import {
+  decodeCursor,
+  encodeCursor,
   ForbiddenError,
   NotFoundError,
   UnauthenticatedError,
@@ -19,6 +21,13 @@ export interface HistoryQuery {
   before?: string;
   after?: string;
   limit: number;
+}
+
+/** A message to send: its room, its text, and the client's id for it (a resend answers the first). */
+export interface NewSend {
+  roomId: string;
+  text: string;
+  clientMsgId?: string;
 }
 
 export interface Missed {
@@ -97,6 +106,28 @@ export class ChatService {
     const [mine, open] = await Promise.all([this.roomsOf(userId), this.deps.store.listPublicRooms()]);
     const byId = new Map([...open, ...mine].map((room) => [room.id, room]));
     return [...byId.values()].sort(byCreation);
+  }
+
+  /**
+   * `GET /api/rooms/public`: a page of the public room directory, by name (any case), `q` a name prefix;
+   * `nextCursor` is null on the last page.
+   */
+  async publicRooms(input: { limit: number; cursor?: string; q?: string }): Promise<{
+    items: Room[];
+    nextCursor: string | null;
+  }> {
+    const after = input.cursor ? String(decodeCursor(input.cursor, 1)[0]) : undefined;
+    const rooms = await this.deps.store.publicRoomPage({
+      limit: input.limit + 1,
+      after,
+      prefix: input.q ? input.q.toLowerCase() : undefined,
+    });
+    const items = rooms.slice(0, input.limit);
+    const last = items[items.length - 1];
+    return {
+      items,
+      nextCursor: rooms.length > input.limit && last ? encodeCursor([last.name.toLowerCase()]) : null,
+    };
   }
 
   async createRoom(actor: Actor, input: { name: string; kind: Exclude<RoomKind, 'direct'> }): Promise<Room> {
@@ -230,12 +261,22 @@ export class ChatService {
    * Stores a message with the room's next seq and announces it. The same `clientMsgId` from the same
    * sender again answers the first message and announces nothing.
    */
-  async send(
+  async send(actor: Actor, input: NewSend): Promise<{ message: Message; created: boolean }> {
+    return (await this.startSend(actor, input)).stored;
+  }
+
+  /**
+   * {@link send} in two steps: resolves once the sender is checked and the message is queued behind the
+   * room's earlier ones in this process, with `stored`, which settles when it is stored and announced.
+   * Calls made one after another are stored in that order, so a socket may go on to its next frame while
+   * this one is being written, and a busy sender's messages reach the store (and the sockets) together.
+   */
+  async startSend(
     actor: Actor,
-    input: { roomId: string; text: string; clientMsgId?: string },
-  ): Promise<{ message: Message; created: boolean }> {
+    input: NewSend,
+  ): Promise<{ stored: Promise<{ message: Message; created: boolean }> }> {
     await this.requireMember(actor, input.roomId);
-    const result = await this.deps.store.appendMessage({
+    const appended = this.deps.store.appendMessage({
       id: randomUUID(),
       roomId: input.roomId,
       senderId: actor.id,
@@ -244,8 +285,11 @@ export class ChatService {
       ...(input.clientMsgId === undefined ? {} : { clientMsgId: input.clientMsgId }),
       createdAt: this.now(),
     });
-    if (result.created) this.deps.events.messageCreated(result.message);
-    return result;
+    const stored = appended.then((result) => {
+      if (result.created) this.deps.events.messageCreated(result.message);
+      return result;
+    });
+    return { stored };
   }
 
   /** The room, if `actor` belongs to it: NOT_FOUND if it does not exist, else FORBIDDEN for non-members. */

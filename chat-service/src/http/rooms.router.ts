@@ -2,7 +2,14 @@ import { Router } from 'express';
 import { authOf, parseInput, requireAuth, type AccessClaims, type TokenVerifier } from '@chat/shared';
 import type { ChatService } from '../domain/chat.service';
 import type { Actor } from '../domain/entities';
-import { createRoomBody, historyQuery, inviteBody, roomIdParams, userIdParams } from './rooms.schemas';
+import {
+  createRoomBody,
+  historyQuery,
+  inviteBody,
+  publicRoomsQuery,
+  roomIdParams,
+  userIdParams,
+} from './rooms.schemas';
 
 const actorOf = (claims: AccessClaims): Actor => ({ id: claims.sub, username: claims.username });
 
@@ -14,6 +21,11 @@ export function roomsRouter(options: { chat: ChatService; verifier: TokenVerifie
 
   router.get('/api/rooms', auth, async (req, res) => {
     res.json({ items: await chat.listRooms(authOf(req).sub) });
+  });
+
+  // Before the `/api/rooms/:id/...` routes: `public` is the directory, never a room id.
+  router.get('/api/rooms/public', auth, async (req, res) => {
+    res.json(await chat.publicRooms(parseInput(publicRoomsQuery, req.query)));
   });
 
   router.post('/api/rooms', auth, async (req, res) => {

@@ -1,6 +1,14 @@
 import { errorBodySchema, type RouteDescription } from '@chat/shared';
 import { roomSchema } from '@chat/protocol';
-import { createRoomBody, historyQuery, inviteBody, messagePageSchema, roomListSchema } from './rooms.schemas';
+import {
+  createRoomBody,
+  historyQuery,
+  inviteBody,
+  messagePageSchema,
+  publicRoomPageSchema,
+  publicRoomsQuery,
+  roomListSchema,
+} from './rooms.schemas';
 
 const error = errorBodySchema;
 
@@ -9,14 +17,25 @@ export const chatRoutes: readonly RouteDescription[] = [
   {
     method: 'get',
     path: '/api/rooms',
-    summary: 'The rooms you belong to plus every public room, oldest first',
+    summary:
+      'The rooms you belong to plus every public room, oldest first (as in v1); `GET /api/rooms/public` pages through the public ones',
     auth: true,
     responses: { 200: roomListSchema, 401: error },
   },
   {
+    method: 'get',
+    path: '/api/rooms/public',
+    summary:
+      'The public room directory, a page at a time, ordered by name in any case; `q` is a name prefix, `cursor` the `nextCursor` of the previous page (null on the last one)',
+    auth: true,
+    query: publicRoomsQuery,
+    responses: { 200: publicRoomPageSchema, 400: error, 401: error },
+  },
+  {
     method: 'post',
     path: '/api/rooms',
-    summary: 'Create a public or private room; you are its owner and first member',
+    summary:
+      'Create a public or private room; you are its owner and first member. A public room’s name is unique among public rooms in any case (409 ROOM_NAME_TAKEN); a private room’s name need not be unique',
     auth: true,
     body: createRoomBody,
     responses: { 201: roomSchema, 400: error, 401: error, 409: error, 413: error },

@@ -27,7 +27,19 @@ export const historyQuery = z.strictObject({
   limit: z.preprocess(blankAsAbsent, z.coerce.number().int().min(1).max(200).default(50)),
 });
 
+/** `GET /api/rooms/public`: the directory, by name; `q` is a name prefix in any case. */
+export const publicRoomsQuery = z.strictObject({
+  q: z.preprocess(blankAsAbsent, z.string().max(64).optional()),
+  limit: z.preprocess(blankAsAbsent, z.coerce.number().int().min(1).max(100).default(50)),
+  cursor: z.preprocess(blankAsAbsent, z.string().max(512).optional()),
+});
+
 export const roomListSchema = z.object({ items: z.array(roomSchema) });
+
+export const publicRoomPageSchema = z.object({
+  items: z.array(roomSchema),
+  nextCursor: z.string().nullable(),
+});
 
 /** `hasMore`: more messages exist in the paging direction (newer after `after`, else older). */
 export const messagePageSchema = z.object({ items: z.array(messageSchema), hasMore: z.boolean() });

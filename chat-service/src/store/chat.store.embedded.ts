@@ -3,9 +3,12 @@ import { closeEmbeddedCollections, openEmbeddedCollection, uniqueViolationKey } 
 import type { Message, Room } from '@chat/protocol';
 import type { Membership } from '../domain/entities';
 import {
+  clientMsgKeyOfLegacy,
   directRoomDocumentOf,
   membershipId,
   pageQuery,
+  PRIVATE_NAMES_TO_DROP,
+  publicPageFilter,
   roomDocumentOf,
   roomNameTaken,
   toMessage,
@@ -19,6 +22,7 @@ import {
   type NewDirectRoom,
   type NewMessage,
   type NewRoom,
+  type PublicRoomQuery,
   type RoomDocument,
 } from './chat.store';
 import { MessageAppender } from './message-appender';
@@ -36,6 +40,26 @@ type StoredRoom = RoomDocument & { memberCount: number };
 const COUNTS_TO_BACKFILL = { memberCount: { $exists: false } };
 
 const asRoom = (document: StoredRoom): Room => toRoom(document, document.memberCount);
+
+/**
+ * Messages stored before issue 9 carry `dedupeKey` (`<senderId>/<clientMsgId>`, unique across rooms):
+ * each gets its per-room `clientMsgKey` instead, so a resend after the upgrade still finds it, and the old
+ * unique index goes (NeDB keeps index definitions in the data file). A fresh store has neither.
+ */
+async function migrateLegacyDedupeKeys(messages: Collection<MessageDocument>): Promise<void> {
+  const indexes = (messages as unknown as { indexes: Record<string, unknown> }).indexes;
+  if ('dedupeKey' in indexes) await messages.removeIndexAsync('dedupeKey');
+  for (const legacy of await messages.findAsync({ dedupeKey: { $exists: true } })) {
+    const clientMsgKey = clientMsgKeyOfLegacy(legacy);
+    await messages.updateAsync(
+      { _id: legacy._id },
+      clientMsgKey === undefined
+        ? { $unset: { dedupeKey: true } }
+        : { $set: { clientMsgKey }, $unset: { dedupeKey: true } },
+      {},
+    );
+  }
+}
 
 /** NeDB answers a unique violation (its own or on `_id`) with an error carrying `errorType`. */
 function isUniqueViolation(error: unknown): boolean {
@@ -74,13 +98,16 @@ export class EmbeddedChatStore implements ChatStore {
         const documents = await this.messages.findAsync({ _id: { $in: ids } });
         return new Set(documents.map((document) => document._id));
       },
-      findByDedupeKey: async (dedupeKey) => (await this.messages.findOneAsync({ dedupeKey })) ?? undefined,
+      findByDedupeKey: async (clientMsgKey) =>
+        (await this.messages.findOneAsync({ clientMsgKey })) ?? undefined,
     });
   }
 
   /** Loads (or creates) the three collections with their indexes. */
   static async open(dataDir: string): Promise<EmbeddedChatStore> {
     const rooms = await openEmbeddedCollection<StoredRoom & Record<string, unknown>>(dataDir, 'chat-rooms');
+    // Names are unique among public rooms only (issue 9): private rooms keep no `nameLower`.
+    await rooms.updateAsync(PRIVATE_NAMES_TO_DROP, { $unset: { nameLower: true } }, { multi: true });
     await rooms.ensureIndexAsync({ fieldName: 'nameLower', unique: true, sparse: true });
     await rooms.ensureIndexAsync({ fieldName: 'directKey', unique: true, sparse: true });
     await rooms.ensureIndexAsync({ fieldName: 'kind' });
@@ -96,7 +123,8 @@ export class EmbeddedChatStore implements ChatStore {
     );
     await messages.ensureIndexAsync({ fieldName: ['roomId', 'seq'], unique: true });
     await messages.ensureIndexAsync({ fieldName: 'roomId' });
-    await messages.ensureIndexAsync({ fieldName: 'dedupeKey', unique: true, sparse: true });
+    await migrateLegacyDedupeKeys(messages);
+    await messages.ensureIndexAsync({ fieldName: 'clientMsgKey', unique: true, sparse: true });
     const store = new EmbeddedChatStore(rooms, memberships, messages);
     await store.backfillMemberCounts();
     return store;
@@ -147,6 +175,14 @@ export class EmbeddedChatStore implements ChatStore {
 
   async listPublicRooms(): Promise<Room[]> {
     return (await this.rooms.findAsync({ kind: 'public' }).sort({ createdAt: 1, _id: 1 })).map(asRoom);
+  }
+
+  async publicRoomPage(query: PublicRoomQuery): Promise<Room[]> {
+    const documents = await this.rooms
+      .findAsync(publicPageFilter(query))
+      .sort({ nameLower: 1 })
+      .limit(query.limit);
+    return documents.map(asRoom);
   }
 
   async addMember(membership: Membership): Promise<boolean> {

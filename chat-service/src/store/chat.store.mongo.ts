@@ -3,9 +3,12 @@ import { connectMongo, duplicateKeyField, mongoConnected, mongoReachable, type L
 import type { Message, Room } from '@chat/protocol';
 import type { Membership } from '../domain/entities';
 import {
+  clientMsgKeyOfLegacy,
   directRoomDocumentOf,
   membershipId,
   pageQuery,
+  PRIVATE_NAMES_TO_DROP,
+  publicPageFilter,
   roomDocumentOf,
   roomNameTaken,
   toMessage,
@@ -19,6 +22,7 @@ import {
   type NewDirectRoom,
   type NewMessage,
   type NewRoom,
+  type PublicRoomQuery,
   type RoomDocument,
 } from './chat.store';
 import { MessageAppender } from './message-appender';
@@ -61,13 +65,18 @@ const messageSchema = new Schema<MessageDocument>(
     senderUsername: { type: String, required: true },
     text: { type: String, required: true },
     clientMsgId: String,
-    dedupeKey: String,
+    clientMsgKey: String,
     createdAt: { type: Date, required: true },
   },
   { versionKey: false, strict: 'throw' },
 );
 messageSchema.index({ roomId: 1, seq: 1 }, { unique: true });
-messageSchema.index({ dedupeKey: 1 }, { unique: true, sparse: true });
+messageSchema.index({ clientMsgKey: 1 }, { unique: true, sparse: true });
+
+/** The unique index on the pre-issue-9 `dedupeKey` (one clientMsgId per sender across rooms). */
+const LEGACY_DEDUPE_INDEX = 'dedupeKey_1';
+/** Messages migrated per bulk write. */
+const MIGRATION_BATCH = 500;
 
 /** Rooms, memberships and messages in MongoDB (or FerretDB), through mongoose with plain objects out. */
 export class MongoChatStore implements ChatStore {
@@ -114,8 +123,8 @@ export class MongoChatStore implements ChatStore {
           .lean<{ _id: string }[]>();
         return new Set(documents.map((document) => document._id));
       },
-      findByDedupeKey: async (dedupeKey) =>
-        (await this.messages.findOne({ dedupeKey }).lean<MessageDocument>()) ?? undefined,
+      findByDedupeKey: async (clientMsgKey) =>
+        (await this.messages.findOne({ clientMsgKey }).lean<MessageDocument>()) ?? undefined,
     });
   }
 
@@ -124,10 +133,11 @@ export class MongoChatStore implements ChatStore {
     const connection = await connectMongo(url, { appName: 'chat-service', logger });
     try {
       const store = new MongoChatStore(connection);
-      for (const model of [store.rooms, store.memberships, store.messages]) {
-        await model.createCollection();
-        await model.createIndexes();
-      }
+      for (const model of [store.rooms, store.memberships, store.messages]) await model.createCollection();
+      // Names are unique among public rooms only (issue 9): private rooms keep no `nameLower`.
+      await store.raw.rooms.updateMany(PRIVATE_NAMES_TO_DROP, { $unset: { nameLower: '' } });
+      await store.migrateLegacyDedupeKeys();
+      for (const model of [store.rooms, store.memberships, store.messages]) await model.createIndexes();
       return store;
     } catch (error) {
       await connection.close();
@@ -183,6 +193,16 @@ export class MongoChatStore implements ChatStore {
   async listPublicRooms(): Promise<Room[]> {
     return this.withCounts(
       await this.rooms.find({ kind: 'public' }).sort({ createdAt: 1, _id: 1 }).lean<RoomDocument[]>(),
+    );
+  }
+
+  async publicRoomPage(query: PublicRoomQuery): Promise<Room[]> {
+    return this.withCounts(
+      await this.rooms
+        .find(publicPageFilter(query))
+        .sort({ nameLower: 1 })
+        .limit(query.limit)
+        .lean<RoomDocument[]>(),
     );
   }
 
@@ -252,6 +272,59 @@ export class MongoChatStore implements ChatStore {
     const { filter, sort, take, ascending } = pageQuery(roomId, range);
     const documents = await this.messages.find(filter).sort(sort).limit(take).lean<MessageDocument[]>();
     return toPage(documents, range, ascending);
+  }
+
+  /**
+   * Messages stored before issue 9 carry `dedupeKey` (`<senderId>/<clientMsgId>`, unique across rooms):
+   * each gets its per-room `clientMsgKey` instead, so a resend after the upgrade still finds it, and the old
+   * unique index is dropped. Idempotent, so instances starting together may all run it; an instance of the
+   * previous version still running meanwhile writes `dedupeKey` without its index, which the next start
+   * migrates too.
+   */
+  private async migrateLegacyDedupeKeys(): Promise<void> {
+    const messages = this.raw.messages;
+    if (await messages.indexExists(LEGACY_DEDUPE_INDEX)) {
+      try {
+        await messages.dropIndex(LEGACY_DEDUPE_INDEX);
+      } catch (error) {
+        // Another instance dropped it first (IndexNotFound).
+        if ((error as { code?: unknown }).code !== 27) throw error;
+      }
+    }
+    for (;;) {
+      const legacy = await messages
+        .find({ dedupeKey: { $exists: true } }, { limit: MIGRATION_BATCH })
+        .toArray();
+      if (legacy.length === 0) return;
+      const updates = legacy.map((document) => {
+        const clientMsgKey = clientMsgKeyOfLegacy(document);
+        return {
+          filter: { _id: document._id },
+          update:
+            clientMsgKey === undefined
+              ? { $unset: { dedupeKey: '' as const } }
+              : { $set: { clientMsgKey }, $unset: { dedupeKey: '' as const } },
+        };
+      });
+      try {
+        await messages.bulkWrite(
+          updates.map((updateOne) => ({ updateOne })),
+          { ordered: false },
+        );
+      } catch (error) {
+        if (duplicateKeyField(error) === undefined) throw error;
+        // A new instance stored the same clientMsgId again while an old one ran (a rolling upgrade): the
+        // newer message keeps the key, the older one just loses its legacy field.
+        for (const { filter, update } of updates) {
+          try {
+            await messages.updateOne(filter, update);
+          } catch (single) {
+            if (duplicateKeyField(single) === undefined) throw single;
+            await messages.updateOne(filter, { $unset: { dedupeKey: '' } });
+          }
+        }
+      }
+    }
   }
 
   /** The rooms with their member counts, counted in one aggregation over the memberships. */

@@ -30,6 +30,15 @@ export interface NewMessage {
   createdAt: Date;
 }
 
+/** A page of the public room directory: by lower-cased name, after the cursor's name, with a name prefix. */
+export interface PublicRoomQuery {
+  limit: number;
+  /** Only rooms whose lower-cased name sorts strictly after this one: the keyset cursor. */
+  after?: string;
+  /** Only rooms whose lower-cased name starts with this. */
+  prefix?: string;
+}
+
 /** Where a page of history starts: after one seq, before one, both (a range), or neither (the latest). */
 export interface MessageRange {
   afterSeq?: number;
@@ -50,13 +59,19 @@ export interface MessagePage {
  * indexes, not the processes, keep names, pairs, memberships and sequence numbers unique.
  */
 export interface ChatStore {
-  /** Creates the room and the owner's membership; ROOM_NAME_TAKEN if a room has the name in any case. */
+  /**
+   * Creates the room and the owner's membership. A public room's name is unique among public rooms in any
+   * case (ROOM_NAME_TAKEN); a private room's name is unique nowhere, so creating one tells nothing about
+   * other private rooms (issue 9, finding 10).
+   */
   createRoom(room: NewRoom): Promise<Room>;
   /** The pair's direct room, created if missing; two concurrent calls find the same room. */
   findOrCreateDirectRoom(room: NewDirectRoom): Promise<{ room: Room; created: boolean }>;
   getRoom(id: string): Promise<Room | undefined>;
   getRooms(ids: readonly string[]): Promise<Room[]>;
   listPublicRooms(): Promise<Room[]>;
+  /** Up to `limit` public rooms ordered by lower-cased name (the directory, `GET /api/rooms/public`). */
+  publicRoomPage(query: PublicRoomQuery): Promise<Room[]>;
   /** Adds a membership; false (and nothing changed) if it existed. */
   addMember(membership: Membership): Promise<boolean>;
   /** Removes a membership; false if there was none. */
@@ -70,7 +85,8 @@ export interface ChatStore {
   memberIdsOf(roomIds: readonly string[]): Promise<Map<string, string[]>>;
   /**
    * Stores a message with the room's next seq (no gap, no repeat, whatever else writes concurrently).
-   * The same `clientMsgId` from the same sender again returns the first message with `created: false`.
+   * The same `clientMsgId` from the same sender in the same room again returns the first message with
+   * `created: false`; in another room it is another message.
    */
   appendMessage(message: NewMessage): Promise<{ message: Message; created: boolean }>;
   findMessage(id: string): Promise<Message | undefined>;
@@ -92,7 +108,9 @@ export function roomNameTaken(): ConflictError {
 }
 
 /**
- * A stored room. Direct rooms have a `directKey` and no `nameLower`, so both unique indexes are sparse.
+ * A stored room. Only public rooms have a `nameLower` (names are unique among public rooms only), direct
+ * rooms have a `directKey`, so both unique indexes are sparse. Private rooms stored before issue 9 had a
+ * `nameLower` too: each adapter removes it when it opens.
  * The member count is not stored: it is counted from the memberships when read. A stored counter would
  * need an atomic `$inc`, which FerretDB 1.24 does not give (concurrent increments are lost), and it could
  * drift if a process died between the membership write and the count.
@@ -125,8 +143,15 @@ export interface MessageDocument {
   text: string;
   clientMsgId?: string;
   /**
-   * `<senderId>/<clientMsgId>` when the client gave an id, absent otherwise. A sparse unique index on one
-   * field stands in for a partial compound index, which FerretDB 1.24 does not implement.
+   * `<roomId>/<senderId>/<clientMsgId>` when the client gave an id, absent otherwise: one message per
+   * (sender, room, clientMsgId). A sparse unique index on one field stands in for a partial compound index,
+   * which FerretDB 1.24 does not implement.
+   */
+  clientMsgKey?: string;
+  /**
+   * Before issue 9: `<senderId>/<clientMsgId>`, unique across rooms, so a reused id in another room
+   * answered the first room's message. Each adapter turns it into `clientMsgKey` when it opens and drops
+   * its unique index; nothing writes it any more.
    */
   dedupeKey?: string;
   createdAt: Date;
@@ -136,8 +161,16 @@ export function membershipId(roomId: string, userId: string): string {
   return `${roomId}/${userId}`;
 }
 
-export function dedupeKeyOf(senderId: string, clientMsgId: string | undefined): string | undefined {
-  return clientMsgId === undefined ? undefined : `${senderId}/${clientMsgId}`;
+/**
+ * The key that makes a `clientMsgId` unique per (sender, room) (contract v1.1, "Limits"). Ids are
+ * `[A-Za-z0-9_-]`, so the first two `/` separate the parts whatever the clientMsgId holds.
+ */
+export function dedupeKeyOf(
+  senderId: string,
+  roomId: string,
+  clientMsgId: string | undefined,
+): string | undefined {
+  return clientMsgId === undefined ? undefined : `${roomId}/${senderId}/${clientMsgId}`;
 }
 
 export function toRoom(document: RoomDocument, memberCount: number): Room {
@@ -169,11 +202,30 @@ export function roomDocumentOf(room: NewRoom): RoomDocument {
   return {
     _id: room.id,
     name: room.name,
-    nameLower: room.name.toLowerCase(),
+    ...(room.kind === 'public' ? { nameLower: room.name.toLowerCase() } : {}),
     kind: room.kind,
     createdBy: room.createdBy,
     createdAt: room.createdAt,
   };
+}
+
+/** The filter for one directory page: public rooms, a range on `nameLower` (never a regex built from input). */
+export function publicPageFilter(query: PublicRoomQuery): Record<string, unknown> {
+  const range: Record<string, string> = {};
+  if (query.prefix) {
+    range.$gte = query.prefix;
+    range.$lt = `${query.prefix}\uffff`;
+  }
+  if (query.after !== undefined) range.$gt = query.after;
+  return Object.keys(range).length > 0 ? { kind: 'public', nameLower: range } : { kind: 'public' };
+}
+
+/** Private rooms that still carry a `nameLower` from before names were unique among public rooms only. */
+export const PRIVATE_NAMES_TO_DROP = { kind: { $ne: 'public' }, nameLower: { $exists: true } } as const;
+
+/** The new key for a message stored with a pre-issue-9 `dedupeKey`. */
+export function clientMsgKeyOfLegacy(document: MessageDocument): string | undefined {
+  return dedupeKeyOf(document.senderId, document.roomId, document.clientMsgId ?? undefined);
 }
 
 export function directRoomDocumentOf(room: NewDirectRoom): RoomDocument {
@@ -188,7 +240,7 @@ export function directRoomDocumentOf(room: NewDirectRoom): RoomDocument {
 }
 
 export function messageDocumentOf(message: NewMessage, seq: number): MessageDocument {
-  const dedupeKey = dedupeKeyOf(message.senderId, message.clientMsgId);
+  const clientMsgKey = dedupeKeyOf(message.senderId, message.roomId, message.clientMsgId);
   return {
     _id: message.id,
     roomId: message.roomId,
@@ -196,7 +248,7 @@ export function messageDocumentOf(message: NewMessage, seq: number): MessageDocu
     senderId: message.senderId,
     senderUsername: message.senderUsername,
     text: message.text,
-    ...(message.clientMsgId === undefined ? {} : { clientMsgId: message.clientMsgId, dedupeKey }),
+    ...(message.clientMsgId === undefined ? {} : { clientMsgId: message.clientMsgId, clientMsgKey }),
     createdAt: message.createdAt,
   };
 }

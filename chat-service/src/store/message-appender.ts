@@ -113,7 +113,7 @@ export class MessageAppender {
   }
 
   private async appendOne(message: NewMessage): Promise<Appended> {
-    const dedupeKey = dedupeKeyOf(message.senderId, message.clientMsgId);
+    const dedupeKey = dedupeKeyOf(message.senderId, message.roomId, message.clientMsgId);
     let seq = (this.lastSeqs.get(message.roomId) ?? (await this.log.lastSeq(message.roomId))) + 1;
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       const document = messageDocumentOf(message, seq);

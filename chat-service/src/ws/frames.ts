@@ -14,12 +14,15 @@ import type { Actor } from '../domain/entities';
 import type { ClientSocket } from './client-socket';
 import { errorEvent } from './socket-errors';
 import type { SocketHub } from './socket-hub';
+import type { UserQuotas } from './user-quotas';
 
 export interface FrameContext {
   chat: ChatService;
   hub: SocketHub;
   verifier: TokenVerifier;
   logger: Logger;
+  /** Each user's message budget across their sockets. */
+  quotas: UserQuotas;
   /** Frames one socket may have accepted and not yet answered (WS_MAX_PENDING_FRAMES). */
   maxPendingFrames: number;
   /** Reschedules the socket's expiry after a refresh. */
@@ -69,15 +72,30 @@ export function handleFrame(
   if (client.pending >= context.maxPendingFrames)
     return fail(ref, new RateLimitedError(1, 'Too many frames waiting for an answer; slow down.'));
   client.pending += 1;
-  client.chain = client.chain
-    .then(() => dispatch(context, client, parsed.data))
+  // The next frame waits for this one's turn only; a send's ack may follow later (see `dispatch`).
+  const step = client.chain.then(() => dispatch(context, client, parsed.data));
+  client.chain = step.then(
+    () => undefined,
+    () => undefined,
+  );
+  step
+    .then((outcome) => outcome?.answered)
     .catch((error: unknown) => fail(ref, error))
     .finally(() => {
       client.pending -= 1;
     });
 }
 
-async function dispatch(context: FrameContext, client: ClientSocket, frame: ClientFrame): Promise<void> {
+/**
+ * Handles one frame. A `send` returns as soon as its message is queued for the store, with `answered`
+ * settling once it is acknowledged: the socket's later frames go on meanwhile, and its messages are still
+ * stored in the order they came.
+ */
+async function dispatch(
+  context: FrameContext,
+  client: ClientSocket,
+  frame: ClientFrame,
+): Promise<{ answered: Promise<void> } | void> {
   if (client.isClosing) return;
   const { chat, hub } = context;
   const actor: Actor = { id: client.userId, username: client.claims.username };
@@ -102,12 +120,13 @@ async function dispatch(context: FrameContext, client: ClientSocket, frame: Clie
       hub.leaveForUser(actor.id, frame.roomId);
       return client.send({ type: 'left', ...ref, roomId: frame.roomId });
     case 'send': {
-      const { message } = await chat.send(actor, {
+      context.quotas.takeMessage(client.userId);
+      const { stored } = await chat.startSend(actor, {
         roomId: frame.roomId,
         text: frame.text,
         ...(frame.clientMsgId === undefined ? {} : { clientMsgId: frame.clientMsgId }),
       });
-      return client.send({ type: 'ack', ...ref, message });
+      return { answered: stored.then(({ message }) => client.send({ type: 'ack', ...ref, message })) };
     }
     case 'typing':
       if (!client.rooms.has(frame.roomId)) {

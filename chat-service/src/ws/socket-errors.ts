@@ -48,7 +48,8 @@ export function errorEvent(
 export function refuseUpgrade(socket: Duplex, error: AppError, headers: Record<string, string> = {}): void {
   if (socket.destroyed) return;
   const status = httpStatusByCode[error.code];
-  const body = JSON.stringify({ error: { code: error.code, message: error.message } });
+  const details = error.details ? { details: error.details } : {};
+  const body = JSON.stringify({ error: { code: error.code, message: error.message, ...details } });
   const lines = [
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}`,
     'Connection: close',

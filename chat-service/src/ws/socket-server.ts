@@ -27,6 +27,7 @@ import { SessionLifetime } from './session-lifetime';
 import { clientVisible, refuseUpgrade } from './socket-errors';
 import type { SocketHub } from './socket-hub';
 import { authenticateUpgrade, SOCKET_PATH } from './upgrade';
+import { UserQuotas } from './user-quotas';
 
 /** A client is given up when it sends into an empty bucket this many times the burst in a row. */
 const STRIKES_PER_BURST = 3;
@@ -42,6 +43,9 @@ export type SocketServerConfig = Pick<
   | 'WS_RATE_LIMIT_PER_SECOND'
   | 'WS_RATE_LIMIT_BURST'
   | 'WS_MAX_PENDING_FRAMES'
+  | 'WS_MAX_SOCKETS_PER_USER'
+  | 'MESSAGES_PER_USER_PER_SECOND'
+  | 'MESSAGES_PER_USER_BURST'
   | 'WS_MAX_BUFFERED_BYTES'
   | 'PRESENCE_GRACE_MS'
   | 'PRESENCE_TTL_MS'
@@ -79,6 +83,7 @@ export class ChatSocketServer {
   private readonly frames: FrameContext;
   private readonly lifetime: SessionLifetime;
   private readonly delivery: PresenceDelivery;
+  private readonly quotas: UserQuotas;
   private draining = false;
   private peakSocketBytes = 0;
   private droppedEvents = 0;
@@ -118,11 +123,17 @@ export class ChatSocketServer {
       logger,
       heartbeatIntervalMs: config.HEARTBEAT_INTERVAL_MS,
     });
+    this.quotas = new UserQuotas({
+      maxSockets: config.WS_MAX_SOCKETS_PER_USER,
+      messagesPerSecond: config.MESSAGES_PER_USER_PER_SECOND,
+      messagesBurst: config.MESSAGES_PER_USER_BURST,
+    });
     this.frames = {
       chat: options.chat,
       hub,
       verifier: options.verification.verifier,
       logger,
+      quotas: this.quotas,
       maxPendingFrames: config.WS_MAX_PENDING_FRAMES,
       renewed: this.lifetime.renewed,
     };
@@ -208,6 +219,13 @@ export class ChatSocketServer {
     if (this.draining) return refuse(restarting());
     if (socket.destroyed) return;
     const { claims, user } = identity;
+    // Checked and counted with no await between: the upgrade below completes synchronously into open().
+    try {
+      this.quotas.checkSocket(claims.sub);
+    } catch (error) {
+      if (error instanceof AppError) return refuse(error);
+      throw error;
+    }
     // The 101 carries the request id like every other answer (the `headers` listener reads it back).
     req.headers[REQUEST_ID_HEADER] = requestId;
     this.wss.handleUpgrade(req, socket, head, (ws) => {
@@ -240,6 +258,7 @@ export class ChatSocketServer {
     // `ws` reports protocol errors (a frame over maxPayload, bad UTF-8) here and closes with the right code.
     ws.on('error', (error) => logger.debug('socket error', { userId: client.userId, error }));
     ws.once('close', () => this.closed(client));
+    this.quotas.socketOpened(user.id);
     try {
       hub.add(client);
       this.presence.socketOpened(user.id);
@@ -285,5 +304,6 @@ export class ChatSocketServer {
     client.dispose();
     this.options.hub.remove(client);
     this.presence.socketClosed(client.userId);
+    this.quotas.socketClosed(client.userId);
   }
 }

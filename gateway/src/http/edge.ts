@@ -2,7 +2,7 @@ import type { Request, RequestHandler } from 'express';
 import cors from 'cors';
 import { ipKeyGenerator, rateLimit, MemoryStore, type RateLimitInfo } from 'express-rate-limit';
 import helmet from 'helmet';
-import { BadRequestError, RateLimitedError, type Logger } from '@chat/shared';
+import { BadRequestError, RateLimitedError, UnsupportedMediaTypeError, type Logger } from '@chat/shared';
 
 /**
  * A percent-encoding that does not decode is refused here with 400, before it reaches a service's router
@@ -14,6 +14,20 @@ export const rejectMalformedUrl: RequestHandler = (req, _res, next) => {
     decodeURIComponent(req.path);
   } catch {
     next(new BadRequestError('The URL is not valid: its percent-encoding does not decode.'));
+    return;
+  }
+  next();
+};
+
+/**
+ * Request bodies travel as sent: one with a Content-Encoding other than identity is refused here with 415,
+ * as every service would refuse it, before anything is streamed upstream (issue 9, finding 4).
+ */
+export const rejectEncodedBody: RequestHandler = (req, _res, next) => {
+  const encoding = req.get('content-encoding')?.trim().toLowerCase();
+  const hasBody = req.get('transfer-encoding') !== undefined || Number(req.get('content-length') ?? 0) > 0;
+  if (hasBody && encoding && encoding !== 'identity') {
+    next(new UnsupportedMediaTypeError('Request bodies are accepted without a Content-Encoding only.'));
     return;
   }
   next();

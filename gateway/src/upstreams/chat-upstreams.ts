@@ -18,6 +18,34 @@ interface Instance {
 /** How long an instance that refused a connection is passed over. */
 const DOWN_FOR_MS = 5_000;
 
+/** Announced origins refused so far that were already logged (each is logged once, up to this many). */
+const REFUSALS_LOGGED = 100;
+
+/**
+ * Which announced chat origins the gateway may send sockets to besides those in CHAT_URLS (CHAT_URL_ALLOW):
+ * `*` for any, else patterns such as `http://chat-*:3003` or `http://10.0.1.*:3003`, where `*` stands for
+ * one run of letters, digits and `-` within a host label (or any port). Sockets carry the user's token, so
+ * an origin nobody configured is never trusted because something on the bus named it (issue 9, finding 7).
+ */
+export function originAllowlist(patterns: readonly string[]): (origin: string) => boolean {
+  if (patterns.includes('*')) return () => true;
+  const expressions = patterns.map((pattern) => {
+    const match = /^(https?):\/\/([^/:]+|\[[^\]]+\])(?::(\d+|\*))?\/?$/i.exec(pattern);
+    if (!match) throw new Error(`not an origin pattern: ${pattern}`);
+    const [, scheme = '', host = '', port] = match;
+    const hostExpression = host
+      .toLowerCase()
+      .split('*')
+      .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('[a-z0-9-]*');
+    const defaultPort = scheme.toLowerCase() === 'https' ? '443' : '80';
+    const portExpression =
+      port === undefined || port === defaultPort ? '' : port === '*' ? '(?::\\d+)?' : `:${port}`;
+    return new RegExp(`^${scheme.toLowerCase()}://${hostExpression}${portExpression}$`);
+  });
+  return (origin) => expressions.some((expression) => expression.test(origin));
+}
+
 /**
  * Which chat-service instance a request or a socket goes to: the one place that choice is made.
  * Instances come from CHAT_URLS and from announcements on `chat.instances`; sockets go to the instance
@@ -27,11 +55,17 @@ const DOWN_FOR_MS = 5_000;
  */
 export class ChatUpstreams {
   private readonly instances = new Map<string, Instance>();
+  private readonly refusalsLogged = new Set<string>();
   private turn = 0;
 
+  /**
+   * `configured` are the instances of CHAT_URLS; `allowAnnounced` says which other origins an announcement
+   * may add (default none: announcements then only update the load and draining of configured ones).
+   */
   constructor(
     configured: readonly string[],
     private readonly now: () => number = Date.now,
+    private readonly allowAnnounced: (origin: string) => boolean = () => false,
   ) {
     for (const origin of configured) this.instances.set(origin, this.blank(origin, true));
   }
@@ -46,7 +80,20 @@ export class ChatUpstreams {
       }
       const { url, sockets, draining, ttlMs } = parsed.data;
       const origin = new URL(url).origin;
-      const instance = this.instances.get(origin) ?? this.blank(origin, false);
+      const known = this.instances.get(origin);
+      if (!known?.configured && !this.allowAnnounced(origin)) {
+        if (this.refusalsLogged.size < REFUSALS_LOGGED && !this.refusalsLogged.has(origin)) {
+          this.refusalsLogged.add(origin);
+          logger.warn(
+            'ignored a chat instance announcement: its origin is not in CHAT_URLS or CHAT_URL_ALLOW',
+            {
+              origin,
+            },
+          );
+        }
+        return;
+      }
+      const instance = known ?? this.blank(origin, false);
       instance.announced = { sockets, draining, expiresAt: this.now() + ttlMs };
       instance.openedSinceAnnouncement = 0;
       this.instances.set(origin, instance);

@@ -27,11 +27,15 @@ export async function startTokenVerification(options: {
   audience: string;
   windowSeconds: number;
   keys?: KeyResolver;
+  /** JWT_KEY_THUMBPRINTS: when not empty, the only key ids accepted from the bus. */
+  pinnedKids?: readonly string[];
 }): Promise<TokenVerification> {
   const revocations = new RevocationList(options.windowSeconds);
   const subscriptions: ConsumerSubscription[] = await followRevocations(options.bus, revocations, options);
   const verifier = createTokenVerifier({
-    keys: options.keys ?? new BusJwksResolver(options.bus),
+    keys:
+      options.keys ??
+      new BusJwksResolver(options.bus, { logger: options.logger, pinnedKids: options.pinnedKids }),
     issuer: options.issuer,
     audience: options.audience,
     revocations,

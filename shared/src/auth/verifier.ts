@@ -24,15 +24,8 @@ export interface TokenVerifierOptions {
 export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
   return {
     async verify(token) {
-      const decoded = jwt.decode(token, { complete: true });
-      if (
-        !decoded ||
-        typeof decoded.header.kid !== 'string' ||
-        decoded.header.alg !== ACCESS_TOKEN_ALGORITHM
-      ) {
-        throw new UnauthenticatedError('The access token is malformed.');
-      }
-      const key = await options.keys.getKey(decoded.header.kid);
+      const kid = keyIdOf(token);
+      const key = await options.keys.getKey(kid);
       let payload: unknown;
       try {
         payload = jwt.verify(token, key, {
@@ -56,6 +49,33 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       return claims.data;
     },
   };
+}
+
+/**
+ * The `kid` of a token that is a well-formed ES256 JWT, else UnauthenticatedError. `jwt.decode` throws
+ * (rather than answering null) for a header that says `typ: JWT` over a payload that is not JSON
+ * (issue 9, finding 4): every way of being malformed must be a 401, never a 500 or a 503.
+ */
+function keyIdOf(token: string): string {
+  let decoded: jwt.Jwt | null;
+  try {
+    decoded = jwt.decode(token, { complete: true });
+  } catch (error) {
+    throw new UnauthenticatedError('The access token is malformed.', error);
+  }
+  const header: unknown = decoded?.header;
+  const payload: unknown = decoded?.payload;
+  if (
+    !header ||
+    typeof header !== 'object' ||
+    typeof (header as { kid?: unknown }).kid !== 'string' ||
+    (header as { alg?: unknown }).alg !== ACCESS_TOKEN_ALGORITHM ||
+    !payload ||
+    typeof payload !== 'object'
+  ) {
+    throw new UnauthenticatedError('The access token is malformed.');
+  }
+  return (header as { kid: string }).kid;
 }
 
 /** The token in an `Authorization: Bearer <token>` header, if that is what the header holds. */

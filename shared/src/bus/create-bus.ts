@@ -1,4 +1,5 @@
 import path from 'node:path';
+import type { NatsAuth } from '../config';
 import type { Logger } from '../logger';
 import type { Bus } from './bus';
 import { MemoryBus } from './memory-bus';
@@ -13,6 +14,8 @@ const BUS_EVENTS_FILE = 'bus-events.jsonl';
  */
 export async function createBus(options: {
   natsUrl?: string;
+  /** Credentials for NATS (NATS_USER and NATS_PASSWORD, NATS_TOKEN or NATS_CREDS_FILE). */
+  natsAuth?: NatsAuth;
   name: string;
   logger: Logger;
   dataDir?: string;
@@ -22,6 +25,7 @@ export async function createBus(options: {
   if (options.natsUrl)
     return connectNatsBus({
       servers: options.natsUrl,
+      auth: options.natsAuth,
       name: options.name,
       logger: options.logger,
       streamReplicas: options.streamReplicas,

@@ -21,6 +21,52 @@ interface CoreSub {
   handler: BusHandler;
 }
 
+/**
+ * Core subscriptions found by subject: exact subjects by lookup (most are: `chat.room.<id>`,
+ * `chat.user.<id>`), patterns with `*` or `>` by matching, so a publish costs little however many
+ * subscriptions there are.
+ */
+class Subscriptions {
+  private readonly exact = new Map<string, Set<CoreSub>>();
+  private readonly patterns = new Set<CoreSub>();
+
+  add(sub: CoreSub): void {
+    if (!isPattern(sub.subject)) {
+      const subs = this.exact.get(sub.subject);
+      if (subs) subs.add(sub);
+      else this.exact.set(sub.subject, new Set([sub]));
+      return;
+    }
+    this.patterns.add(sub);
+  }
+
+  delete(sub: CoreSub): void {
+    if (this.patterns.delete(sub)) return;
+    const subs = this.exact.get(sub.subject);
+    subs?.delete(sub);
+    if (subs?.size === 0) this.exact.delete(sub.subject);
+  }
+
+  has(sub: CoreSub): boolean {
+    return this.patterns.has(sub) || (this.exact.get(sub.subject)?.has(sub) ?? false);
+  }
+
+  /** The subscriptions `subject` reaches, exact ones first, each in the order it subscribed. */
+  *matching(subject: string): Iterable<CoreSub> {
+    yield* this.exact.get(subject) ?? [];
+    for (const sub of this.patterns) if (subjectMatches(sub.subject, subject)) yield sub;
+  }
+
+  clear(): void {
+    this.exact.clear();
+    this.patterns.clear();
+  }
+}
+
+function isPattern(subject: string): boolean {
+  return subject.split('.').some((token) => token === '*' || token === '>');
+}
+
 interface Responder {
   subject: string;
   respond: (message: BusMessage) => Promise<unknown>;
@@ -66,7 +112,7 @@ export interface MemoryBusOptions {
  * consumer stopped with the process that wrote them, and handled them then.
  */
 export class MemoryBus implements Bus {
-  private readonly subs = new Set<CoreSub>();
+  private readonly subs = new Subscriptions();
   private readonly responders = new Set<Responder>();
   private readonly queueTurns = new Map<string, number>();
   private readonly log: StoredEvent[] = [];
@@ -89,10 +135,11 @@ export class MemoryBus implements Bus {
 
   publish(subject: string, data: unknown, options?: PublishOptions): void {
     this.assertOpen();
+    const subs = [...this.subs.matching(subject)];
+    if (subs.length === 0) return;
     const message = this.envelope(subject, data, options);
     const groups = new Map<string, CoreSub[]>();
-    for (const sub of this.subs) {
-      if (!subjectMatches(sub.subject, subject)) continue;
+    for (const sub of subs) {
       if (sub.queue === undefined) {
         this.dispatch(sub, message);
       } else {
@@ -266,13 +313,16 @@ export class MemoryBus implements Bus {
     if (this.fileLines === 0) mkdirSync(path.dirname(file), { recursive: true });
     if (this.fileLines >= 2 * this.maxEvents) {
       const temporary = `${file}.tmp`;
-      writeFileSync(temporary, this.log.map((stored) => `${JSON.stringify(stored)}\n`).join(''));
+      writeFileSync(temporary, this.log.map((stored) => `${JSON.stringify(stored)}\n`).join(''), {
+        mode: 0o600,
+      });
       renameSync(temporary, file);
       this.fileLines = this.log.length;
       this.tornEnd = false;
       return;
     }
-    appendFileSync(file, `${this.tornEnd ? '\n' : ''}${JSON.stringify(event)}\n`);
+    // Owner-only, like the embedded store's files: events carry users' profiles.
+    appendFileSync(file, `${this.tornEnd ? '\n' : ''}${JSON.stringify(event)}\n`, { mode: 0o600 });
     this.tornEnd = false;
     this.fileLines += 1;
   }

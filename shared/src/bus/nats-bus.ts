@@ -1,13 +1,21 @@
+import { readFile } from 'node:fs/promises';
 import {
   ClosedConnectionError,
   connect,
+  credsAuthenticator,
   DrainingConnectionError,
   headers as natsHeaders,
   nanos,
   RequestError,
   TimeoutError,
 } from '@nats-io/transport-node';
-import type { Msg, MsgHdrs, NatsConnection, Subscription as NatsSubscription } from '@nats-io/transport-node';
+import type {
+  Msg,
+  MsgHdrs,
+  NatsConnection,
+  NodeConnectionOptions,
+  Subscription as NatsSubscription,
+} from '@nats-io/transport-node';
 import {
   AckPolicy,
   DeliverPolicy,
@@ -16,6 +24,7 @@ import {
   StorageType,
 } from '@nats-io/jetstream';
 import type { JetStreamClient, JetStreamManager, JsMsg, StreamConfig } from '@nats-io/jetstream';
+import type { NatsAuth } from '../config';
 import { AppError, UpstreamUnavailableError } from '../errors';
 import { acceptRequestId, currentRequestId, REQUEST_ID_HEADER, runWithContext } from '../context';
 import type { Logger } from '../logger';
@@ -36,8 +45,15 @@ import { StreamFollower } from './nats-follower';
 export interface NatsBusOptions {
   /** One server URL, or several separated by commas. */
   servers: string;
+  /** Credentials, when the server requires them. */
+  auth?: NatsAuth;
   /** The connection name the server shows in its monitoring. */
   name: string;
+  /**
+   * Where replies to this connection's requests (and its consumers' deliveries) arrive; default
+   * `_INBOX.<name>`, so NATS permissions can let each service read its own replies only.
+   */
+  inboxPrefix?: string;
   logger: Logger;
   /** Prepended to every subject on the wire and to the stream name, so tenants of one server never meet. */
   subjectPrefix?: string;
@@ -579,6 +595,8 @@ export async function connectNatsBus(options: NatsBusOptions): Promise<NatsBus> 
     maxReconnectAttempts: -1,
     // nats.js shuffles the list unless told not to (issue 15).
     noRandomize: true,
+    inboxPrefix: options.inboxPrefix ?? `_INBOX.${options.name}`,
+    ...(await authOptions(options.auth)),
   });
   try {
     options.logger.info('bus connected', { server: nc.getServer(), cluster: nc.info?.cluster });
@@ -598,6 +616,13 @@ export async function connectNatsBus(options: NatsBusOptions): Promise<NatsBus> 
     await nc.close();
     throw error;
   }
+}
+
+/** The nats.js connect options for `auth`; a credentials file is read here, at connect time. */
+async function authOptions(auth: NatsAuth | undefined): Promise<Partial<NodeConnectionOptions>> {
+  if (!auth) return {};
+  if ('credsFile' in auth) return { authenticator: credsAuthenticator(await readFile(auth.credsFile)) };
+  return 'token' in auth ? { token: auth.token } : { user: auth.user, pass: auth.pass };
 }
 
 /**

@@ -48,6 +48,16 @@ export const subjects = {
     z.object({ login: z.string().max(256), password: z.string().max(1024) }),
   ),
   verifyCredentialsReply: defineSubject('users.v1.verify-credentials.reply', z.object({ user: userSchema })),
+  /**
+   * Request/reply, answered by users-service: the id of the account a login (username or email, any case)
+   * names, or null. auth-service counts failed logins per account and client address under it, so the
+   * username and email forms of one account share one counter; it never reaches a client.
+   */
+  resolveLogin: defineSubject('users.v1.resolve-login', z.object({ login: z.string().max(256) })),
+  resolveLoginReply: defineSubject(
+    'users.v1.resolve-login.reply',
+    z.object({ userId: z.string().nullable() }),
+  ),
   /** Request/reply, answered by users-service: public profiles of up to 200 users; unknown ids are left out. */
   getPublicUsers: defineSubject('users.v1.get-public', z.object({ ids: z.array(z.string()).max(200) })),
   getPublicUsersReply: defineSubject(

@@ -21,6 +21,7 @@ export const httpStatusByCode: Readonly<Record<ErrorCode, number>> = Object.free
   UNAUTHENTICATED: 401,
   INVALID_CREDENTIALS: 401,
   FORBIDDEN: 403,
+  LIMIT_REACHED: 403,
   NOT_FOUND: 404,
   USERNAME_TAKEN: 409,
   EMAIL_TAKEN: 409,
@@ -35,8 +36,17 @@ export const httpStatusByCode: Readonly<Record<ErrorCode, number>> = Object.free
 /** What a 503 asks the client to wait: outages we answer 503 for are measured in seconds. */
 const RETRY_UNAVAILABLE_SECONDS = 2;
 
-/** body-parser's own errors carry a `type`; these are the ones a client causes. */
-function fromBodyParser(error: { type?: unknown; limit?: unknown; status?: unknown }): AppError | undefined {
+/**
+ * body-parser's own errors carry a `type`; these are the ones a client causes. Anything else it passes on
+ * as a client error (an `http-errors` 4xx with `expose`, such as a body that does not decode) is still the
+ * client's: 400, or 413 / 415 when that is what it says, never a 500 (issue 9, finding 4).
+ */
+function fromBodyParser(error: {
+  type?: unknown;
+  limit?: unknown;
+  status?: unknown;
+  expose?: unknown;
+}): AppError | undefined {
   switch (error.type) {
     case 'entity.parse.failed':
       return new InvalidJsonError(undefined, error);
@@ -49,8 +59,14 @@ function fromBodyParser(error: { type?: unknown; limit?: unknown; status?: unkno
     case 'request.size.invalid':
       return new BadRequestError('The body did not arrive whole.');
     default:
-      return undefined;
+      break;
   }
+  if (error.expose !== true || typeof error.status !== 'number') return undefined;
+  if (error.status === 413) return new PayloadTooLargeError('the limit');
+  if (error.status === 415) return new UnsupportedMediaTypeError();
+  if (error.status >= 400 && error.status < 500)
+    return new BadRequestError('The body could not be read.', error);
+  return undefined;
 }
 
 /** The body of every error answer (README, "Errors"): never a stack trace. */

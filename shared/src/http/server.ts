@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type Express, type RequestHandler } from 'express';
+import type { TrustProxy } from '../config';
 import type { Logger } from '../logger';
 import { accessLog, requestContext } from './request-context';
 import { errorHandler, notFoundHandler } from './error-handler';
@@ -11,17 +12,23 @@ export interface ServiceAppOptions {
   bodyLimit?: string;
   /** Mounted in order after the common middleware, before the 404 and error handlers. */
   routes: RequestHandler[];
-  /** Express `trust proxy`: how many proxies (the gateway) stand in front, for the client address. */
-  trustProxy?: number | boolean;
+  /**
+   * Express `trust proxy` (TRUST_PROXY): which proxies in front (the gateway) are believed about the client
+   * address, as a hop count or a list of addresses and subnets. Default 0: the peer is the client, so a
+   * client reaching the service directly cannot pick its address with `X-Forwarded-For` (issue 9, finding 9).
+   */
+  trustProxy?: TrustProxy;
 }
 
 /** An express app with the common edge: request ids, access log, strict JSON, 404 and error shape. */
 export function createServiceApp(options: ServiceAppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', options.trustProxy ?? 1);
+  app.set('trust proxy', options.trustProxy ?? 0);
   app.use(requestContext, accessLog(options.logger));
-  app.use(express.json({ limit: options.bodyLimit ?? '64kb', strict: true }));
+  // Bodies are read as sent: a Content-Encoding other than identity is 415 UNSUPPORTED_MEDIA_TYPE (never
+  // inflated, so no decompression bomb and no 500 for a "gzip" body that is not gzip; issue 9, finding 4).
+  app.use(express.json({ limit: options.bodyLimit ?? '64kb', strict: true, inflate: false }));
   for (const route of options.routes) app.use(route);
   app.use(notFoundHandler);
   app.use(errorHandler(options.logger));

@@ -16,6 +16,14 @@ export function serveUserRequests(bus: Bus, users: UsersService): Subscription[]
       { queue: USERS_QUEUE },
     ),
     bus.serve(
+      subjects.resolveLogin.subject,
+      async (message) => {
+        const { login } = parseInput(subjects.resolveLogin.schema, message.data);
+        return { userId: await users.resolveLogin(login) };
+      },
+      { queue: USERS_QUEUE },
+    ),
+    bus.serve(
       subjects.getPublicUsers.subject,
       async (message) => {
         const { ids } = parseInput(subjects.getPublicUsers.schema, message.data);

@@ -12,10 +12,12 @@ import {
   type User,
   type UserPublic,
 } from '@chat/shared';
-import type { UserChanges, UserStore } from '../store/user.store';
+import { emailTaken, usernameTaken, type UserChanges, type UserStore } from '../store/user.store';
 import type { PasswordHasher } from './password-hasher';
 import { PasswordAttemptLimiter } from './password-attempts';
+import type { SignupLimiter } from './signup-limiter';
 import type { UserEvents } from './user-events';
+import { CallerGoneError, type WorkLane } from './work-lane';
 
 export interface SignupInput {
   username: string;
@@ -45,12 +47,22 @@ export interface UserPage {
   nextCursor: string | null;
 }
 
+/** Where a signup comes from, and whether its caller still waits for the answer. */
+export interface SignupContext {
+  /** The client address as the limit counts it (`clientAddressKey`). */
+  address: string;
+  /** Aborted when the caller went away (the gateway gave up on the request): nothing is then kept. */
+  signal?: AbortSignal;
+}
+
 export interface UsersServiceDeps {
   store: UserStore;
   hasher: PasswordHasher;
   events: UserEvents;
-  /** Usernames that are admins, in any case. */
-  adminUsernames: readonly string[];
+  /** Signups per client address per hour. */
+  signupLimiter: SignupLimiter;
+  /** Where new password hashes (signups, password changes) wait their turn: bounded, never without end. */
+  hashLane: WorkLane;
   now?: () => Date;
 }
 
@@ -59,30 +71,67 @@ export interface UsersServiceDeps {
  * from the store, not the token, so a demotion or a deletion takes effect on the next request.
  */
 export class UsersService {
-  private readonly adminUsernames: ReadonlySet<string>;
   private readonly now: () => Date;
   /** Wrong current passwords: 5 per user per 15 minutes, then 429 until the window closes. */
   private readonly passwordAttempts = new PasswordAttemptLimiter({ maxWrong: 5, windowSeconds: 900 });
 
   constructor(private readonly deps: UsersServiceDeps) {
-    this.adminUsernames = new Set(deps.adminUsernames.map((username) => username.toLowerCase()));
     this.now = deps.now ?? (() => new Date());
   }
 
-  async signup(input: SignupInput): Promise<User> {
+  /**
+   * A new account, always with role `user` (admins are made by an admin or by the server-side command).
+   *
+   * A signup either answers 201 or leaves nothing behind (issue 9, finding 5), so a client that got a 503
+   * from the gateway can retry without meeting USERNAME_TAKEN: a taken name is found before any hashing;
+   * the hash waits its turn in a bounded lane (503 with Retry-After past its bounds, nothing written); and
+   * once the account is written it is removed again when the caller has gone meanwhile (the gateway timed
+   * out) or its announcement fails. The lane's wait is bounded well below the gateway's upstream timeout,
+   * so a signup normally answers before the gateway gives up.
+   */
+  async signup(input: SignupInput, context: SignupContext): Promise<User> {
+    await this.assertAvailable(input);
+    this.deps.signupLimiter.reserve(context.address, this.now());
+    let passwordHash: string;
+    try {
+      passwordHash = await this.deps.hashLane.run(
+        () => this.deps.hasher.hash(input.password),
+        context.signal,
+      );
+    } catch (error) {
+      // Refused by the lane, or its caller went away: no account, so the address keeps its budget.
+      this.deps.signupLimiter.release(context.address);
+      throw error;
+    }
+    if (context.signal?.aborted) throw new CallerGoneError();
     const user = await this.deps.store.create({
       id: randomUUID(),
       username: input.username,
-      passwordHash: await this.deps.hasher.hash(input.password),
+      passwordHash,
       name: input.name ?? null,
       email: input.email ?? null,
       phone: input.phone ?? null,
-      // Never admin at signup, even for a configured name: a stranger could claim it before its owner.
       role: 'user',
       createdAt: this.now(),
     });
-    await this.deps.events.created(user);
+    try {
+      if (context.signal?.aborted) throw new CallerGoneError();
+      await this.deps.events.created(user);
+    } catch (error) {
+      // Nobody else knows of the account yet (it was never announced, or the announcement failed): take it
+      // back, so the answer the client saw (an error) is the truth.
+      await this.deps.store.remove(user.id);
+      this.deps.signupLimiter.release(context.address);
+      throw error;
+    }
     return user;
+  }
+
+  /** USERNAME_TAKEN / EMAIL_TAKEN before any work; the unique indexes still decide under races. */
+  private async assertAvailable(input: SignupInput): Promise<void> {
+    if (await this.deps.store.findCredentials({ login: input.username.toLowerCase() })) throw usernameTaken();
+    if (input.email && (await this.deps.store.findCredentials({ login: input.email.toLowerCase() })))
+      throw emailTaken();
   }
 
   /** Public profiles ordered by username, `q` a case-insensitive username prefix. */
@@ -136,7 +185,8 @@ export class UsersService {
     if (input.role !== undefined) changes.role = input.role;
     if (input.password !== undefined) {
       if (self) await this.checkCurrentPassword(id, input.currentPassword);
-      changes.passwordHash = await this.deps.hasher.hash(input.password);
+      const password = input.password;
+      changes.passwordHash = await this.deps.hashLane.run(() => this.deps.hasher.hash(password));
       const before = self ? actor : await this.deps.store.findById(id);
       if (!before) throw new NotFoundError('The user');
       const keep = self && actorSessionId !== undefined ? { keepSessionId: actorSessionId } : {};
@@ -167,17 +217,27 @@ export class UsersService {
     return credentials.user;
   }
 
+  /** The id of the account a login (username or email, any case) names, or null; for login limits. */
+  async resolveLogin(login: string): Promise<string | null> {
+    return (await this.deps.store.findCredentials({ login: login.toLowerCase() }))?.user.id ?? null;
+  }
+
   /** Public profiles of the users among `ids` that exist. */
   async publicUsers(ids: readonly string[]): Promise<UserPublic[]> {
     return (await this.deps.store.findByIds(ids)).map(toUserPublic);
   }
 
-  /** Makes admins of the configured usernames that already exist; run at start-up. */
-  async promoteConfiguredAdmins(): Promise<User[]> {
-    if (this.adminUsernames.size === 0) return [];
-    const promoted = await this.deps.store.promoteToAdmin([...this.adminUsernames], this.now());
-    for (const user of promoted) await this.deps.events.updated(user);
-    return promoted;
+  /**
+   * Announces the role changes the server-side command made while it could not announce them (no bus, or
+   * the embedded store, which it changes only while users-service is stopped); run at start-up.
+   */
+  async announcePendingRoleChanges(): Promise<User[]> {
+    const pending = await this.deps.store.pendingRoleChanges();
+    for (const user of pending) {
+      await this.deps.events.updated(user);
+      await this.deps.store.roleChangeAnnounced(user.id);
+    }
+    return pending;
   }
 
   /** The signed-in user; a token whose account is gone is no longer a way in. */

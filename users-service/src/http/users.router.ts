@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import { authOf, parseInput, requireAuth, type TokenVerifier } from '@chat/shared';
+import { authOf, clientAddressKey, parseInput, requireAuth, type TokenVerifier } from '@chat/shared';
 import type { UsersService } from '../domain/users.service';
 import { listUsersQuery, signupBody, updateUserBody, userIdParams } from './users.schemas';
 
@@ -10,7 +10,18 @@ export function usersRouter(options: { users: UsersService; verifier: TokenVerif
   const router = Router();
 
   router.post('/api/users', async (req, res) => {
-    res.status(201).json(await users.signup(parseInput(signupBody, req.body)));
+    const body = parseInput(signupBody, req.body);
+    // The caller going away (the gateway's upstream timeout) aborts the signup: nothing is kept.
+    const callerGone = new AbortController();
+    res.once('close', () => {
+      if (!res.writableFinished) callerGone.abort();
+    });
+    const user = await users.signup(body, {
+      // req.ip is the client as TRUST_PROXY allows (the peer itself by default).
+      address: clientAddressKey(req.ip ?? req.socket.remoteAddress ?? 'unknown'),
+      signal: callerGone.signal,
+    });
+    res.status(201).json(user);
   });
 
   router.get('/api/users', auth, async (req, res) => {

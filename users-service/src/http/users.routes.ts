@@ -8,10 +8,11 @@ export const usersRoutes: readonly RouteDescription[] = [
   {
     method: 'post',
     path: '/api/users',
-    summary: 'Sign up',
+    summary:
+      'Sign up. 429 past SIGNUPS_PER_ADDRESS_PER_HOUR from one client address; 503 with Retry-After when too many signups wait for their password hash, having kept nothing (a retry does not meet USERNAME_TAKEN)',
     auth: false,
     body: signupBody,
-    responses: { 201: userSchema, 400: error, 409: error, 413: error },
+    responses: { 201: userSchema, 400: error, 409: error, 413: error, 429: error, 503: error },
   },
   {
     method: 'get',

@@ -1,8 +1,10 @@
 import type Datastore from '@seald-io/nedb';
 import {
+  claimEmbeddedLock,
   closeEmbeddedCollections,
   openEmbeddedCollection,
   uniqueViolationKey,
+  type Role,
   type User,
 } from '@chat/shared';
 import {
@@ -22,17 +24,26 @@ import {
   type UserStore,
 } from './user.store';
 
+/** The name of the lock a users-service holds on its DATA_DIR while its embedded store is open. */
+export const USERS_LOCK = 'users';
+
 /** The `users` collection in a NeDB file under DATA_DIR, for the run with nothing installed. */
 export class EmbeddedUserStore implements UserStore {
-  private constructor(private readonly collection: Datastore<UserDocument>) {}
+  private constructor(
+    private readonly collection: Datastore<UserDocument>,
+    private readonly unlock: () => void,
+  ) {}
 
-  /** Loads (or creates) `<dataDir>/users.db` with its unique indexes. */
+  /**
+   * Loads (or creates) `<dataDir>/users.db` with its unique indexes, and holds `users.lock` until closed
+   * (the admin command refuses to change the file under a running users-service).
+   */
   static async open(dataDir: string): Promise<EmbeddedUserStore> {
     const collection = await openEmbeddedCollection<UserDocument & Record<string, unknown>>(dataDir, 'users');
     for (const { field, sparse } of uniqueIndexes) {
       await collection.ensureIndexAsync({ fieldName: field, unique: true, sparse });
     }
-    return new EmbeddedUserStore(collection);
+    return new EmbeddedUserStore(collection, claimEmbeddedLock(dataDir, USERS_LOCK));
   }
 
   async create(user: NewUser): Promise<User> {
@@ -84,13 +95,27 @@ export class EmbeddedUserStore implements UserStore {
     return (await this.collection.removeAsync({ _id: id }, {})) === 1;
   }
 
-  async promoteToAdmin(usernamesLower: readonly string[], at: Date): Promise<User[]> {
+  async setRole(
+    usernameLower: string,
+    role: Role,
+    at: Date,
+  ): Promise<{ user: User; changed: boolean } | undefined> {
     const { affectedDocuments } = await this.collection.updateAsync(
-      { usernameLower: { $in: [...usernamesLower] }, role: 'user' },
-      { $set: { role: 'admin', updatedAt: at } },
-      { multi: true, returnUpdatedDocs: true },
+      { usernameLower, role: { $ne: role } },
+      { $set: { role, updatedAt: at, roleChangePending: true } },
+      { returnUpdatedDocs: true },
     );
-    return ((affectedDocuments as UserDocument[] | null) ?? []).map(toUser);
+    if (affectedDocuments) return { user: toUser(affectedDocuments as UserDocument), changed: true };
+    const unchanged = await this.collection.findOneAsync({ usernameLower });
+    return unchanged ? { user: toUser(unchanged), changed: false } : undefined;
+  }
+
+  async pendingRoleChanges(): Promise<User[]> {
+    return (await this.collection.findAsync({ roleChangePending: true })).map(toUser);
+  }
+
+  async roleChangeAnnounced(id: string): Promise<void> {
+    await this.collection.updateAsync({ _id: id }, { $unset: { roleChangePending: true } }, {});
   }
 
   async ping(): Promise<boolean> {
@@ -99,6 +124,7 @@ export class EmbeddedUserStore implements UserStore {
 
   async close(): Promise<void> {
     await closeEmbeddedCollections([this.collection]);
+    this.unlock();
   }
 }
 

@@ -1,5 +1,12 @@
 import { Schema, type Connection, type Model } from 'mongoose';
-import { connectMongo, duplicateKeyField, mongoReachable, type Logger, type User } from '@chat/shared';
+import {
+  connectMongo,
+  duplicateKeyField,
+  mongoReachable,
+  type Logger,
+  type Role,
+  type User,
+} from '@chat/shared';
 import {
   emailTaken,
   listFilter,
@@ -28,6 +35,7 @@ const userSchema = new Schema<UserDocument>(
     phone: String,
     role: { type: String, enum: ['user', 'admin'], required: true },
     passwordHash: { type: String, required: true },
+    roleChangePending: Boolean,
     createdAt: { type: Date, required: true },
     updatedAt: { type: Date, required: true },
   },
@@ -113,19 +121,29 @@ export class MongoUserStore implements UserStore {
     return result.deletedCount === 1;
   }
 
-  async promoteToAdmin(usernamesLower: readonly string[], at: Date): Promise<User[]> {
-    const promoted: User[] = [];
-    for (const usernameLower of usernamesLower) {
-      const document = await this.model
-        .findOneAndUpdate(
-          { usernameLower, role: 'user' },
-          { $set: { role: 'admin', updatedAt: at } },
-          { returnDocument: 'after' },
-        )
-        .lean<UserDocument>();
-      if (document) promoted.push(toUser(document));
-    }
-    return promoted;
+  async setRole(
+    usernameLower: string,
+    role: Role,
+    at: Date,
+  ): Promise<{ user: User; changed: boolean } | undefined> {
+    const document = await this.model
+      .findOneAndUpdate(
+        { usernameLower, role: { $ne: role } },
+        { $set: { role, updatedAt: at, roleChangePending: true } },
+        { returnDocument: 'after' },
+      )
+      .lean<UserDocument>();
+    if (document) return { user: toUser(document), changed: true };
+    const unchanged = await this.model.findOne({ usernameLower }).lean<UserDocument>();
+    return unchanged ? { user: toUser(unchanged), changed: false } : undefined;
+  }
+
+  async pendingRoleChanges(): Promise<User[]> {
+    return (await this.model.find({ roleChangePending: true }).lean<UserDocument[]>()).map(toUser);
+  }
+
+  async roleChangeAnnounced(id: string): Promise<void> {
+    await this.model.updateOne({ _id: id }, { $unset: { roleChangePending: 1 } });
   }
 
   ping(): Promise<boolean> {

@@ -55,8 +55,16 @@ export interface UserStore {
   update(id: string, changes: UserChanges): Promise<User | undefined>;
   /** True when a user was deleted. */
   remove(id: string): Promise<boolean>;
-  /** Makes admins of the users with these lower-cased usernames; returns those whose role changed. */
-  promoteToAdmin(usernamesLower: readonly string[], at: Date): Promise<User[]>;
+  /**
+   * Sets the role of the user named `usernameLower` (the server-side admin command) and marks the change
+   * as not yet announced; undefined when no such user exists. A user who already has the role is
+   * returned unchanged and unmarked.
+   */
+  setRole(usernameLower: string, role: Role, at: Date): Promise<{ user: User; changed: boolean } | undefined>;
+  /** Users whose role change is not announced yet. */
+  pendingRoleChanges(): Promise<User[]>;
+  /** The user's role change was announced. */
+  roleChangeAnnounced(id: string): Promise<void>;
   /** True when the backing database answers. */
   ping(): Promise<boolean>;
   close(): Promise<void>;
@@ -77,6 +85,8 @@ export interface UserDocument {
   phone?: string;
   role: Role;
   passwordHash: string;
+  /** The admin command changed the role and no event has said so yet (announced at the next start-up). */
+  roleChangePending?: true;
   createdAt: Date;
   updatedAt: Date;
 }
