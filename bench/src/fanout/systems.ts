@@ -1,0 +1,237 @@
+import { constants } from 'node:fs';
+import { access, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  accepts,
+  answers200,
+  forkServer,
+  freePort,
+  REPO_ROOT,
+  spawnBinary,
+  waitUntil,
+  type ExitRecord,
+  type Proc,
+} from './processes';
+
+export const systemNames = ['one-process', 'distributed', 'socket.io'] as const;
+export type SystemName = (typeof systemNames)[number];
+
+/** A system under test, running: where clients connect, and the server processes whose cost is measured. */
+export interface RunningSystem {
+  name: SystemName;
+  /** The base URL clients use (the gateway's for ours). */
+  base: string;
+  /** Every server process, node or not. */
+  servers: Proc[];
+  stop(): Promise<ExitRecord[]>;
+}
+
+/**
+ * Settings the benchmark gives our services. Limits meant for abusive clients are set out of reach: the
+ * benchmark's one sender keeps 200 sends in flight, far past the default 20 frames/s per socket and 10
+ * messages/s per user; every client (signing up, logging in, opening sockets) comes from 127.0.0.1; idle
+ * sockets are 20 per user.
+ * Cheap password hashing keeps the set-up of thousands of users short. A setting a version of a service
+ * does not know is ignored.
+ */
+export const OUR_ENV: Readonly<Record<string, string>> = Object.freeze({
+  HOST: '127.0.0.1',
+  LOG_LEVEL: 'warn',
+  BCRYPT_COST: '4',
+  RATE_LIMIT_PER_MINUTE: '1000000000',
+  SIGNUPS_PER_ADDRESS_PER_HOUR: '1000000000',
+  LOGIN_MAX_FAILURES_PER_ADDRESS: '1000000000',
+  MESSAGES_PER_USER_PER_SECOND: '1000000',
+  MESSAGES_PER_USER_BURST: '1000000',
+  WS_MAX_SOCKETS_PER_USER: '100000',
+  SIGNUP_QUEUE_MAX: '10000',
+  WS_RATE_LIMIT_PER_SECOND: '1000000',
+  WS_RATE_LIMIT_BURST: '1000000',
+  WS_MAX_PENDING_FRAMES: '256',
+  ACCESS_TOKEN_TTL_SECONDS: '3600',
+  DRAIN_SPREAD_MS: '0',
+  SHUTDOWN_TIMEOUT_MS: '5000',
+});
+
+const dist = (pkg: string, file = 'main.js') => path.join(REPO_ROOT, pkg, 'dist', file);
+
+/** A binary from .tools/bin (the versions the project pins) or PATH. */
+export async function findBinary(name: string): Promise<string | undefined> {
+  const dirs = [path.join(REPO_ROOT, '.tools', 'bin'), ...(process.env.PATH ?? '').split(path.delimiter)];
+  for (const dir of dirs.filter(Boolean)) {
+    const candidate = path.join(dir, name);
+    try {
+      await access(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // Not here; the next directory.
+    }
+  }
+  return undefined;
+}
+
+/** Why the distributed run cannot start here, or undefined when it can. */
+export async function distributedMissing(): Promise<string | undefined> {
+  const missing = [];
+  for (const name of ['nats-server', 'ferretdb']) if (!(await findBinary(name))) missing.push(name);
+  return missing.length > 0 ? `no ${missing.join(' or ')} in .tools/bin or on PATH` : undefined;
+}
+
+/** Stops `procs` latest first (each SIGTERM, then SIGKILL after a grace), then removes `dirs`. */
+function stopper(procs: Proc[], dirs: string[]): () => Promise<ExitRecord[]> {
+  return async () => {
+    const exits: ExitRecord[] = [];
+    for (const proc of [...procs].reverse()) exits.push(await proc.stop(8_000));
+    for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+    return exits;
+  };
+}
+
+/** Starts what the steps push, and on a failed start stops whatever had started. */
+async function starting(
+  name: SystemName,
+  build: (procs: Proc[], dirs: string[]) => Promise<{ base: string }>,
+): Promise<RunningSystem> {
+  const procs: Proc[] = [];
+  const dirs: string[] = [];
+  const stop = stopper(procs, dirs);
+  try {
+    const { base } = await build(procs, dirs);
+    return { name, base, servers: procs, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/** `npm start`: `node standalone/dist/main.js` with a fresh DATA_DIR (the embedded store, the in-process bus). */
+function startOneProcess(extraEnv: Record<string, string>): Promise<RunningSystem> {
+  return starting('one-process', async (procs, dirs) => {
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'fanout-data-'));
+    dirs.push(dataDir);
+    const port = await freePort();
+    const proc = forkServer('one-process', dist('standalone'), {
+      ...OUR_ENV,
+      ...extraEnv,
+      PORT: String(port),
+      DATA_DIR: dataDir,
+    });
+    proc.holdsSockets = true;
+    procs.push(proc);
+    const base = `http://127.0.0.1:${port}`;
+    await waitUntil(proc, 'ready /readyz', () => answers200(`${base}/readyz`));
+    return { base };
+  });
+}
+
+/**
+ * The production topology on one machine, as standalone/test/support/cluster.ts builds it but every part
+ * in a process of its own: nats-server (JetStream) and FerretDB (SQLite) of the benchmark's own,
+ * users-service, auth-service, two chat-service instances and the gateway, each its `dist/main.js`.
+ */
+function startDistributed(extraEnv: Record<string, string>): Promise<RunningSystem> {
+  return starting('distributed', async (procs, dirs) => {
+    const natsBinary = await findBinary('nats-server');
+    const ferretBinary = await findBinary('ferretdb');
+    if (!natsBinary || !ferretBinary) throw new Error(await distributedMissing());
+
+    const natsDir = await mkdtemp(path.join(os.tmpdir(), 'fanout-nats-'));
+    const ferretDir = await mkdtemp(path.join(os.tmpdir(), 'fanout-ferret-'));
+    dirs.push(natsDir, ferretDir);
+    const natsPort = await freePort();
+    const nats = spawnBinary('nats-server', natsBinary, [
+      '-a',
+      '127.0.0.1',
+      '-p',
+      String(natsPort),
+      '-js',
+      '-sd',
+      natsDir,
+    ]);
+    procs.push(nats);
+    const ferretPort = await freePort();
+    const ferret = spawnBinary('ferretdb', ferretBinary, [
+      '-listen-addr',
+      `127.0.0.1:${ferretPort}`,
+      '-sqlite-url',
+      `file:${ferretDir}/`,
+      '-log-level',
+      'warn',
+    ]);
+    procs.push(ferret);
+    await waitUntil(nats, 'open port', () => accepts(natsPort));
+    await waitUntil(ferret, 'open port', () => accepts(ferretPort));
+
+    const env = {
+      ...OUR_ENV,
+      ...extraEnv,
+      NATS_URL: `nats://127.0.0.1:${natsPort}`,
+      MONGO_URL: `mongodb://127.0.0.1:${ferretPort}/fanout`,
+    };
+    const service = async (name: string, pkg: string, extra: Record<string, string> = {}, port?: number) => {
+      port ??= await freePort();
+      const url = `http://127.0.0.1:${port}`;
+      const proc = forkServer(name, dist(pkg), { ...env, PORT: String(port), ...extra });
+      proc.holdsSockets = name === 'gateway' || pkg === 'chat-service';
+      procs.push(proc);
+      return { proc, url, ready: () => waitUntil(proc, 'ready /readyz', () => answers200(`${url}/readyz`)) };
+    };
+    const users = await service('users', 'users-service');
+    const auth = await service('auth', 'auth-service');
+    await Promise.all([users.ready(), auth.ready()]);
+    const chats = [];
+    for (const id of ['chat-a', 'chat-b']) {
+      const port = await freePort();
+      chats.push(
+        await service(
+          id,
+          'chat-service',
+          { CHAT_INSTANCE_ID: id, PUBLIC_URL: `http://127.0.0.1:${port}` },
+          port,
+        ),
+      );
+    }
+    await Promise.all(chats.map((chat) => chat.ready()));
+    const gateway = await service('gateway', 'gateway', {
+      USERS_URL: users.url,
+      AUTH_URL: auth.url,
+      CHAT_URLS: chats.map((chat) => chat.url).join(','),
+    });
+    await gateway.ready();
+    return { base: gateway.url };
+  });
+}
+
+/** The peer: socketio-server.js in a process of its own. */
+function startSocketIo(secret: string): Promise<RunningSystem> {
+  return starting('socket.io', async (procs) => {
+    const port = await freePort();
+    const proc = forkServer('socket.io', path.join(__dirname, 'socketio-server.js'), {
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      BENCH_SIO_SECRET: secret,
+    });
+    proc.holdsSockets = true;
+    procs.push(proc);
+    const base = `http://127.0.0.1:${port}`;
+    await waitUntil(proc, 'ready /healthz', () => answers200(`${base}/healthz`));
+    return { base };
+  });
+}
+
+/** Starts `name`; `extraEnv` goes to our services on top of {@link OUR_ENV}. */
+export function startSystem(
+  name: SystemName,
+  sioSecret: string,
+  extraEnv: Record<string, string> = {},
+): Promise<RunningSystem> {
+  switch (name) {
+    case 'one-process':
+      return startOneProcess(extraEnv);
+    case 'distributed':
+      return startDistributed(extraEnv);
+    case 'socket.io':
+      return startSocketIo(sioSecret);
+  }
+}
