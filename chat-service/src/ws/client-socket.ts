@@ -52,6 +52,7 @@ export class ClientSocket {
       maxFrameBytes: options.maxFrameBytes,
       stallMs: options.stallMs,
       requestFlush: options.scheduler.request,
+      frames: options.scheduler.frames,
       onOverflow: (reason) => options.onOverflow(this, reason),
     });
   }

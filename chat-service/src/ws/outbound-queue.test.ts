@@ -65,6 +65,33 @@ describe('OutboundQueue', () => {
     expect(sink.frames).toHaveLength(1);
   });
 
+  it('joins the events of one tick once for every socket flushed together that has the same ones', () => {
+    const scheduler = new FlushScheduler();
+    const events = [message(1), message(2), message(3)];
+    const sinks = [0, 1, 2].map(() => new FakeSocket());
+    const queues = sinks.map(
+      (sink) =>
+        new OutboundQueue(sink, {
+          maxBytes: 10_000,
+          maxFrameBytes: 16_384,
+          stallMs: 2_000,
+          onOverflow: () => undefined,
+          requestFlush: scheduler.request,
+          frames: scheduler.frames,
+        }),
+    );
+    for (const queue of queues.slice(0, 2)) for (const event of events) queue.push(event);
+    for (const event of [events[0]!, events[2]!]) queues[2]!.push(event);
+    for (const queue of queues) queue.flush();
+    expect(sinks[1]!.sent[0]).toBe(sinks[0]!.sent[0]);
+    expect(sinks[2]!.sent[0]).not.toBe(sinks[0]!.sent[0]);
+    expect(sinks.map((sink) => sink.events().map((event) => event.n))).toEqual([
+      [1, 2, 3],
+      [1, 2, 3],
+      [1, 3],
+    ]);
+  });
+
   it('sends the same bytes of an event to every socket, without a copy', () => {
     const shared = message(7);
     const first = setup();

@@ -37,6 +37,8 @@ export interface OutboundQueueOptions {
   onOverflow: (reason: string) => void;
   /** Asks for `flush()` to be called soon (once per tick for every queue with something in it). */
   requestFlush: (queue: OutboundQueue) => void;
+  /** Shared by the queues flushed together, so sockets sent the same events share one array frame. */
+  frames?: FrameMemo;
   now?: () => number;
 }
 
@@ -96,13 +98,13 @@ export class OutboundQueue {
     }
     this.items.push(item);
     this.queuedBytes += item.bytes;
-    this.peakBytes = Math.max(this.peakBytes, this.pressure());
     if (this.items.length === 1) this.options.requestFlush(this);
   }
 
   /** Writes everything queued: one frame per `maxFrameBytes` of events. */
   flush(): void {
     if (this.closed || this.items.length === 0) return;
+    this.peakBytes = Math.max(this.peakBytes, this.pressure());
     const items = this.items;
     this.items = [];
     this.queuedBytes = 0;
@@ -114,7 +116,11 @@ export class OutboundQueue {
         bytes += items[end]!.bytes + 1;
         end += 1;
       }
-      this.sink.send(end - start === 1 ? items[start]!.data : frameOf(items, start, end), TEXT_FRAME);
+      const frame =
+        end - start === 1
+          ? items[start]!.data
+          : (this.options.frames?.join(items, start, end) ?? frameOf(items, start, end));
+      this.sink.send(frame, TEXT_FRAME);
       start = end;
     }
     this.peakBytes = Math.max(this.peakBytes, this.pressure());
@@ -181,8 +187,35 @@ function frameOf(items: Outgoing[], start: number, end: number): Buffer {
   return Buffer.concat(parts, length);
 }
 
+/**
+ * The array frame joined last in one flush round, handed to the next socket whose events in the round
+ * are the very same: sockets of a room are flushed one after another, so a broadcast is joined once, not
+ * once per socket.
+ */
+export class FrameMemo {
+  private items: Outgoing[] = [];
+  private frame: Buffer | undefined;
+
+  join(items: Outgoing[], start: number, end: number): Buffer {
+    const same =
+      this.frame !== undefined &&
+      this.items.length === end - start &&
+      this.items.every((item, index) => item === items[start + index]);
+    if (same) return this.frame!;
+    this.items = items.slice(start, end);
+    this.frame = frameOf(items, start, end);
+    return this.frame;
+  }
+
+  clear(): void {
+    this.items = [];
+    this.frame = undefined;
+  }
+}
+
 /** Flushes every queue that asked, once per tick (setImmediate), whatever the number of events. */
 export class FlushScheduler {
+  readonly frames = new FrameMemo();
   private readonly dirty = new Set<OutboundQueue>();
   private scheduled = false;
 
@@ -198,5 +231,6 @@ export class FlushScheduler {
     const queues = [...this.dirty];
     this.dirty.clear();
     for (const queue of queues) queue.flush();
+    this.frames.clear();
   };
 }
