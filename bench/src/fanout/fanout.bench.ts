@@ -169,6 +169,18 @@ function gitState(): { commit: string; modified: string[] } {
   }
 }
 
+/** `value` as JSON, formatted by prettier with the repository's settings when prettier is there. */
+async function prettyJson(value: unknown, file: string): Promise<string> {
+  const json = `${JSON.stringify(value, null, 2)}\n`;
+  try {
+    const prettier = await import('prettier');
+    const config = (await prettier.resolveConfig(`${file}.json`)) ?? {};
+    return await prettier.format(json, { ...config, parser: 'json' });
+  } catch {
+    return json;
+  }
+}
+
 function commandLine(argv: string[]): string {
   const env = Object.entries(process.env)
     .filter(([key]) => key.startsWith('BENCH_'))
@@ -199,11 +211,13 @@ async function main(): Promise<void> {
     systems: [],
     clientExits: [],
   };
-  const write = () => {
-    writeFileSync(`${outBase}.json`, `${JSON.stringify(run, null, 2)}\n`);
+  const write = (json = `${JSON.stringify(run, null, 2)}\n`) => {
+    writeFileSync(`${outBase}.json`, json);
     writeFileSync(`${outBase}.md`, `${markdown(run)}\n`);
     writeFileSync(`${outBase}.svg`, svg(run));
   };
+  // Formatted as the repository's prettier settings say, so results kept in bench/results pass `npm run lint`.
+  const writeFormatted = async () => write(await prettyJson(run, outBase));
 
   process.on('exit', killEveryChild);
   for (const signal of ['SIGINT', 'SIGTERM'] as const)
@@ -229,7 +243,7 @@ async function main(): Promise<void> {
   try {
     for (const name of options.systems) {
       run.systems.push(await runSystem(name, options, workers, senderWorker, profileDir));
-      write();
+      await writeFormatted();
     }
   } finally {
     const exits: ExitRecord[] = await Promise.all(clients.map((client) => client.stop(3_000)));
@@ -237,7 +251,7 @@ async function main(): Promise<void> {
     clearTimeout(deadline);
   }
   run.finishedAt = new Date().toISOString();
-  write();
+  await writeFormatted();
   console.log(markdown(run));
   log(`wrote ${outBase}.md, .json and .svg${options.profile ? `; profiles in ${profileDir}` : ''}`);
 }

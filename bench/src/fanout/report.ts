@@ -69,9 +69,9 @@ function failures(f: Failures | undefined): string {
 
 function why(outcome: object | undefined, system: SystemResult): string {
   if (system.skipped) return `skipped (${system.skipped})`;
-  if (outcome && 'error' in outcome && typeof outcome.error === 'string')
-    return `failed: ${outcome.error.slice(0, 80)}`;
-  return system.error ? `failed: ${system.error.slice(0, 80)}` : '—';
+  const error =
+    outcome && 'error' in outcome && typeof outcome.error === 'string' ? outcome.error : system.error;
+  return error ? `failed: ${error.slice(0, 200).replace(/\|/g, '/')}` : '—';
 }
 
 /** The markdown report: a summary table per scenario with a column per system, then the detail. */
@@ -84,13 +84,22 @@ export function markdown(run: RunResult): string {
     row(['scenario', 'figure', ...systems.map((s) => labels[s.system])]);
     row(['---', '---', ...systems.map(() => '---:')]);
   };
+  // A failure is spelled out once, in the first row that meets it; the rows after it say "〃".
+  const lastWhy = new Map<SystemResult, string>();
   const cells = <T extends object>(
     pick: (s: SystemResult) => T | undefined,
     show: (value: Exclude<T, Failed>) => string,
   ) =>
     systems.map((s) => {
       const value = ok(pick(s));
-      return value === undefined ? why(pick(s), s) : show(value);
+      if (value !== undefined) {
+        lastWhy.delete(s);
+        return show(value);
+      }
+      const reason = why(pick(s), s);
+      if (lastWhy.get(s) === reason) return '〃';
+      lastWhy.set(s, reason);
+      return reason;
     });
 
   out.push(`# Fan-out benchmark, ${run.startedAt}`, '');
