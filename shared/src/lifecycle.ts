@@ -33,7 +33,9 @@ export function runService(name: string, build: () => ServiceApp): void {
     try {
       await app.stop();
     } catch (error) {
-      logger.error('stop failed', { error });
+      // An AggregateError (the one-process run stops every part, then reports them all) names its causes.
+      const causes = error instanceof AggregateError ? { causes: error.errors } : {};
+      logger.error('stop failed', { error, ...causes });
       code = code || 1;
     }
     process.exit(code);
