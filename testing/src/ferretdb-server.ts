@@ -1,11 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { withDatabase } from './infra';
-import { freePort } from './ports';
+import { accepts, freePort } from './ports';
 
 const REPO_ROOT = path.resolve(__dirname, '../..');
 const READY_TIMEOUT_MS = 20_000;
@@ -49,17 +48,6 @@ export interface FerretDbNode {
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
 
 class Node implements FerretDbNode {
   private child: ChildProcess | undefined;

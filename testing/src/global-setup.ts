@@ -1,13 +1,12 @@
 import { spawn } from 'node:child_process';
 import { constants } from 'node:fs';
 import { access, mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type * as Testcontainers from 'testcontainers';
 import type { InfraNeed } from './infra';
 import { testInfraEnv } from './infra';
-import { freePort } from './ports';
+import { accepts, freePort } from './ports';
 
 /** Something this run started, stopped by the global teardown. */
 export interface StartedInfra {
@@ -218,15 +217,4 @@ async function waitForPort(port: number, hasExited: () => boolean): Promise<void
     if (Date.now() > deadline) throw new Error(`port ${port} did not open in ${READY_TIMEOUT_MS} ms`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-}
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }

@@ -12,5 +12,5 @@ export * from './log-capture';
 export { busContractSuite, type BusPair } from './bus.contract';
 export { natsServerBinary, startNatsNodes, type NatsNode, type NatsNodes } from './nats-servers';
 export { ferretdbBinary, startFerretDb, type FerretDbNode } from './ferretdb-server';
-export { freePort } from './ports';
+export { accepts, freePort } from './ports';
 export * from './metrics';

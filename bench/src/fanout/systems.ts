@@ -2,11 +2,10 @@ import { constants } from 'node:fs';
 import { access, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { accepts, freePort } from '@chat/testing';
 import {
-  accepts,
   answers200,
   forkServer,
-  freePort,
   REPO_ROOT,
   spawnBinary,
   waitUntil,

@@ -1,10 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { constants } from 'node:fs';
 import { access, mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort, testNatsUrl } from '@chat/testing';
+import { accepts, freePort, testNatsUrl } from '@chat/testing';
 
 const REPO_ROOT = path.resolve(__dirname, '../../..');
 const CHAT_MAIN = path.join(REPO_ROOT, 'chat-service', 'dist', 'main.js');
@@ -82,17 +81,6 @@ async function waitUntil(child: Child, what: string, probe: () => Promise<boolea
       throw new Error(`${child.name}: no ${what} within ${READY_TIMEOUT_MS} ms:\n${child.log()}`);
     await sleep(25);
   }
-}
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 async function findBinary(name: string): Promise<string | undefined> {
