@@ -1,12 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { withDatabase } from './infra';
+import { toolBinary } from './binaries';
 import { accepts, freePort } from './ports';
 
-const REPO_ROOT = path.resolve(__dirname, '../..');
 const READY_TIMEOUT_MS = 20_000;
 const OUTPUT_KEPT_CHARS = 8_000;
 
@@ -16,17 +15,7 @@ const OUTPUT_KEPT_CHARS = 8_000;
  * whether it runs.
  */
 export function ferretdbBinary(): string | undefined {
-  const dirs = [path.join(REPO_ROOT, '.tools', 'bin'), ...(process.env.PATH ?? '').split(path.delimiter)];
-  for (const dir of dirs.filter(Boolean)) {
-    const candidate = path.join(dir, 'ferretdb');
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // Not in this directory; try the next.
-    }
-  }
-  return undefined;
+  return toolBinary('ferretdb');
 }
 
 /**

@@ -1,11 +1,11 @@
 import { spawn } from 'node:child_process';
-import { constants } from 'node:fs';
-import { access, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type * as Testcontainers from 'testcontainers';
 import type { InfraNeed } from './infra';
 import { testInfraEnv } from './infra';
+import { toolBinary } from './binaries';
 import { accepts, freePort } from './ports';
 
 /** Something this run started, stopped by the global teardown. */
@@ -106,7 +106,7 @@ async function resolve(
   if (fromEnv) return { url: fromEnv, source: source.env };
 
   const reasons = [`${source.env} is not set`];
-  const binary = await findBinary(source.binary);
+  const binary = toolBinary(source.binary);
   if (binary) {
     try {
       const dir = await mkdtemp(path.join(os.tmpdir(), `chat-test-${need}-`));
@@ -137,21 +137,6 @@ async function resolve(
   } catch (error) {
     return { missing: [...reasons, `${image.name} did not start: ${(error as Error).message}`].join(', ') };
   }
-}
-
-async function findBinary(name: string): Promise<string | undefined> {
-  // .tools/bin first: it holds the versions the project pins, where PATH may hold an older distro build.
-  const dirs = [path.join(REPO_ROOT, '.tools', 'bin'), ...(process.env.PATH ?? '').split(path.delimiter)];
-  for (const dir of dirs.filter(Boolean)) {
-    const candidate = path.join(dir, name);
-    try {
-      await access(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // Not in this directory; try the next.
-    }
-  }
-  return undefined;
 }
 
 type ContainerRuntime = { ok: true; module: typeof Testcontainers } | { ok: false; reason: string };

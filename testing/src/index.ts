@@ -14,3 +14,4 @@ export { natsServerBinary, startNatsNodes, type NatsNode, type NatsNodes } from 
 export { ferretdbBinary, startFerretDb, type FerretDbNode } from './ferretdb-server';
 export { accepts, freePort } from './ports';
 export * from './metrics';
+export { toolBinary } from './binaries';

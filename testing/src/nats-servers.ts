@@ -1,11 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { toolBinary } from './binaries';
 import { freePort } from './ports';
 
-const REPO_ROOT = path.resolve(__dirname, '../..');
 const READY_TIMEOUT_MS = 20_000;
 const OUTPUT_KEPT_CHARS = 8_000;
 
@@ -14,17 +13,7 @@ const OUTPUT_KEPT_CHARS = 8_000;
  * or undefined. Synchronous, so a suite can decide at load time whether it runs.
  */
 export function natsServerBinary(): string | undefined {
-  const dirs = [path.join(REPO_ROOT, '.tools', 'bin'), ...(process.env.PATH ?? '').split(path.delimiter)];
-  for (const dir of dirs.filter(Boolean)) {
-    const candidate = path.join(dir, 'nats-server');
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // Not in this directory; try the next.
-    }
-  }
-  return undefined;
+  return toolBinary('nats-server');
 }
 
 /** One nats-server process with JetStream, on ports and a store directory it keeps across restarts. */

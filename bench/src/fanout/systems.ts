@@ -1,8 +1,7 @@
-import { constants } from 'node:fs';
-import { access, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { accepts, freePort } from '@chat/testing';
+import { accepts, freePort, toolBinary } from '@chat/testing';
 import {
   answers200,
   forkServer,
@@ -56,24 +55,10 @@ export const OUR_ENV: Readonly<Record<string, string>> = Object.freeze({
 const dist = (pkg: string, file = 'main.js') => path.join(REPO_ROOT, pkg, 'dist', file);
 
 /** A binary from .tools/bin (the versions the project pins) or PATH. */
-export async function findBinary(name: string): Promise<string | undefined> {
-  const dirs = [path.join(REPO_ROOT, '.tools', 'bin'), ...(process.env.PATH ?? '').split(path.delimiter)];
-  for (const dir of dirs.filter(Boolean)) {
-    const candidate = path.join(dir, name);
-    try {
-      await access(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // Not here; the next directory.
-    }
-  }
-  return undefined;
-}
-
 /** Why the distributed run cannot start here, or undefined when it can. */
 export async function distributedMissing(): Promise<string | undefined> {
   const missing = [];
-  for (const name of ['nats-server', 'ferretdb']) if (!(await findBinary(name))) missing.push(name);
+  for (const name of ['nats-server', 'ferretdb']) if (!toolBinary(name)) missing.push(name);
   return missing.length > 0 ? `no ${missing.join(' or ')} in .tools/bin or on PATH` : undefined;
 }
 
@@ -131,8 +116,8 @@ function startOneProcess(extraEnv: Record<string, string>): Promise<RunningSyste
  */
 function startDistributed(extraEnv: Record<string, string>): Promise<RunningSystem> {
   return starting('distributed', async (procs, dirs) => {
-    const natsBinary = await findBinary('nats-server');
-    const ferretBinary = await findBinary('ferretdb');
+    const natsBinary = toolBinary('nats-server');
+    const ferretBinary = toolBinary('ferretdb');
     if (!natsBinary || !ferretBinary) throw new Error(await distributedMissing());
 
     const natsDir = await mkdtemp(path.join(os.tmpdir(), 'fanout-nats-'));

@@ -3,7 +3,7 @@ import { constants } from 'node:fs';
 import { access, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { accepts, freePort, testNatsUrl } from '@chat/testing';
+import { accepts, freePort, testNatsUrl, toolBinary } from '@chat/testing';
 
 const REPO_ROOT = path.resolve(__dirname, '../../..');
 const CHAT_MAIN = path.join(REPO_ROOT, 'chat-service', 'dist', 'main.js');
@@ -83,20 +83,6 @@ async function waitUntil(child: Child, what: string, probe: () => Promise<boolea
   }
 }
 
-async function findBinary(name: string): Promise<string | undefined> {
-  const dirs = [path.join(REPO_ROOT, '.tools', 'bin'), ...(process.env.PATH ?? '').split(path.delimiter)];
-  for (const dir of dirs.filter(Boolean)) {
-    const candidate = path.join(dir, name);
-    try {
-      await access(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // Not in this directory; try the next.
-    }
-  }
-  return undefined;
-}
-
 export interface NatsServer {
   url: string;
   stop(): Promise<void>;
@@ -109,7 +95,7 @@ export interface NatsServer {
  * container or NATS_URL only), the run's server is used and other suites may interfere.
  */
 export async function startNatsServer(): Promise<NatsServer> {
-  const binary = await findBinary('nats-server');
+  const binary = toolBinary('nats-server');
   if (!binary) {
     process.stderr.write('No nats-server binary: the cluster suite shares the run’s NATS server.\n');
     return { url: testNatsUrl()!, stop: async () => undefined };
