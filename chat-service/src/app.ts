@@ -106,7 +106,15 @@ export function createApp(config: ChatConfig, deps: ChatAppDeps = {}): ChatApp {
         const stopResync = bus.onReconnect(() => hub.resyncAll());
         closers.push(async () => stopResync());
         const publisher = new ChatPublisher({ bus, instanceId, logger, local: hub });
-        const chat = new ChatService({ store, users, events: publisher });
+        const chat = new ChatService({
+          store,
+          users,
+          events: publisher,
+          limits: {
+            roomsPerUser: config.ROOMS_PER_USER,
+            invitationsPerMinute: config.INVITATIONS_PER_MINUTE,
+          },
+        });
         const server = new ChatSocketServer({
           config,
           logger,

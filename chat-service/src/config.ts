@@ -21,7 +21,7 @@ export const chatConfigShape = {
    */
   WS_ALLOWED_ORIGINS: csv.default([]),
   /** How often the server pings each socket; a socket that did not answer the previous ping is dropped. */
-  HEARTBEAT_INTERVAL_MS: positiveMs.default(30_000),
+  HEARTBEAT_INTERVAL_MS: positiveMs.default(5_000),
   /** Largest client frame; larger closes the socket with 1009. */
   WS_MAX_PAYLOAD_BYTES: z.coerce.number().int().min(1024).max(1_048_576).default(16_384),
   /** Sustained client frames per second per socket, and the burst above it. */
@@ -32,6 +32,10 @@ export const chatConfigShape = {
   /** Messages one user may send per second across all their sockets on this instance, and the burst. */
   MESSAGES_PER_USER_PER_SECOND: z.coerce.number().positive().default(10),
   MESSAGES_PER_USER_BURST: z.coerce.number().int().positive().default(30),
+  /** Rooms one user may belong to: creating, joining or being invited past it answers 403 LIMIT_REACHED. */
+  ROOMS_PER_USER: z.coerce.number().int().min(1).default(1000),
+  /** Invitations (and direct rooms opened with someone new) one user may send per minute, per instance. */
+  INVITATIONS_PER_MINUTE: z.coerce.number().int().min(1).default(60),
   /**
    * Frames one socket may have accepted and not yet answered (a client's send window); past it a frame is
    * refused with RATE_LIMITED rather than queued.

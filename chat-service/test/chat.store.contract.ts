@@ -223,6 +223,9 @@ export function chatStoreContract(newDatabase: () => Promise<StoreOpener>): void
       expect(byUser.get('x')?.sort()).toEqual([a.id, b.id].sort());
       expect(byUser.get('y')).toEqual([b.id]);
       expect(byUser.has('z')).toBe(false);
+      expect(await store.roomCountOf('x')).toBe(2);
+      expect(await store.roomCountOf('y')).toBe(1);
+      expect(await store.roomCountOf('z')).toBe(0);
     });
   });
 

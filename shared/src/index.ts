@@ -9,6 +9,7 @@ export * from './logger';
 export * from './config';
 export * from './schemas';
 export * from './lifecycle';
+export * from './window-limiter';
 
 export * from './bus/bus';
 export * from './bus/subjects';

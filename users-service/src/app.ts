@@ -12,11 +12,11 @@ import {
   type Bus,
   type Logger,
   type ServiceApp,
+  WindowLimiter,
   withDeadline,
 } from '@chat/shared';
 import type { UsersConfig } from './config';
 import { createPasswordHasher } from './domain/password-hasher';
-import { SignupLimiter } from './domain/signup-limiter';
 import { WorkLane } from './domain/work-lane';
 import { UsersService } from './domain/users.service';
 import { busUserEvents } from './bus/user-events.bus';
@@ -67,7 +67,11 @@ export function createApp(config: UsersConfig, deps: UsersAppDeps = {}): Service
           store,
           hasher: await createPasswordHasher(config.BCRYPT_COST),
           events: busUserEvents(bus),
-          signupLimiter: new SignupLimiter(config.SIGNUPS_PER_ADDRESS_PER_HOUR),
+          signupLimiter: new WindowLimiter(
+            config.SIGNUPS_PER_ADDRESS_PER_HOUR,
+            60 * 60 * 1000,
+            'Too many signups from this address; try again later.',
+          ),
           hashLane: new WorkLane(
             {
               concurrency: config.SIGNUP_HASH_CONCURRENCY,

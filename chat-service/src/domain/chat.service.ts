@@ -3,9 +3,11 @@ import {
   decodeCursor,
   encodeCursor,
   ForbiddenError,
+  LimitReachedError,
   NotFoundError,
   UnauthenticatedError,
   ValidationError,
+  WindowLimiter,
   type UserPublic,
 } from '@chat/shared';
 import type { Message, Room, RoomKind } from '@chat/protocol';
@@ -30,6 +32,14 @@ export interface NewSend {
   clientMsgId?: string;
 }
 
+/** What one user may hold and do (the contract's "Limits"). */
+export interface ChatLimits {
+  /** Rooms one user may belong to (ROOMS_PER_USER). */
+  roomsPerUser: number;
+  /** Invitations one user may send per minute (INVITATIONS_PER_MINUTE): invites, and direct rooms opened. */
+  invitationsPerMinute: number;
+}
+
 export interface Missed {
   missed: Message[];
   hasMore: boolean;
@@ -50,12 +60,25 @@ function byCreation(a: Room, b: Room): number {
 export class ChatService {
   private readonly now: () => Date;
   private readonly cache: RoomCache;
+  private readonly invitations: WindowLimiter;
 
   constructor(
-    private readonly deps: { store: ChatStore; users: UserDirectory; events: ChatEvents; now?: () => Date },
+    private readonly deps: {
+      store: ChatStore;
+      users: UserDirectory;
+      events: ChatEvents;
+      limits: ChatLimits;
+      now?: () => Date;
+    },
   ) {
     this.now = deps.now ?? (() => new Date());
     this.cache = new RoomCache(deps.store);
+    const perMinute = deps.limits.invitationsPerMinute;
+    this.invitations = new WindowLimiter(
+      perMinute,
+      60_000,
+      `At most ${perMinute} invitations per minute; try again later.`,
+    );
   }
 
   /** The rooms `userId` belongs to, oldest first. */
@@ -131,6 +154,7 @@ export class ChatService {
   }
 
   async createRoom(actor: Actor, input: { name: string; kind: Exclude<RoomKind, 'direct'> }): Promise<Room> {
+    await this.assertRoomFor(actor.id, 'actor');
     const room = await this.deps.store.createRoom({
       id: randomUUID(),
       name: input.name,
@@ -147,6 +171,7 @@ export class ChatService {
     const room = await this.existingRoom(roomId);
     if (await this.deps.store.isMember(roomId, actor.id)) return room;
     if (room.kind !== 'public') throw new ForbiddenError('This room is only open to its members.');
+    await this.assertRoomFor(actor.id, 'actor');
     const added = await this.deps.store.addMember({
       roomId,
       userId: actor.id,
@@ -172,18 +197,24 @@ export class ChatService {
     this.deps.events.roomRemoved(actor.id, roomId);
   }
 
-  /** A member adds `inviteeId` to a public or private room; direct rooms keep their two members. */
+  /**
+   * A member adds `inviteeId` to a public or private room; direct rooms keep their two members. Inviting
+   * a member again changes nothing and counts toward no limit.
+   */
   async invite(actor: Actor, roomId: string, inviteeId: string): Promise<Room> {
     const room = await this.memberRoom(actor, roomId);
     if (room.kind === 'direct') throw new ForbiddenError('A direct room has exactly its two members.');
     const invitee = await this.deps.users.get(inviteeId);
     if (!invitee) throw new NotFoundError('The user');
+    if (await this.deps.store.isMember(roomId, inviteeId)) return room;
+    await this.reserveInvitation(actor, inviteeId);
     const added = await this.deps.store.addMember({
       roomId,
       userId: inviteeId,
       role: 'member',
       joinedAt: this.now(),
     });
+    if (!added) this.invitations.release(actor.id);
     this.cache.forget(roomId);
     const updated = (await this.deps.store.getRoom(roomId)) ?? room;
     if (added) {
@@ -210,6 +241,12 @@ export class ChatService {
       createdBy: actor.id,
       createdAt: this.now(),
     });
+    const [meMember, peerMember] = await Promise.all([
+      this.deps.store.isMember(room.id, actor.id),
+      this.deps.store.isMember(room.id, peerId),
+    ]);
+    if (!meMember) await this.assertRoomFor(actor.id, 'actor');
+    if (!peerMember) await this.reserveInvitation(actor, peerId);
     const joinedAt = this.now();
     const addedMe = await this.deps.store.addMember({
       roomId: room.id,
@@ -223,6 +260,7 @@ export class ChatService {
       role: 'member',
       joinedAt,
     });
+    if (!peerMember && !addedPeer) this.invitations.release(actor.id);
     this.cache.forget(room.id);
     const current = (await this.deps.store.getRoom(room.id)) ?? room;
     for (const [added, user, invited] of [
@@ -314,6 +352,29 @@ export class ChatService {
     if (await this.deps.store.isMember(roomId, actor.id)) return;
     await this.existingRoom(roomId);
     throw new ForbiddenError('Only members of this room may do this.');
+  }
+
+  /**
+   * LIMIT_REACHED when `userId` (the actor, or someone the actor would add) already belongs to the most
+   * rooms allowed. Checked before the membership is written, so joins of one user that run at the same
+   * time can pass it together: a user may end up over the cap by the requests they had in flight.
+   */
+  private async assertRoomFor(userId: string, who: 'actor' | 'invitee'): Promise<void> {
+    const cap = this.deps.limits.roomsPerUser;
+    if ((await this.deps.store.roomCountOf(userId)) < cap) return;
+    throw new LimitReachedError(
+      'roomsPerUser',
+      cap,
+      who === 'actor'
+        ? `You belong to ${cap} rooms, the most allowed; leave one first.`
+        : `That user belongs to ${cap} rooms, the most allowed.`,
+    );
+  }
+
+  /** Counts an invitation of `actor`'s (RATE_LIMITED past the limit), once the invitee has room for it. */
+  private async reserveInvitation(actor: Actor, inviteeId: string): Promise<void> {
+    await this.assertRoomFor(inviteeId, 'invitee');
+    this.invitations.reserve(actor.id, this.now());
   }
 
   private async existingRoom(roomId: string): Promise<Room> {

@@ -24,6 +24,7 @@ import {
   type NewRoom,
   type PublicRoomQuery,
   type RoomDocument,
+  groupMemberships,
 } from './chat.store';
 import { MessageAppender } from './message-appender';
 
@@ -213,24 +214,18 @@ export class EmbeddedChatStore implements ChatStore {
     return (await this.memberships.findAsync({ userId })).map((document) => document.roomId);
   }
 
+  async roomCountOf(userId: string): Promise<number> {
+    return this.memberships.countAsync({ userId });
+  }
+
   async roomIdsOfUsers(userIds: readonly string[]): Promise<Map<string, string[]>> {
-    const byUser = new Map<string, string[]>();
-    if (userIds.length === 0) return byUser;
-    for (const { roomId, userId } of await this.memberships.findAsync({ userId: { $in: [...userIds] } })) {
-      byUser.set(userId, [...(byUser.get(userId) ?? []), roomId]);
-    }
-    return byUser;
+    if (userIds.length === 0) return new Map();
+    return groupMemberships(await this.memberships.findAsync({ userId: { $in: [...userIds] } }), 'userId');
   }
 
   async memberIdsOf(roomIds: readonly string[]): Promise<Map<string, string[]>> {
-    const byRoom = new Map<string, string[]>();
-    if (roomIds.length === 0) return byRoom;
-    for (const { roomId, userId } of await this.memberships.findAsync({ roomId: { $in: [...roomIds] } })) {
-      const members = byRoom.get(roomId);
-      if (members) members.push(userId);
-      else byRoom.set(roomId, [userId]);
-    }
-    return byRoom;
+    if (roomIds.length === 0) return new Map();
+    return groupMemberships(await this.memberships.findAsync({ roomId: { $in: [...roomIds] } }), 'roomId');
   }
 
   appendMessage(message: NewMessage): Promise<{ message: Message; created: boolean }> {

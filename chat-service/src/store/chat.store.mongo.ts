@@ -24,6 +24,7 @@ import {
   type NewRoom,
   type PublicRoomQuery,
   type RoomDocument,
+  groupMemberships,
 } from './chat.store';
 import { MessageAppender } from './message-appender';
 
@@ -235,28 +236,24 @@ export class MongoChatStore implements ChatStore {
     return documents.map((document) => document.roomId);
   }
 
+  async roomCountOf(userId: string): Promise<number> {
+    return this.memberships.countDocuments({ userId });
+  }
+
   async roomIdsOfUsers(userIds: readonly string[]): Promise<Map<string, string[]>> {
-    const byUser = new Map<string, string[]>();
-    if (userIds.length === 0) return byUser;
-    const documents = await this.memberships
-      .find({ userId: { $in: userIds } }, { roomId: 1, userId: 1 })
-      .lean<Pick<MembershipDocument, 'roomId' | 'userId'>[]>();
-    for (const { roomId, userId } of documents) byUser.set(userId, [...(byUser.get(userId) ?? []), roomId]);
-    return byUser;
+    if (userIds.length === 0) return new Map();
+    const documents = await this.raw.memberships
+      .find({ userId: { $in: [...userIds] } }, { projection: { roomId: 1, userId: 1 } })
+      .toArray();
+    return groupMemberships(documents, 'userId');
   }
 
   async memberIdsOf(roomIds: readonly string[]): Promise<Map<string, string[]>> {
-    const byRoom = new Map<string, string[]>();
-    if (roomIds.length === 0) return byRoom;
+    if (roomIds.length === 0) return new Map();
     const documents = await this.raw.memberships
       .find({ roomId: { $in: [...roomIds] } }, { projection: { roomId: 1, userId: 1 } })
       .toArray();
-    for (const { roomId, userId } of documents) {
-      const members = byRoom.get(roomId);
-      if (members) members.push(userId);
-      else byRoom.set(roomId, [userId]);
-    }
-    return byRoom;
+    return groupMemberships(documents, 'roomId');
   }
 
   appendMessage(message: NewMessage): Promise<{ message: Message; created: boolean }> {

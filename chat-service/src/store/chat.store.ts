@@ -79,6 +79,8 @@ export interface ChatStore {
   isMember(roomId: string, userId: string): Promise<boolean>;
   /** The rooms `userId` belongs to. */
   roomIdsOf(userId: string): Promise<string[]>;
+  /** How many rooms `userId` belongs to (checked against the rooms-per-user cap). */
+  roomCountOf(userId: string): Promise<number>;
   /** The rooms of each of `userIds` (users without rooms are left out). */
   roomIdsOfUsers(userIds: readonly string[]): Promise<Map<string, string[]>>;
   /** The member ids of each of `roomIds` that has members. */
@@ -96,6 +98,21 @@ export interface ChatStore {
   /** Whether the database connection is up now, without a round trip (checked on every socket upgrade). */
   connected(): boolean;
   close(): Promise<void>;
+}
+
+/** Memberships grouped by `key` (room or user), each group's other side in store order. */
+export function groupMemberships(
+  memberships: Iterable<{ roomId: string; userId: string }>,
+  key: 'roomId' | 'userId',
+): Map<string, string[]> {
+  const groups = new Map<string, string[]>();
+  for (const membership of memberships) {
+    const other = key === 'roomId' ? membership.userId : membership.roomId;
+    const group = groups.get(membership[key]);
+    if (group) group.push(other);
+    else groups.set(membership[key], [other]);
+  }
+  return groups;
 }
 
 /** The key of a pair's direct room: the same for (a, b) and (b, a). */

@@ -93,7 +93,8 @@ export class ClientSocket {
   open(hello: ServerEventOf<'hello'>): void {
     const early = this.early ?? [];
     this.early = undefined;
-    this.send(hello);
+    if (this.closing) return;
+    this.queue.pushOwed(outgoing(hello));
     for (const item of early) this.queue.push(item);
   }
 

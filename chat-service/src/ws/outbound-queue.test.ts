@@ -169,6 +169,25 @@ describe('OutboundQueue', () => {
     await new Promise((resolve) => setTimeout(resolve, 60));
     expect(overflows).toHaveLength(1);
   });
+
+  it('takes an owed event larger than the bound (the hello) and judges the socket on what follows it', () => {
+    const { sink, queue, overflows } = setup({ maxBytes: 1000 });
+    queue.pushOwed(message(0, 5000));
+    queue.push(message(1));
+    expect(overflows).toEqual([]);
+    // The client does not read: all of it stays in the socket's buffer.
+    sink.bufferedAmount = 5100;
+    queue.flush();
+    // The hello is still owed, and the events after it fit the bound.
+    for (let n = 2; n <= 8; n++) queue.push(message(n, 100));
+    expect(overflows).toEqual([]);
+    // Once the client has read past the hello, the bound counts everything it holds again.
+    sink.bufferedAmount = 900;
+    queue.push(message(9, 100));
+    queue.push(message(10, 2000));
+    expect(overflows).toEqual(['outbound buffer over 2000 bytes']);
+    expect(sink.events().map((event) => event.n)).toEqual([0, 1]);
+  });
 });
 
 describe('FlushScheduler', () => {

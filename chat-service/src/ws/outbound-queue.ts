@@ -57,6 +57,8 @@ export interface OutboundQueueOptions {
 export class OutboundQueue {
   private items: Outgoing[] = [];
   private queuedBytes = 0;
+  /** What is left to write of the events the bound does not count ({@link pushOwed}). */
+  private owedBytes = 0;
   private overSince: number | undefined;
   private stallTimer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -74,9 +76,14 @@ export class OutboundQueue {
     this.now = options.now ?? Date.now;
   }
 
-  /** Queued plus buffered bytes. */
+  /**
+   * Queued plus buffered bytes, but for what is left of owed events. Those were queued first, so they are
+   * written first: once the socket holds less than was owed, only that much of them can be left.
+   */
   pressure(): number {
-    return this.queuedBytes + this.sink.bufferedAmount;
+    const held = this.queuedBytes + this.sink.bufferedAmount;
+    this.owedBytes = Math.min(this.owedBytes, held);
+    return held - this.owedBytes;
   }
 
   get isClosed(): boolean {
@@ -96,6 +103,19 @@ export class OutboundQueue {
         return this.overflow(`outbound buffer over ${2 * this.options.maxBytes} bytes`);
       if (after > this.options.maxBytes) this.markOver();
     }
+    this.items.push(item);
+    this.queuedBytes += item.bytes;
+    if (this.items.length === 1) this.options.requestFlush(this);
+  }
+
+  /**
+   * Queues an event the server owes the client whatever its size: the `hello`, pushed first, which for a
+   * user in many rooms may be larger than the bound. It is neither refused nor counted against the bound
+   * until it is written, so a slow reader is judged on what came after it (the contract's "Limits").
+   */
+  pushOwed(item: Outgoing): void {
+    if (this.closed) return;
+    this.owedBytes += item.bytes;
     this.items.push(item);
     this.queuedBytes += item.bytes;
     if (this.items.length === 1) this.options.requestFlush(this);

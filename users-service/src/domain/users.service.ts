@@ -11,11 +11,11 @@ import {
   type Role,
   type User,
   type UserPublic,
+  type WindowLimiter,
 } from '@chat/shared';
 import { emailTaken, usernameTaken, type UserChanges, type UserStore } from '../store/user.store';
 import type { PasswordHasher } from './password-hasher';
 import { PasswordAttemptLimiter } from './password-attempts';
-import type { SignupLimiter } from './signup-limiter';
 import type { UserEvents } from './user-events';
 import { CallerGoneError, type WorkLane } from './work-lane';
 
@@ -59,8 +59,8 @@ export interface UsersServiceDeps {
   store: UserStore;
   hasher: PasswordHasher;
   events: UserEvents;
-  /** Signups per client address per hour. */
-  signupLimiter: SignupLimiter;
+  /** Signups per client address per hour (issue 9, finding 5). */
+  signupLimiter: WindowLimiter;
   /** Where new password hashes (signups, password changes) wait their turn: bounded, never without end. */
   hashLane: WorkLane;
   now?: () => Date;
