@@ -1,4 +1,4 @@
-import { ChatClient, type SocketLike } from './chat-client';
+import { ChatClient, type ChatClientOptions, type SocketLike } from './chat-client';
 import {
   serverEventSchema,
   type Message,
@@ -53,7 +53,7 @@ function message(seq: number): Message {
   };
 }
 
-function setup(history: Message[] = []) {
+function setup(history: Message[] = [], options: Partial<ChatClientOptions> = {}) {
   const sockets: ScriptedSocket[] = [];
   const fetched: string[] = [];
   const client = new ChatClient({
@@ -73,6 +73,7 @@ function setup(history: Message[] = []) {
     minReconnectDelayMs: 1,
     maxReconnectDelayMs: 2,
     random: () => 1,
+    ...options,
   });
   const delivered: number[] = [];
   client.on('message', (item) => delivered.push(item.seq));
@@ -352,6 +353,82 @@ describe('ChatClient', () => {
     expect(closed).toEqual([{ code: 4001, reason: 'session ended', final: true }]);
     expect(sockets).toHaveLength(1);
     expect(client.connectionState).toBe('closed');
+  });
+});
+
+describe('ChatClient liveness', () => {
+  const quick = { pingIntervalMs: 20, pingTimeoutMs: 20, connectTimeoutMs: 40 };
+
+  it('pings an open socket and replaces one that answers nothing within the deadline', async () => {
+    const { client, sockets } = setup([], quick);
+    const closed: Array<{ code: number; reason: string; final: boolean }> = [];
+    client.on('closed', (event) => closed.push(event));
+    void client.connect();
+    await tick();
+    sockets[0]!.serverSends(hello);
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(sockets[0]!.sent).toContainEqual({ type: 'ping' });
+    expect(closed).toEqual([{ code: 1006, reason: 'no answer to ping', final: false }]);
+    expect(sockets[0]!.readyState).toBe(3);
+    expect(sockets.length).toBeGreaterThanOrEqual(2);
+    sockets[1]!.serverSends(hello);
+    expect(client.connectionState).toBe('open');
+    client.close();
+  });
+
+  it('keeps a socket that answers its pings', async () => {
+    const { client, sockets } = setup([], quick);
+    void client.connect();
+    await tick();
+    const socket = sockets[0]!;
+    socket.serverSends(hello);
+    const answer = setInterval(() => socket.serverSends({ type: 'pong' }), 5);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    clearInterval(answer);
+    expect(socket.sent.filter((frame) => frame.type === 'ping').length).toBeGreaterThanOrEqual(3);
+    expect(sockets).toHaveLength(1);
+    expect(client.connectionState).toBe('open');
+    client.close();
+  });
+
+  it('replaces a socket whose hello does not come in time', async () => {
+    const { client, sockets } = setup([], quick);
+    const connected = client.connect();
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(sockets[0]!.readyState).toBe(3);
+    expect(sockets.length).toBeGreaterThanOrEqual(2);
+    sockets.at(-1)!.serverSends(hello);
+    await expect(connected).resolves.toMatchObject({ sessionId: 's1' });
+    client.close();
+  });
+
+  it('drops the socket when the browser goes offline and reconnects at once when it is back online', async () => {
+    const network = new EventTarget();
+    const { client, sockets } = setup([], {
+      network,
+      minReconnectDelayMs: 60_000,
+      maxReconnectDelayMs: 60_000,
+    });
+    const states: string[] = [];
+    client.on('state', (state) => states.push(state));
+    void client.connect();
+    await tick();
+    sockets[0]!.serverSends(hello);
+    network.dispatchEvent(new Event('offline'));
+    expect(sockets[0]!.readyState).toBe(3);
+    expect(client.connectionState).toBe('reconnecting');
+    await tick();
+    // The backoff is a minute: only 'online' brings the next socket this soon.
+    expect(sockets).toHaveLength(1);
+    network.dispatchEvent(new Event('online'));
+    await tick();
+    expect(sockets).toHaveLength(2);
+    sockets[1]!.serverSends(hello);
+    expect(states).toEqual(['connecting', 'open', 'reconnecting', 'open']);
+    client.close();
+    network.dispatchEvent(new Event('online'));
+    await tick();
+    expect(sockets).toHaveLength(2);
   });
 });
 

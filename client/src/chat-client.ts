@@ -1,4 +1,5 @@
 import {
+  CloseCode,
   FINAL_CLOSE_CODES,
   type ClientFrameInput,
   type Message,
@@ -20,6 +21,12 @@ export interface SocketLike {
   onerror: ((event: unknown) => void) | null;
 }
 
+/** Where the client hears that the device lost or regained its network: a browser's `window`. */
+export interface NetworkEvents {
+  addEventListener(type: 'offline' | 'online', listener: () => void): void;
+  removeEventListener(type: 'offline' | 'online', listener: () => void): void;
+}
+
 export interface ChatClientOptions {
   /** The gateway, e.g. `http://localhost:8080`; the socket goes to the same host at `/ws`. */
   baseUrl: string;
@@ -32,6 +39,17 @@ export interface ChatClientOptions {
   maxReconnectDelayMs?: number;
   /** How long a join or leave waits for its reply. Sends wait for their ack across reconnects. */
   replyTimeoutMs?: number;
+  /** How often an open socket is pinged. */
+  pingIntervalMs?: number;
+  /** A socket that sends nothing for this long after a ping is taken for dead: it is dropped and replaced. */
+  pingTimeoutMs?: number;
+  /** A socket whose `hello` has not come this long after it was opened is dropped and replaced. */
+  connectTimeoutMs?: number;
+  /**
+   * `offline` drops the socket at once, `online` reconnects without waiting out the backoff. Defaults to the
+   * global object where it has events (a browser's `window`); `null` listens to nothing.
+   */
+  network?: NetworkEvents | null;
   /** For jitter; injectable so tests can pin it. */
   random?: () => number;
 }
@@ -96,6 +114,8 @@ interface RoomCursor {
 }
 
 const OPEN = 1;
+/** What a dropped socket reports, as a browser does for a connection that ended without a close frame. */
+const ABNORMAL_CLOSE = 1006;
 const SEEN_IDS_KEPT = 2_000;
 /** How long an acknowledged message that is not next in seq waits for its own `message` event. */
 const ACK_WAITS_FOR_BROADCAST_MS = 1_000;
@@ -114,17 +134,28 @@ function randomId(): string {
   return Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
 }
 
+function globalNetwork(): NetworkEvents | undefined {
+  const global = globalThis as Partial<NetworkEvents>;
+  return typeof global.addEventListener === 'function' ? (globalThis as unknown as NetworkEvents) : undefined;
+}
+
 /**
  * A client for the chat socket protocol. It reconnects with exponential backoff and full jitter, rejoins
  * every room it has seen with `since` the last message it delivered, retries unacknowledged sends with
  * the same `clientMsgId` (the server stores each once), drops duplicates by message id and `seq`, and
  * when it sees a jump in `seq` fetches the missing messages from history before delivering what follows.
+ * It pings the server and replaces a socket that stops answering (within `pingIntervalMs + pingTimeoutMs`),
+ * and follows the browser's `offline` and `online` events.
  */
 export class ChatClient extends Emitter<ClientEvents> {
   private socket: SocketLike | undefined;
   private state: ConnectionState = 'idle';
   private attempt = 0;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  private pingTimer: ReturnType<typeof setInterval> | undefined;
+  /** Running while the client waits for the socket to say something: a `hello`, or anything after a ping. */
+  private deadline: ReturnType<typeof setTimeout> | undefined;
+  private unwatchNetwork: (() => void) | undefined;
   private helloWaiters: Array<{
     resolve: (hello: ClientEvents['hello']) => void;
     reject: (error: Error) => void;
@@ -136,8 +167,8 @@ export class ChatClient extends Emitter<ClientEvents> {
   private readonly rooms = new Map<string, RoomCursor>();
   private readonly seenIds = new Set<string>();
   private readonly ackTimers = new Set<ReturnType<typeof setTimeout>>();
-  private readonly options: Required<Omit<ChatClientOptions, 'createSocket' | 'fetch'>> &
-    Pick<ChatClientOptions, 'createSocket' | 'fetch'>;
+  private readonly options: Required<Omit<ChatClientOptions, 'createSocket' | 'fetch' | 'network'>> &
+    Pick<ChatClientOptions, 'createSocket' | 'fetch' | 'network'>;
 
   constructor(options: ChatClientOptions) {
     super();
@@ -145,6 +176,9 @@ export class ChatClient extends Emitter<ClientEvents> {
       minReconnectDelayMs: 250,
       maxReconnectDelayMs: 10_000,
       replyTimeoutMs: 10_000,
+      pingIntervalMs: 5_000,
+      pingTimeoutMs: 4_000,
+      connectTimeoutMs: 10_000,
       random: Math.random,
       ...options,
     };
@@ -161,6 +195,7 @@ export class ChatClient extends Emitter<ClientEvents> {
     );
     if (this.state === 'idle' || this.state === 'closed') {
       this.attempt = 0;
+      this.unwatchNetwork ??= this.watchNetwork();
       void this.open('connecting');
     }
     return hello;
@@ -264,7 +299,10 @@ export class ChatClient extends Emitter<ClientEvents> {
   close(): void {
     this.setState('closed');
     clearTimeout(this.reconnectTimer);
-    this.socket?.close(1000, 'client closed');
+    this.stopLiveness();
+    this.unwatchNetwork?.();
+    this.unwatchNetwork = undefined;
+    this.socket?.close(CloseCode.NORMAL, 'client closed');
     this.socket = undefined;
     const closed = new ChatError('CLOSED', 'The client was closed.');
     for (const entry of this.outbox.values()) {
@@ -295,8 +333,12 @@ export class ChatClient extends Emitter<ClientEvents> {
       this.options.createSocket ?? ((target: string) => new WebSocket(target) as unknown as SocketLike);
     const socket = create(url);
     this.socket = socket;
+    this.expectWithin(this.options.connectTimeoutMs, 'no hello in time');
     socket.onmessage = (event) => {
-      if (this.socket === socket) this.onFrame(event.data);
+      if (this.socket !== socket) return;
+      // Anything from the server shows the connection works.
+      this.clearDeadline();
+      this.onFrame(event.data);
     };
     socket.onclose = (event) => {
       if (this.socket === socket) this.onClose(event.code, event.reason);
@@ -389,6 +431,8 @@ export class ChatClient extends Emitter<ClientEvents> {
   private onHello(hello: ClientEvents['hello']): void {
     this.attempt = 0;
     this.setState('open');
+    clearInterval(this.pingTimer);
+    this.pingTimer = setInterval(() => this.probe(), this.options.pingIntervalMs);
     for (const room of hello.rooms) this.cursor(room.id);
     this.emit('hello', hello);
     const waiters = this.helloWaiters;
@@ -424,6 +468,7 @@ export class ChatClient extends Emitter<ClientEvents> {
 
   private onClose(code: number, reason: string): void {
     this.socket = undefined;
+    this.stopLiveness();
     const final = FINAL_CLOSE_CODES.has(code) || this.state === 'closed';
     this.failPending(new ChatError('DISCONNECTED', `The socket closed (${code}).`));
     this.emit('closed', { code, reason, final });
@@ -445,9 +490,70 @@ export class ChatClient extends Emitter<ClientEvents> {
     this.attempt += 1;
     clearTimeout(this.reconnectTimer);
     this.reconnectTimer = setTimeout(
-      () => void this.open('reconnecting'),
+      () => {
+        this.reconnectTimer = undefined;
+        void this.open('reconnecting');
+      },
       Math.round(ceiling * this.options.random()),
     );
+  }
+
+  /** Pings the open socket; if nothing at all comes back within `pingTimeoutMs`, the socket is dropped. */
+  private probe(): void {
+    if (!this.isOpen() || this.deadline) return;
+    this.write({ type: 'ping' });
+    this.expectWithin(this.options.pingTimeoutMs, 'no answer to ping');
+  }
+
+  private expectWithin(ms: number, reason: string): void {
+    this.clearDeadline();
+    this.deadline = setTimeout(() => {
+      this.deadline = undefined;
+      this.abandon(reason);
+    }, ms);
+  }
+
+  private clearDeadline(): void {
+    clearTimeout(this.deadline);
+    this.deadline = undefined;
+  }
+
+  private stopLiveness(): void {
+    clearInterval(this.pingTimer);
+    this.pingTimer = undefined;
+    this.clearDeadline();
+  }
+
+  /**
+   * Gives up on a socket that went silent or a network the browser says is gone. A dead connection may take
+   * minutes to report its close, so the client does not wait for it: it lets the socket go and reconnects.
+   */
+  private abandon(reason: string): void {
+    const socket = this.socket;
+    if (!socket) return;
+    this.socket = undefined;
+    socket.close(CloseCode.NORMAL, reason);
+    this.onClose(ABNORMAL_CLOSE, reason);
+  }
+
+  /** Follows the device's network: gone, the socket is dropped at once; back, the client reconnects at once. */
+  private watchNetwork(): (() => void) | undefined {
+    const network = this.options.network === undefined ? globalNetwork() : this.options.network;
+    if (!network) return undefined;
+    const offline = () => this.abandon('the network went offline');
+    const online = () => {
+      if (this.reconnectTimer === undefined) return this.probe();
+      clearTimeout(this.reconnectTimer);
+      this.reconnectTimer = undefined;
+      this.attempt = 0;
+      void this.open('reconnecting');
+    };
+    network.addEventListener('offline', offline);
+    network.addEventListener('online', online);
+    return () => {
+      network.removeEventListener('offline', offline);
+      network.removeEventListener('online', online);
+    };
   }
 
   /** Writes the first unacknowledged send of a room, unless it is already in flight or waiting to retry. */

@@ -5,6 +5,7 @@ export {
   type ChatClientOptions,
   type ClientEvents,
   type ConnectionState,
+  type NetworkEvents,
   type SocketLike,
 } from './chat-client';
 export { Emitter } from './emitter';
