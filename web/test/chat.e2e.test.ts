@@ -16,6 +16,13 @@ function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
+/** One socket of a page, relayed by the test; `dead` once its path went silent. */
+interface Link {
+  page: WebSocketRoute;
+  server: WebSocketRoute;
+  dead: boolean;
+}
+
 /** One person at one browser window; their socket runs through a route the test can cut. */
 interface Person {
   username: string;
@@ -28,7 +35,9 @@ interface Person {
   errors: string[];
   /** While true, every socket the page opens is closed at once: the network is "down". */
   offline: boolean;
-  links: Array<{ page: WebSocketRoute; server: WebSocketRoute }>;
+  /** While true, the path is dead: frames on every link vanish both ways and nothing is closed. */
+  silent: boolean;
+  links: Link[];
   refreshes: number;
   loggedInAt: number;
 }
@@ -53,6 +62,7 @@ describeWithChromium('the browser client, on the whole system in one process', (
       dialogs: [],
       errors: [],
       offline: false,
+      silent: false,
       links: [],
       refreshes: 0,
       loggedInAt: 0,
@@ -70,7 +80,14 @@ describeWithChromium('the browser client, on the whole system in one process', (
         void socket.close({ code: 1011, reason: 'network down (test)' });
         return;
       }
-      person.links.push({ page: socket, server: socket.connectToServer() });
+      const link: Link = { page: socket, server: socket.connectToServer(), dead: person.silent };
+      socket.onMessage((frame) => {
+        if (!link.dead) link.server.send(frame);
+      });
+      link.server.onMessage((frame) => {
+        if (!link.dead) link.page.send(frame);
+      });
+      person.links.push(link);
     });
     await page.goto('/');
     return person;
@@ -82,6 +99,22 @@ describeWithChromium('the browser client, on the whole system in one process', (
     for (const link of person.links.splice(0)) {
       await link.server.close();
       await link.page.close({ code: 1011, reason: 'network down (test)' });
+    }
+  }
+
+  /** The person's network path dies without a word: nothing arrives either way, and nothing is closed. */
+  function goSilent(person: Person): void {
+    person.silent = true;
+    for (const link of person.links) link.dead = true;
+  }
+
+  /** The path is back: the dead links are reset (as the peer's stack would on its return), new ones work. */
+  async function restorePath(person: Person): Promise<void> {
+    person.silent = false;
+    for (const link of person.links.filter((item) => item.dead)) {
+      person.links.splice(person.links.indexOf(link), 1);
+      await link.server.close();
+      await link.page.close({ code: 1011, reason: 'network back (test)' });
     }
   }
 
@@ -280,6 +313,42 @@ describeWithChromium('the browser client, on the whole system in one process', (
       await ann.page.getByText('sending…').waitFor({ state: 'hidden' });
       expect(await message(ann, 'written while offline').count()).toBe(1);
       expect(await message(bob, 'written while offline').count()).toBe(1);
+    },
+    STEP_TIMEOUT_MS,
+  );
+
+  it(
+    'notices a connection gone silent within 10 s, says it is reconnecting, and catches up after',
+    async () => {
+      goSilent(ann);
+      const cutAt = Date.now();
+      await send(bob, 'sent into the silence');
+      await message(bob, 'sent into the silence').locator('time').waitFor();
+      const banner = ann.page.getByText('Reconnecting…');
+      await banner.waitFor({ timeout: 11_000 });
+      expect(Date.now() - cutAt).toBeLessThanOrEqual(10_000);
+      await restorePath(ann);
+      await banner.waitFor({ state: 'hidden', timeout: 15_000 });
+      await message(ann, 'sent into the silence').waitFor();
+    },
+    STEP_TIMEOUT_MS,
+  );
+
+  it(
+    'follows the browser offline: reconnecting at once, and what was typed meanwhile goes when it is back',
+    async () => {
+      await ann.context.setOffline(true);
+      const offAt = Date.now();
+      const banner = ann.page.getByText('Reconnecting…');
+      await banner.waitFor();
+      expect(Date.now() - offAt).toBeLessThan(2_000);
+      await screenshot(ann.page, 'offline-desktop');
+      await send(ann, 'typed while offline');
+      await message(ann, 'typed while offline').getByText('sending…').waitFor();
+      await ann.context.setOffline(false);
+      await banner.waitFor({ state: 'hidden' });
+      await message(bob, 'typed while offline').waitFor();
+      await ann.page.getByText('sending…').waitFor({ state: 'hidden' });
     },
     STEP_TIMEOUT_MS,
   );
