@@ -39,7 +39,7 @@ export async function pool<T, R>(items: T[], concurrency: number, task: (item: T
  * Our REST API through the gateway, as a browser would call it; 429, 5xx and network errors are retried
  * with backoff (counted in `retried`), anything else fails the set-up.
  */
-class Api {
+export class Api {
   readonly retried: Record<string, number> = {};
 
   constructor(private readonly base: string) {}
