@@ -47,9 +47,12 @@ function message(seq: number): Message {
     id: `m${seq}`,
     roomId: 'r1',
     seq,
+    rev: seq,
     sender: { id: 'u2', username: 'bob' },
     text: `#${seq}`,
     createdAt: user.createdAt,
+    reactions: [],
+    mentions: [],
   };
 }
 
@@ -206,6 +209,9 @@ describe('ChatClient', () => {
       roomId: 'r1',
       missed: [message(4), message(5)],
       hasMore: false,
+      rev: 5,
+      changed: [],
+      changedHasMore: false,
     });
     sockets[0]!.serverSends({ type: 'message', message: message(5) });
     await tick();
@@ -324,6 +330,18 @@ describe('ChatClient', () => {
     client.close();
   });
 
+  it('sends under the clientMsgId it is given, as for a message kept across a reload', async () => {
+    const { client, sockets } = setup();
+    void client.connect();
+    await tick();
+    sockets[0]!.serverSends(hello);
+    void client.send('r1', 'kept', 'kept-id-1').catch(() => undefined);
+    expect(sockets[0]!.sent).toContainEqual(
+      expect.objectContaining({ type: 'send', text: 'kept', clientMsgId: 'kept-id-1' }),
+    );
+    client.close();
+  });
+
   it('fails a send the server refuses for another reason', async () => {
     const { client, sockets } = setup();
     void client.connect();
@@ -432,16 +450,105 @@ describe('ChatClient liveness', () => {
   });
 });
 
+describe('message changes and read state (issue 11)', () => {
+  it('gives each rev of a message once, drops an older one, and rejoins asking for changes since the rev it saw', async () => {
+    const { client, sockets } = setup();
+    const updates: Array<[string, number]> = [];
+    client.on('message.updated', (updated) => updates.push([updated.text, updated.rev]));
+    void client.connect();
+    await tick();
+    sockets[0]!.serverSends(hello);
+    sockets[0]!.serverSends({ type: 'message', message: message(4) });
+    const edited = { ...message(4), text: 'edited', rev: 9, editedAt: user.createdAt };
+    sockets[0]!.serverSends({ type: 'message.updated', message: edited });
+    sockets[0]!.serverSends({ type: 'message.updated', message: edited });
+    sockets[0]!.serverSends({ type: 'message.updated', message: { ...edited, text: 'stale', rev: 7 } });
+    expect(updates).toEqual([['edited', 9]]);
+    sockets[0]!.close(1012, 'restarting');
+    await tick();
+    sockets[1]!.serverSends(hello);
+    const join = sockets[1]!.sent.find((frame) => frame.type === 'join')!;
+    expect(join).toMatchObject({ roomId: 'r1', since: 'm4', sinceRev: 9 });
+    const deleted = { ...message(4), text: '', rev: 12, deletedAt: user.createdAt };
+    sockets[1]!.serverSends({
+      type: 'joined',
+      ref: String(join.ref),
+      roomId: 'r1',
+      missed: [],
+      hasMore: false,
+      rev: 12,
+      changed: [deleted, edited],
+      changedHasMore: false,
+    });
+    await tick();
+    expect(updates).toEqual([
+      ['edited', 9],
+      ['', 12],
+    ]);
+    client.close();
+  });
+
+  it('sends edits, deletions and reactions as requests answered by ack, and the read position at most twice a second', async () => {
+    jest.useFakeTimers({ doNotFake: ['setImmediate', 'queueMicrotask'] });
+    try {
+      const { client, sockets } = setup();
+      const reads: number[] = [];
+      client.on('read', ({ seq }) => reads.push(seq));
+      void client.connect();
+      await Promise.resolve();
+      sockets[0]!.serverSends(hello);
+      const reacted = client.react('r1', 'm1', '👍', true);
+      const frame = sockets[0]!.sent.at(-1)!;
+      expect(frame).toMatchObject({ type: 'react', roomId: 'r1', messageId: 'm1', emoji: '👍', on: true });
+      const withReaction = { ...message(1), rev: 2, reactions: [{ emoji: '👍', count: 1, userIds: ['u1'] }] };
+      sockets[0]!.serverSends({ type: 'ack', ref: String(frame.ref), message: withReaction });
+      await expect(reacted).resolves.toEqual(withReaction);
+      client.markRead('r1', 3);
+      client.markRead('r1', 5);
+      client.markRead('r1', 4);
+      expect(sockets[0]!.sent.filter((sent) => sent.type === 'read')).toEqual([]);
+      jest.advanceTimersByTime(500);
+      const read = sockets[0]!.sent.filter((sent) => sent.type === 'read');
+      expect(read).toEqual([expect.objectContaining({ roomId: 'r1', seq: 5 })]);
+      sockets[0]!.serverSends({
+        type: 'read',
+        ref: String(read[0]!.ref),
+        roomId: 'r1',
+        userId: 'u1',
+        seq: 5,
+      });
+      expect(reads).toEqual([5]);
+      client.close();
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+});
+
 /** One sample of every event the server may send: a type the protocol lacks, or one left out here, fails to compile. */
 const samples: { [K in ServerEventType]: ServerEventOf<K> } = {
   hello,
-  joined: { type: 'joined', ref: 'j', roomId: 'r1', missed: [message(1)], hasMore: false },
+  joined: {
+    type: 'joined',
+    ref: 'j',
+    roomId: 'r1',
+    missed: [message(1)],
+    hasMore: false,
+    rev: 1,
+    changed: [],
+    changedHasMore: false,
+  },
   left: { type: 'left', ref: 'l', roomId: 'r1' },
   ack: { type: 'ack', ref: 'a', message: message(2) },
   pong: { type: 'pong', ref: 'p' },
   refreshed: { type: 'refreshed', ref: 'f', expiresAt: user.createdAt },
   error: { type: 'error', ref: 'e', code: 'FORBIDDEN', message: 'no' },
   message: { type: 'message', message: message(1) },
+  'message.updated': {
+    type: 'message.updated',
+    message: { ...message(1), rev: 3, editedAt: user.createdAt },
+  },
+  read: { type: 'read', roomId: 'r1', userId: 'u1', seq: 1 },
   typing: { type: 'typing', roomId: 'r1', user, active: true },
   'member.joined': { type: 'member.joined', roomId: 'r1', user },
   'member.left': { type: 'member.left', roomId: 'r1', user },

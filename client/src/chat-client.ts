@@ -60,6 +60,13 @@ export interface ClientEvents {
   hello: ServerEventOf<'hello'>;
   /** Each room message exactly once, in `seq` order per room, whether it came live, on rejoin or from history. */
   message: Message;
+  /**
+   * A message's new state after an edit, a deletion or a reaction, live or caught up on rejoin: replace the
+   * message with this id. Each `rev` of a message comes once, and never one older than a `rev` already given.
+   */
+  'message.updated': Message;
+  /** A read position moved: yours (from any of your devices) or, in a direct room, the other member's. */
+  read: { roomId: string; userId: string; seq: number };
   presence: { user: UserPublic; status: 'online' | 'offline' };
   typing: { roomId: string; user: UserPublic; active: boolean };
   'member.joined': { roomId: string; user: UserPublic };
@@ -108,6 +115,16 @@ interface OutboxEntry {
 interface RoomCursor {
   lastSeq?: number;
   lastId?: string;
+  /**
+   * The room's revision when it was last joined: a rejoin asks for changes after it. Live updates do not
+   * move it, since they may arrive out of revision order across instances; a change seen twice is dropped.
+   */
+  rev?: number;
+  /** The highest `rev` of the room's messages given so far: the rejoin's `sinceRev` before any join. */
+  seenRev?: number;
+  /** A `read` waiting to be sent, and the highest seq it will carry. */
+  readTimer?: ReturnType<typeof setTimeout>;
+  readSeq?: number;
   /** Messages that arrived past a gap, waiting for the history that fills it. */
   early: Message[];
   repairing: boolean;
@@ -117,6 +134,10 @@ const OPEN = 1;
 /** What a dropped socket reports, as a browser does for a connection that ended without a close frame. */
 const ABNORMAL_CLOSE = 1006;
 const SEEN_IDS_KEPT = 2_000;
+/** Messages whose latest `rev` is remembered, to give each update once. */
+const REVS_KEPT = 5_000;
+/** A room's read position is sent at most this often. */
+const READ_DEBOUNCE_MS = 500;
 /** How long an acknowledged message that is not next in seq waits for its own `message` event. */
 const ACK_WAITS_FOR_BROADCAST_MS = 1_000;
 
@@ -127,8 +148,11 @@ function isEvent(value: unknown): value is ServerEvent {
   );
 }
 
-/** `randomUUID` exists only in secure contexts; a page served over plain http from a LAN address lacks it. */
-function randomId(): string {
+/**
+ * A fresh id for a message, or a request's `ref`. `randomUUID` exists only in secure contexts; a page served
+ * over plain http from a LAN address lacks it.
+ */
+export function newClientMsgId(): string {
   if (typeof globalThis.crypto.randomUUID === 'function') return globalThis.crypto.randomUUID();
   const bytes = globalThis.crypto.getRandomValues(new Uint8Array(16));
   return Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
@@ -165,6 +189,8 @@ export class ChatClient extends Emitter<ClientEvents> {
   /** Each room's unacknowledged sends in the order they were made; only the first is ever in flight. */
   private readonly lines = new Map<string, OutboxEntry[]>();
   private readonly rooms = new Map<string, RoomCursor>();
+  /** The latest `rev` given of recent messages. */
+  private readonly revs = new Map<string, number>();
   private readonly seenIds = new Set<string>();
   private readonly ackTimers = new Set<ReturnType<typeof setTimeout>>();
   private readonly options: Required<Omit<ChatClientOptions, 'createSocket' | 'fetch' | 'network'>> &
@@ -206,11 +232,19 @@ export class ChatClient extends Emitter<ClientEvents> {
    * messages are stored in the order `send` was called: each goes once the one before it is acknowledged,
    * a send refused for the rate limit holds back the ones behind it until it goes through, and nothing is
    * given up across reconnects. The promise rejects only when the server refuses the message itself
-   * (FORBIDDEN, VALIDATION_FAILED, ...) or the client is closed.
+   * (FORBIDDEN, VALIDATION_FAILED, ...) or the client is closed. A message sent again under the
+   * `clientMsgId` it had (one kept across a reload, say) is stored once: the server answers with the first.
+   * `replyTo` is the id of a message of the room this one answers.
    */
-  send(roomId: string, text: string): Promise<Message> {
-    const clientMsgId = randomId();
-    const frame: SendFrame = { type: 'send', roomId, text, clientMsgId, ref: clientMsgId };
+  send(roomId: string, text: string, clientMsgId = newClientMsgId(), replyTo?: string): Promise<Message> {
+    const frame: SendFrame = {
+      type: 'send',
+      roomId,
+      text,
+      clientMsgId,
+      ref: clientMsgId,
+      ...(replyTo === undefined ? {} : { replyTo }),
+    };
     return new Promise<Message>((resolve, reject) => {
       const entry: OutboxEntry = { frame, resolve, reject, limited: 0, sent: false };
       this.outbox.set(clientMsgId, entry);
@@ -224,19 +258,58 @@ export class ChatClient extends Emitter<ClientEvents> {
   /** Joins a public room, or confirms membership of any room; missed messages arrive as `message` events. */
   async join(roomId: string): Promise<{ hasMore: boolean }> {
     const cursor = this.cursor(roomId);
+    const sinceRev = cursor.rev ?? cursor.seenRev;
     const reply = await this.request({
       type: 'join',
       roomId,
       ...(cursor.lastId ? { since: cursor.lastId } : {}),
+      ...(cursor.lastId && sinceRev !== undefined ? { sinceRev } : {}),
     });
     if (reply.type !== 'joined')
       throw new ChatError('UNEXPECTED_REPLY', `Expected joined, got ${reply.type}.`);
+    cursor.rev = reply.rev;
     for (const message of reply.missed) this.ingest(message);
-    return { hasMore: reply.hasMore };
+    for (const message of reply.changed) this.update(message);
+    return { hasMore: reply.hasMore || reply.changedHasMore };
+  }
+
+  /** Changes the text of your message; resolves with its new state (also given as `message.updated`). */
+  edit(roomId: string, messageId: string, text: string): Promise<Message> {
+    return this.change({ type: 'edit', roomId, messageId, text });
+  }
+
+  /** Deletes a message (yours, or any as an admin): it stays as a tombstone with empty text. */
+  deleteMessage(roomId: string, messageId: string): Promise<Message> {
+    return this.change({ type: 'delete', roomId, messageId });
+  }
+
+  /** Adds (`on`) or removes your reaction with `emoji`. */
+  react(roomId: string, messageId: string, emoji: string, on: boolean): Promise<Message> {
+    return this.change({ type: 'react', roomId, messageId, emoji, on });
+  }
+
+  /**
+   * Tells the server you have read the room up to `seq` (never moving back): sent once the calls of the
+   * next half second are gathered; your other devices and unread counts follow.
+   */
+  markRead(roomId: string, seq: number): void {
+    const cursor = this.cursor(roomId);
+    if (cursor.readSeq !== undefined && seq <= cursor.readSeq) return;
+    cursor.readSeq = seq;
+    if (cursor.readTimer) return;
+    cursor.readTimer = setTimeout(() => {
+      cursor.readTimer = undefined;
+      const target = cursor.readSeq;
+      if (target === undefined || !this.isOpen()) return;
+      this.request({ type: 'read', roomId, seq: target }).catch((error: unknown) =>
+        this.emit('error', { code: 'READ_FAILED', message: String(error) }),
+      );
+    }, READ_DEBOUNCE_MS);
   }
 
   async leave(roomId: string): Promise<void> {
     await this.request({ type: 'leave', roomId });
+    clearTimeout(this.rooms.get(roomId)?.readTimer);
     this.rooms.delete(roomId);
   }
 
@@ -369,7 +442,22 @@ export class ChatClient extends Emitter<ClientEvents> {
         return this.onHello(event);
       case 'message':
         return this.ingest(event.message);
+      case 'message.updated':
+        return this.update(event.message);
+      case 'read': {
+        const waiting = event.ref ? this.pending.get(event.ref) : undefined;
+        if (waiting && event.ref) {
+          this.settle(event.ref);
+          waiting.resolve(event);
+        }
+        return this.emit('read', { roomId: event.roomId, userId: event.userId, seq: event.seq });
+      }
       case 'ack': {
+        const request = event.ref ? this.pending.get(event.ref) : undefined;
+        if (request && event.ref) {
+          this.settle(event.ref);
+          return request.resolve(event);
+        }
         this.ingestAck(event.message);
         const clientMsgId = event.message.clientMsgId ?? event.ref;
         const entry = clientMsgId ? this.outbox.get(clientMsgId) : undefined;
@@ -616,6 +704,30 @@ export class ChatClient extends Emitter<ClientEvents> {
     this.ackTimers.add(timer);
   }
 
+  /** Gives a message's new state once per `rev`, and never one older than a `rev` already given. */
+  private update(message: Message): void {
+    const known = this.revs.get(message.id);
+    if (known !== undefined && message.rev <= known) return;
+    this.revs.delete(message.id);
+    this.revs.set(message.id, message.rev);
+    if (this.revs.size > REVS_KEPT) this.revs.delete(this.revs.keys().next().value as string);
+    this.noteRev(this.cursor(message.roomId), message.rev);
+    this.emit('message.updated', message);
+  }
+
+  private noteRev(cursor: RoomCursor, rev: number): void {
+    if (cursor.seenRev === undefined || rev > cursor.seenRev) cursor.seenRev = rev;
+  }
+
+  private async change(
+    frame: Extract<ClientFrameInput, { type: 'edit' | 'delete' | 'react' }>,
+  ): Promise<Message> {
+    const reply = await this.request(frame);
+    if (reply.type !== 'ack') throw new ChatError('UNEXPECTED_REPLY', `Expected ack, got ${reply.type}.`);
+    this.update(reply.message);
+    return reply.message;
+  }
+
   /** Delivers room messages once each and in order; a jump in `seq` holds later ones until history fills it. */
   private ingest(message: Message): void {
     if (this.seenIds.has(message.id)) return;
@@ -632,6 +744,7 @@ export class ChatClient extends Emitter<ClientEvents> {
   private deliver(cursor: RoomCursor, message: Message): void {
     cursor.lastSeq = message.seq;
     cursor.lastId = message.id;
+    this.noteRev(cursor, message.rev);
     this.seenIds.add(message.id);
     if (this.seenIds.size > SEEN_IDS_KEPT) this.seenIds.delete(this.seenIds.values().next().value as string);
     this.emit('message', message);
@@ -673,7 +786,7 @@ export class ChatClient extends Emitter<ClientEvents> {
 
   private request(frame: Exclude<ClientFrameInput, { type: 'send' }>): Promise<ServerEvent> {
     if (!this.isOpen()) return Promise.reject(new ChatError('DISCONNECTED', 'The socket is not open.'));
-    const ref = randomId();
+    const ref = newClientMsgId();
     return new Promise<ServerEvent>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(ref);

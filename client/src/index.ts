@@ -2,6 +2,7 @@
 export {
   ChatClient,
   ChatError,
+  newClientMsgId,
   type ChatClientOptions,
   type ClientEvents,
   type ConnectionState,

@@ -4,12 +4,16 @@ import type { FieldIssue, Room, User, UserPublic } from '@chat/protocol';
 
 export type { User };
 
-export interface LoginResult {
+/** `POST /api/auth/refresh`: a new token pair (the contract promises no user with it). */
+export interface TokenPair {
   accessToken: string;
   refreshToken: string;
   tokenType: 'Bearer';
   /** Seconds. */
   expiresIn: number;
+}
+
+export interface LoginResult extends TokenPair {
   user: User;
 }
 
@@ -80,7 +84,7 @@ export const login = (username: string, password: string) =>
   request<LoginResult>('/api/auth/login', { method: 'POST', body: { username, password } });
 
 export const refreshTokens = (refreshToken: string) =>
-  request<LoginResult>('/api/auth/refresh', { method: 'POST', body: { refreshToken } });
+  request<TokenPair>('/api/auth/refresh', { method: 'POST', body: { refreshToken } });
 
 export const logout = (token: string) => request<void>('/api/auth/logout', { method: 'POST', token });
 

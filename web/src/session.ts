@@ -1,4 +1,12 @@
-import { ApiError, refreshTokens, request, type LoginResult, type RequestOptions, type User } from './api';
+import {
+  ApiError,
+  refreshTokens,
+  request,
+  type LoginResult,
+  type RequestOptions,
+  type TokenPair,
+  type User,
+} from './api';
 
 /** Why a session ended; the login page says it in words. */
 export type EndReason = 'expired' | 'logged-out' | 'forbidden';
@@ -24,13 +32,13 @@ const FRESH_MS = 10_000;
 const RETRY_MIN_MS = 2_000;
 const RETRY_MAX_MS = 30_000;
 
-function toStored(result: LoginResult): StoredSession {
+function toStored(result: TokenPair, user: User): StoredSession {
   return {
     accessToken: result.accessToken,
     refreshToken: result.refreshToken,
     expiresAt: Date.now() + result.expiresIn * 1000,
     receivedAt: Date.now(),
-    user: result.user,
+    user,
   };
 }
 
@@ -54,7 +62,7 @@ export class Session {
 
   /** The session a login answer starts. */
   static start(result: LoginResult): Session {
-    return new Session(toStored(result));
+    return new Session(toStored(result, result.user));
   }
 
   /** The session this tab had before a reload, if any. */
@@ -63,7 +71,12 @@ export class Session {
       const raw = sessionStorage.getItem(STORAGE_KEY);
       if (!raw) return undefined;
       const data = JSON.parse(raw) as StoredSession;
-      if (typeof data.accessToken !== 'string' || typeof data.refreshToken !== 'string') return undefined;
+      if (
+        typeof data.accessToken !== 'string' ||
+        typeof data.refreshToken !== 'string' ||
+        typeof data.user?.id !== 'string'
+      )
+        return undefined;
       return new Session(data);
     } catch {
       sessionStorage.removeItem(STORAGE_KEY);
@@ -136,7 +149,7 @@ export class Session {
   private async doRefresh(): Promise<void> {
     if (this.ended) throw new ApiError(401, 'UNAUTHENTICATED', 'The session has ended.');
     try {
-      this.data = toStored(await refreshTokens(this.data.refreshToken));
+      this.data = toStored(await refreshTokens(this.data.refreshToken), this.data.user);
     } catch (error) {
       // 401: the refresh token expired, was revoked or was already used; nothing but a new login helps.
       if (error instanceof ApiError && error.status === 401) this.end('expired');

@@ -37,6 +37,10 @@ interface Person {
   offline: boolean;
   /** While true, the path is dead: frames on every link vanish both ways and nothing is closed. */
   silent: boolean;
+  /** While true, what the server sends this page is lost on the way; what the page sends still arrives. */
+  deaf: boolean;
+  /** While true, the test answers each message this page sends with a refusal, as a server would. */
+  refuseSends: boolean;
   links: Link[];
   refreshes: number;
   loggedInAt: number;
@@ -63,6 +67,8 @@ describeWithChromium('the browser client, on the whole system in one process', (
       errors: [],
       offline: false,
       silent: false,
+      deaf: false,
+      refuseSends: false,
       links: [],
       refreshes: 0,
       loggedInAt: 0,
@@ -82,10 +88,21 @@ describeWithChromium('the browser client, on the whole system in one process', (
       }
       const link: Link = { page: socket, server: socket.connectToServer(), dead: person.silent };
       socket.onMessage((frame) => {
-        if (!link.dead) link.server.send(frame);
+        if (link.dead) return;
+        const sent = JSON.parse(String(frame)) as { type: string; ref?: string };
+        if (person.refuseSends && sent.type === 'send') {
+          const refusal = {
+            type: 'error',
+            ref: sent.ref,
+            code: 'FORBIDDEN',
+            message: 'Refused by the test.',
+          };
+          return link.page.send(JSON.stringify(refusal));
+        }
+        link.server.send(frame);
       });
       link.server.onMessage((frame) => {
-        if (!link.dead) link.page.send(frame);
+        if (!link.dead && !person.deaf) link.page.send(frame);
       });
       person.links.push(link);
     });
@@ -349,6 +366,57 @@ describeWithChromium('the browser client, on the whole system in one process', (
       await banner.waitFor({ state: 'hidden' });
       await message(bob, 'typed while offline').waitFor();
       await ann.page.getByText('sending…').waitFor({ state: 'hidden' });
+    },
+    STEP_TIMEOUT_MS,
+  );
+
+  it(
+    'keeps an unsent message across a reload and sends it again under the same id: stored once',
+    async () => {
+      // Never reached the server: only the copy kept in the tab can bring it there.
+      goSilent(ann);
+      await send(ann, 'typed into a dead connection');
+      await ann.page.reload();
+      await openRoom(ann, 'project-x');
+      await message(ann, 'typed into a dead connection').getByText('sending…').waitFor();
+      await restorePath(ann);
+      await message(bob, 'typed into a dead connection').waitFor();
+      await message(ann, 'typed into a dead connection').locator('time').waitFor();
+
+      // Reached the server, but its ack never came back: the copy goes again under the same clientMsgId.
+      ann.deaf = true;
+      await send(ann, 'written just before a reload');
+      await message(bob, 'written just before a reload').waitFor();
+      await message(ann, 'written just before a reload').getByText('sending…').waitFor();
+      ann.deaf = false;
+      await ann.page.reload();
+      await openRoom(ann, 'project-x');
+      await message(ann, 'written just before a reload').locator('time').waitFor();
+      await ann.page.getByText('sending…').waitFor({ state: 'hidden' });
+      await send(ann, 'after the reload');
+      await message(bob, 'after the reload').waitFor();
+      expect(await message(bob, 'written just before a reload').count()).toBe(1);
+      expect(await message(ann, 'written just before a reload').count()).toBe(1);
+    },
+    STEP_TIMEOUT_MS,
+  );
+
+  it(
+    'shows a refused message as not sent, with Retry, also after a reload',
+    async () => {
+      ann.refuseSends = true;
+      await send(ann, 'refused at first');
+      const unsent = message(ann, 'refused at first');
+      await unsent.getByText('Not sent: Refused by the test.').waitFor();
+      await ann.page.reload();
+      await openRoom(ann, 'project-x');
+      await unsent.getByText('Not sent: Refused by the test.').waitFor();
+      await screenshot(ann.page, 'not-sent-desktop');
+      ann.refuseSends = false;
+      await unsent.getByRole('button', { name: 'Retry' }).click();
+      await message(bob, 'refused at first').waitFor();
+      await unsent.locator('time').waitFor();
+      expect(await ann.page.getByText(/^Not sent/).count()).toBe(0);
     },
     STEP_TIMEOUT_MS,
   );

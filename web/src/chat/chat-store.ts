@@ -1,11 +1,15 @@
-import { ChatClient, type ConnectionState } from '@chat/client';
+import { ChatClient, newClientMsgId, type ConnectionState } from '@chat/client';
 import { CloseCode, type Message, type Room, type UserPublic } from '@chat/protocol';
 import { ApiError, authedApi, logout, type AuthedApi } from '../api';
 import type { Session } from '../session';
+import { loadMemberships, loadOutbox, saveMemberships, saveOutbox } from './tab-storage';
 
-/** A message typed here and not yet acknowledged by the server (it may be waiting for a reconnect). */
+/**
+ * A message typed here and not yet acknowledged by the server (it may be waiting for a reconnect, or for
+ * the page to come back after a reload). `failed`: the server refused it; shown as not sent, with retry.
+ */
 export interface PendingMessage {
-  localId: number;
+  clientMsgId: string;
   roomId: string;
   text: string;
   failed?: string;
@@ -84,7 +88,6 @@ export class ChatStore {
   private readonly cleanups: Array<() => void> = [];
   private readonly typingTimers = new Map<string, ReturnType<typeof setTimeout>>();
   private ownTyping: { roomId: string; sentAt: number; timer: ReturnType<typeof setTimeout> } | undefined;
-  private nextLocalId = 1;
   private attemptsWithoutHello = 0;
   private hellos = 0;
   private renewedAt = 0;
@@ -103,11 +106,11 @@ export class ChatStore {
       connection: 'idle',
       disconnected: undefined,
       rooms: [],
-      memberOf: new Set(),
+      memberOf: loadMemberships(me.id),
       activeRoomId: undefined,
       messages: {},
       history: {},
-      pending: [],
+      pending: loadOutbox(me.id),
       typing: {},
       online: new Set([me.id]),
       unread: {},
@@ -129,10 +132,11 @@ export class ChatStore {
     return () => this.listeners.delete(listener);
   }
 
-  /** Opens the socket and loads the room list. */
+  /** Opens the socket and loads the room list; messages a reload interrupted go again, in their order. */
   start(): void {
     void this.client.connect().catch(() => undefined);
     void this.loadRooms();
+    for (const item of this.current.pending) if (!item.failed) this.dispatch(item);
   }
 
   /** Closes the socket and every timer; the store is done after this. */
@@ -146,7 +150,10 @@ export class ChatStore {
     this.client.close();
   }
 
-  /** Ends the session on the server, then here; the page goes back to login either way. */
+  /**
+   * Ends the session on the server, then here; the page goes back to login either way. Messages still
+   * unsent stay in the tab for the user's next login there; nothing else of theirs does.
+   */
   async logout(): Promise<void> {
     this.loggingOut = true;
     try {
@@ -155,6 +162,7 @@ export class ChatStore {
       // The server may be unreachable or the session already gone; this tab forgets it regardless.
     }
     this.stop();
+    saveMemberships(this.current.me.id, new Set());
     this.session.end('logged-out');
   }
 
@@ -258,21 +266,34 @@ export class ChatStore {
     const trimmed = text.trim();
     if (!roomId || !trimmed) return;
     this.stopTyping();
-    const localId = this.nextLocalId++;
-    this.set({ pending: [...this.current.pending, { localId, roomId, text: trimmed }] });
-    this.client.send(roomId, trimmed).then(
-      () => this.set({ pending: this.current.pending.filter((item) => item.localId !== localId) }),
+    const item: PendingMessage = { clientMsgId: newClientMsgId(), roomId, text: trimmed };
+    this.set({ pending: [...this.current.pending, item] });
+    this.dispatch(item);
+  }
+
+  /** Sends a message the server refused once more, under the same clientMsgId. */
+  retryPending(clientMsgId: string): void {
+    const item = this.current.pending.find((pending) => pending.clientMsgId === clientMsgId);
+    if (!item?.failed) return;
+    const retried = { clientMsgId, roomId: item.roomId, text: item.text };
+    this.set({ pending: this.current.pending.map((pending) => (pending === item ? retried : pending)) });
+    this.dispatch(retried);
+  }
+
+  discardPending(clientMsgId: string): void {
+    this.set({ pending: this.current.pending.filter((item) => item.clientMsgId !== clientMsgId) });
+  }
+
+  private dispatch({ clientMsgId, roomId, text }: PendingMessage): void {
+    this.client.send(roomId, text, clientMsgId).then(
+      () => this.set({ pending: this.current.pending.filter((item) => item.clientMsgId !== clientMsgId) }),
       (error: unknown) =>
         this.set({
           pending: this.current.pending.map((item) =>
-            item.localId === localId ? { ...item, failed: errorText(error) } : item,
+            item.clientMsgId === clientMsgId ? { ...item, failed: errorText(error) } : item,
           ),
         }),
     );
-  }
-
-  discardPending(localId: number): void {
-    this.set({ pending: this.current.pending.filter((item) => item.localId !== localId) });
   }
 
   /** Call on each keystroke in the composer: says "typing" (again every few seconds), "stopped" after a pause. */
@@ -521,6 +542,9 @@ export class ChatStore {
 
   private set(patch: Partial<ChatState>): void {
     if (this.stopped) return;
+    // What a reload must not forget is kept for the next page of this tab.
+    if (patch.pending) saveOutbox(this.current.me.id, patch.pending);
+    if (patch.memberOf) saveMemberships(this.current.me.id, patch.memberOf);
     this.current = { ...this.current, ...patch };
     for (const listener of this.listeners) listener(this.current);
   }

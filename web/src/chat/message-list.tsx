@@ -79,16 +79,21 @@ export function MessageList({ store, roomId, label, messages, pending, history, 
           </li>
         ))}
         {pending.map((item) => (
-          <li key={`pending-${item.localId}`} class="message mine pending">
+          <li key={item.clientMsgId} class="message mine pending">
             <div class="meta">
               <span class="sender">you</span>
               <span class={item.failed ? 'failed' : 'muted'}>
                 {item.failed ? `Not sent: ${item.failed}` : 'sending…'}
               </span>
               {item.failed && (
-                <button type="button" class="link" onClick={() => store.discardPending(item.localId)}>
-                  Dismiss
-                </button>
+                <>
+                  <button type="button" class="link" onClick={() => store.retryPending(item.clientMsgId)}>
+                    Retry
+                  </button>
+                  <button type="button" class="link" onClick={() => store.discardPending(item.clientMsgId)}>
+                    Discard
+                  </button>
+                </>
               )}
             </div>
             <p class="text">{item.text}</p>
