@@ -25,6 +25,7 @@ import { serveJwks } from './bus/jwks.responder';
 import { sessionEndedAnnouncer } from './bus/session-events';
 import { consumeUserEvents } from './bus/user-events.consumer';
 import { authRouter } from './http/auth.router';
+import { authRoutes } from './http/auth.routes';
 import { openEmbeddedAuthStores } from './store/auth.store.embedded';
 import { openMongoAuthStores } from './store/auth.store.mongo';
 
@@ -106,6 +107,7 @@ export function createApp(config: AuthConfig, deps: AuthAppDeps = {}): ServiceAp
           createServiceApp({
             logger,
             trustProxy: config.TRUST_PROXY,
+            described: authRoutes,
             routes: [
               healthRouter({ store: () => stores.ping(), ...busReadiness(bus, verification) }),
               metricsRouter({ token: config.METRICS_TOKEN }),

@@ -25,6 +25,7 @@ import type { ChatConfig } from './config';
 import { chatMetrics } from './metrics';
 import { ChatService } from './domain/chat.service';
 import { roomsRouter } from './http/rooms.router';
+import { chatRoutes } from './http/rooms.routes';
 import { EmbeddedChatStore } from './store/chat.store.embedded';
 import { MongoChatStore } from './store/chat.store.mongo';
 import { refuseUpgrade } from './ws/socket-errors';
@@ -132,6 +133,7 @@ export function createApp(config: ChatConfig, deps: ChatAppDeps = {}): ChatApp {
           createServiceApp({
             logger,
             trustProxy: config.TRUST_PROXY,
+            described: chatRoutes,
             routes: [
               healthRouter({ store: () => store.ping(), ...busReadiness(bus, verification) }),
               metricsRouter({ token: config.METRICS_TOKEN }),

@@ -1,6 +1,7 @@
 import express, { type Express } from 'express';
 import {
   accessLog,
+  allowedMethods,
   createBus,
   createLogger,
   errorHandler,
@@ -19,6 +20,7 @@ import {
 } from '@chat/shared';
 import type { GatewayConfig } from './config';
 import { docsRouter } from './http/docs.router';
+import { gatewayRoutes } from './http/gateway.routes';
 import { webClient } from './http/web-client';
 import {
   clientRateLimit,
@@ -89,6 +91,9 @@ export function createApp(config: GatewayConfig, deps: GatewayDeps = {}): Servic
   app.disable('x-powered-by');
   app.set('trust proxy', config.TRUST_PROXY);
   app.use(requestContext, accessLog(logger), securityHeaders());
+  // The gateway's own paths have the methods its routes declare (405 with Allow otherwise); a proxied
+  // path's service answers that for its own.
+  app.use(allowedMethods(gatewayRoutes));
   // Probes and metrics come before the rate limit: an orchestrator or a scraper polling them must not use up
   // a client's budget. /metrics is the gateway's own (in the one-process run, the whole process's), never proxied.
   app.use(healthRouter(checks, probeTimeoutMs + 500), metricsRouter({ token: config.METRICS_TOKEN }));

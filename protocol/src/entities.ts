@@ -59,27 +59,45 @@ export const TEXT_MAX_LENGTH = 4000;
 export const ROOM_NAME_MAX_LENGTH = 64;
 
 /**
- * C0 control characters other than tab, line feed and carriage return. JSON escapes each as six bytes, so
- * refusing them keeps a 4000-character message inside one 16 KiB frame; no chat client types them.
+ * No C0 control characters other than tab, line feed and carriage return. JSON escapes each as six bytes,
+ * so refusing them keeps a 4000-character message inside one 16 KiB frame; no chat client types them.
  */
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
-const CONTROL_CHARACTERS = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/;
+const NO_CONTROL_CHARACTERS = /^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]*$/;
+
+/**
+ * What trimming removes (JavaScript's whitespace), spelled out rather than written `\s`, so that every regex
+ * engine reading these patterns from the OpenAPI document means the same by them.
+ */
+const WHITESPACE = '\\t\\n\\v\\f\\r \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff';
+
+/**
+ * 1 to `max` characters once trimmed: a kept character, then at most `max - 1` more ending in one. Never
+ * empty in the middle, so the whitespace on each side is matched once and the pattern runs in linear time
+ * on any input. With `u`, JavaScript counts code points, as JSON Schema and the OpenAPI document's readers
+ * do (`.max()` would count UTF-16 units).
+ */
+function trimmedLength(max: number): RegExp {
+  const kept = `[^${WHITESPACE}]`;
+  return new RegExp(`^[${WHITESPACE}]*${kept}(?:[\\s\\S]{0,${max - 2}}${kept})?[${WHITESPACE}]*$`, 'u');
+}
+
+/**
+ * Text of 1 to `max` characters once trimmed, stored trimmed, with or without control characters. Each rule
+ * is a pattern on the text as sent, not a refinement, so the OpenAPI document states it (issue 14).
+ */
+export function trimmedText(max: number, options: { controlCharacters: boolean }) {
+  const text = z.string().regex(trimmedLength(max), `must be 1 to ${max} characters long once trimmed`);
+  return (
+    options.controlCharacters ? text : text.regex(NO_CONTROL_CHARACTERS, 'may not contain control characters')
+  ).trim();
+}
 
 /** Message text: 1-4000 characters after trimming (the trimmed text is what is stored). */
-export const messageTextSchema = z
-  .string()
-  .trim()
-  .min(1)
-  .max(TEXT_MAX_LENGTH)
-  .refine((text) => !CONTROL_CHARACTERS.test(text), 'may not contain control characters');
+export const messageTextSchema = trimmedText(TEXT_MAX_LENGTH, { controlCharacters: false });
 
-/** A room name: 1-64 characters after trimming, unique among public and private rooms in any case. */
-export const roomNameSchema = z
-  .string()
-  .trim()
-  .min(1)
-  .max(ROOM_NAME_MAX_LENGTH)
-  .refine((name) => !CONTROL_CHARACTERS.test(name), 'may not contain control characters');
+/** A room name: 1-64 characters after trimming; unique among public rooms in any case. */
+export const roomNameSchema = trimmedText(ROOM_NAME_MAX_LENGTH, { controlCharacters: false });
 
 /** A client's id for a message it sends, so a retried send is stored once. */
 export const clientMsgIdSchema = z.string().min(1).max(64);

@@ -13,6 +13,7 @@ export const errorCodes = [
   'FORBIDDEN',
   'LIMIT_REACHED',
   'NOT_FOUND',
+  'METHOD_NOT_ALLOWED',
   'USERNAME_TAKEN',
   'EMAIL_TAKEN',
   'ROOM_NAME_TAKEN',

@@ -78,6 +78,16 @@ export class NotFoundError extends AppError {
   }
 }
 
+/** The path exists but not with this method; `allow` lists the methods it has (the `Allow` header). */
+export class MethodNotAllowedError extends AppError {
+  override name = 'MethodNotAllowedError';
+  readonly allow: readonly string[];
+  constructor(method: string, path: string, allow: readonly string[]) {
+    super('METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}; allowed: ${allow.join(', ')}.`);
+    this.allow = allow;
+  }
+}
+
 /** A uniqueness conflict: USERNAME_TAKEN, EMAIL_TAKEN, ROOM_NAME_TAKEN. */
 export class ConflictError extends AppError {
   override name = 'ConflictError';

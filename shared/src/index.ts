@@ -30,6 +30,7 @@ export * from './http/health';
 export * from './http/metrics';
 export * from './http/server';
 export * from './http/route-description';
+export * from './http/methods';
 export * from './http/client-address';
 
 export * from './store/mongo';

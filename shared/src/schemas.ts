@@ -4,6 +4,7 @@ export {
   errorBodySchema,
   idSchema,
   roleSchema,
+  trimmedText,
   userPublicSchema,
   userSchema,
   type Role,

@@ -7,8 +7,23 @@ import { errorBodySchema, type RouteDescription } from '@chat/shared';
 
 type JsonSchema = Record<string, unknown>;
 
+/**
+ * zod's JSON Schema, adjusted where its keywords would claim more than the server checks: `format: email`
+ * stands for RFC 5321/5322 rules (local-part length, label length) that the server does not apply, while
+ * the `pattern` zod emits beside it is exactly what the server applies. So only the pattern is kept
+ * (issue 14: the document must not reject what the server accepts).
+ */
 function toSchema(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
-  const json = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as JsonSchema;
+  const json = z.toJSONSchema(schema, {
+    io,
+    unrepresentable: 'any',
+    override: ({ jsonSchema }) => {
+      if (jsonSchema.format === 'email' && jsonSchema.pattern) {
+        delete jsonSchema.format;
+        jsonSchema.description ??= 'An email address, as the pattern says.';
+      }
+    },
+  }) as JsonSchema;
   delete json.$schema;
   return json;
 }
@@ -26,22 +41,28 @@ function queryParameters(schema: z.ZodType): JsonSchema[] {
   }));
 }
 
-function pathParameters(path: string): JsonSchema[] {
-  return [...path.matchAll(/\{(\w+)\}/g)].map(([, name]) => ({
-    name,
-    in: 'path',
-    required: true,
-    schema: { type: 'string' },
-  }));
+/** Path parameters from the schema the router parses `req.params` with; every `{name}` must be in it. */
+function pathParameters(route: RouteDescription): JsonSchema[] {
+  const names = [...route.path.matchAll(/\{(\w+)\}/g)].map(([, name]) => name!);
+  if (names.length === 0) return [];
+  const properties = ((route.params && toSchema(route.params, 'input').properties) ?? {}) as Record<
+    string,
+    JsonSchema
+  >;
+  return names.map((name) => {
+    const schema = properties[name];
+    if (!schema) throw new Error(`${route.method} ${route.path}: no params schema for {${name}}`);
+    return { name, in: 'path', required: true, schema };
+  });
 }
 
 const statusText: Record<number, string> = {
   200: 'OK',
   201: 'Created',
   204: 'No content',
-  400: 'VALIDATION_FAILED or INVALID_JSON',
+  400: 'VALIDATION_FAILED (details: [{path, message}]), INVALID_JSON or BAD_REQUEST',
   401: 'UNAUTHENTICATED (or INVALID_CREDENTIALS at login); header WWW-Authenticate: Bearer',
-  403: 'FORBIDDEN',
+  403: 'FORBIDDEN, or LIMIT_REACHED where a per-user cap applies (details: [{limit, value}])',
   404: 'NOT_FOUND',
   409: 'A unique value is taken',
   413: 'PAYLOAD_TOO_LARGE',
@@ -99,14 +120,17 @@ function responseHeaders(status: number): JsonSchema {
 }
 
 /**
- * The answers a route has beyond its own: the gateway's rate limit covers all of `/api` (the probes come
- * before it), a proxied route answers 503 when its service is down, and a body with a Content-Encoding
- * other than identity is 415 wherever a body is taken.
+ * The answers a route has by its kind, beyond its own: 400 wherever it takes input (path, query or body),
+ * 401 wherever it needs an access token, 413 and 415 wherever it takes a body (the body limit; a
+ * Content-Encoding other than identity), the gateway's rate limit on all of `/api` (the probes come
+ * before it), and 503 when a proxied route's service is down.
  */
-function gatewayResponses(route: RouteDescription, proxied: boolean): Record<number, z.ZodType> {
+function kindResponses(route: RouteDescription, proxied: boolean): Record<number, z.ZodType> {
   const responses: Record<number, z.ZodType> = {};
+  if (route.params || route.query || route.body) responses[400] = errorBodySchema;
+  if (route.auth === true) responses[401] = errorBodySchema;
+  if (route.body) Object.assign(responses, { 413: errorBodySchema, 415: errorBodySchema });
   if (route.path.startsWith('/api/')) responses[429] = errorBodySchema;
-  if (route.body) responses[415] = errorBodySchema;
   if (proxied) responses[503] = errorBodySchema;
   return responses;
 }
@@ -119,11 +143,8 @@ export function buildOpenApiDocument(services: readonly DocumentedService[]): Js
   const paths: Record<string, Record<string, JsonSchema>> = {};
   for (const { tag, routes, proxied } of services) {
     for (const route of routes) {
-      const parameters = [
-        ...pathParameters(route.path),
-        ...(route.query ? queryParameters(route.query) : []),
-      ];
-      const answers = { ...gatewayResponses(route, proxied), ...route.responses };
+      const parameters = [...pathParameters(route), ...(route.query ? queryParameters(route.query) : [])];
+      const answers = { ...kindResponses(route, proxied), ...route.responses };
       const responses = Object.fromEntries(
         Object.keys(answers)
           .map(Number)
@@ -164,7 +185,7 @@ export function buildOpenApiDocument(services: readonly DocumentedService[]): Js
       title: 'Chat platform API',
       version: '1.0.0',
       description:
-        'The REST API behind the gateway. Errors: {"error": {"code", "message", "details"?}}. Every response carries x-request-id. The WebSocket protocol at /ws is described in docs/asyncapi.md.',
+        'The REST API behind the gateway. Errors: {"error": {"code", "message", "details"?}}. Every response carries x-request-id. A method a path does not list here answers 405 METHOD_NOT_ALLOWED with an Allow header naming the ones it does, and OPTIONS answers 204 with that Allow. The WebSocket protocol at /ws is described in docs/asyncapi.md.',
     },
     servers: [{ url: 'http://localhost:8080' }],
     components: {

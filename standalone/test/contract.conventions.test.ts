@@ -54,7 +54,7 @@ describe('contract: conventions', () => {
   describe('error answers', () => {
     it('an unknown path is 404 NOT_FOUND in the error shape', async () => {
       expectError(await system.call('GET', '/api/nothing-here'), 404, 'NOT_FOUND');
-      expectError(await system.call('DELETE', '/api/auth/jwks'), 404, 'NOT_FOUND');
+      expectError(await system.call('DELETE', '/api/auth/nothing-here'), 404, 'NOT_FOUND');
     });
 
     it('a missing token is 401 UNAUTHENTICATED with WWW-Authenticate: Bearer on every service', async () => {
@@ -208,6 +208,30 @@ describe('contract: conventions', () => {
       expect(reply.body.openapi).toBe('3.1.0');
       const file = readFileSync(path.resolve(__dirname, '../../docs/openapi.json'), 'utf8');
       expect(reply.text).toBe(file);
+    });
+  });
+
+  describe('methods (issue 14)', () => {
+    it.each([
+      ['DELETE', '/healthz', 'GET, HEAD, OPTIONS'],
+      ['DELETE', '/api/auth/jwks', 'GET, HEAD, OPTIONS'],
+      ['POST', '/api/docs/openapi.json', 'GET, HEAD, OPTIONS'],
+      ['PUT', '/api/auth/login', 'OPTIONS, POST'],
+      ['PATCH', '/api/users/me', 'GET, HEAD, OPTIONS'],
+      ['QUERY', '/api/rooms/r1/members/me', 'DELETE, OPTIONS'],
+    ])('%s %s, a method the path does not have, is 405 with Allow: %s', async (method, pathname, allow) => {
+      const reply = await system.call(method, pathname, { token });
+      expectError(reply, 405, 'METHOD_NOT_ALLOWED');
+      expect(reply.headers.get('allow')).toBe(allow);
+    });
+
+    it('OPTIONS lists the methods the document gives the path, and nothing it gives another', async () => {
+      const reply = await system.call('OPTIONS', '/api/users/me');
+      expect(reply.status).toBe(204);
+      expect(reply.headers.get('allow')).toBe('GET, HEAD, OPTIONS');
+      expect((await system.call('OPTIONS', '/api/users/u1')).headers.get('allow')).toBe(
+        'DELETE, GET, HEAD, OPTIONS, PATCH',
+      );
     });
   });
 });

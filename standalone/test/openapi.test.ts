@@ -119,6 +119,55 @@ describe('OpenAPI document', () => {
     for (const ref of new Set(refs)) expect(resolve(document, ref)).toBeDefined();
   });
 
+  it('states the id pattern of every path parameter the routers parse as an id (issue 14)', () => {
+    for (const [route, method] of [
+      ['/api/users/{id}', 'get'],
+      ['/api/rooms/{id}/invitations', 'post'],
+      ['/api/direct/{userId}', 'post'],
+    ] as const) {
+      for (const parameter of document.paths[route][method].parameters.filter((p: Json) => p.in === 'path')) {
+        expect(parameter.schema).toMatchObject({
+          type: 'string',
+          pattern: '^[A-Za-z0-9_-]+$',
+          maxLength: 64,
+        });
+      }
+    }
+  });
+
+  it('gives every operation the errors of its kind: 400 with input, 401 with a token, 413 and 415 with a body', () => {
+    for (const operations of Object.values<Json>(document.paths)) {
+      for (const operation of Object.values<Json>(operations)) {
+        const statuses = Object.keys(operation.responses);
+        if (operation.parameters?.length || operation.requestBody) expect(statuses).toContain('400');
+        if (operation.security?.[0]?.bearer) expect(statuses).toContain('401');
+        if (operation.requestBody) expect(statuses).toEqual(expect.arrayContaining(['413', '415']));
+      }
+    }
+  });
+
+  it('states the rules zod refines: at least one change in PATCH /api/users/{id}, text once trimmed', () => {
+    const patch = document.paths['/api/users/{id}'].patch.requestBody.content['application/json'].schema;
+    expect(patch).toMatchObject({ minProperties: 1, dependentRequired: { currentPassword: ['password'] } });
+    expect(patch.anyOf).toContainEqual({ required: ['password'] });
+    expect(patch.anyOf).not.toContainEqual({ required: ['currentPassword'] });
+    const room = document.paths['/api/rooms'].post.requestBody.content['application/json'].schema;
+    const patterns = room.properties.name.allOf.map((rule: Json) => new RegExp(rule.pattern, 'u'));
+    const accepted = (name: string) => patterns.every((pattern: RegExp) => pattern.test(name));
+    expect(
+      [' general ', ' '.repeat(10) + 'x'.repeat(64), '   ', 'x'.repeat(65), 'a\u0001b'].map(accepted),
+    ).toEqual([true, true, false, false, false]);
+  });
+
+  it('claims no email format the server does not check, and says that a blank query value is absent', () => {
+    const signup = document.paths['/api/users'].post.requestBody.content['application/json'].schema;
+    const email = signup.properties.email.anyOf[0];
+    expect(email).not.toHaveProperty('format');
+    expect(email.pattern).toBeDefined();
+    const limit = document.paths['/api/users'].get.parameters.find((p: Json) => p.name === 'limit');
+    expect(limit.schema.anyOf).toContainEqual({ type: 'string', const: '' });
+  });
+
   it('signup documents the username and password rules of the contract', () => {
     const signup = document.paths['/api/users'].post.requestBody.content['application/json'].schema;
     expect(signup.required).toEqual(expect.arrayContaining(['username', 'password']));

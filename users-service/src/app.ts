@@ -22,6 +22,7 @@ import { UsersService } from './domain/users.service';
 import { busUserEvents } from './bus/user-events.bus';
 import { serveUserRequests } from './bus/users.responders';
 import { usersRouter } from './http/users.router';
+import { usersRoutes } from './http/users.routes';
 import { MongoUserStore } from './store/user.store.mongo';
 import { EmbeddedUserStore } from './store/user.store.embedded';
 
@@ -96,6 +97,7 @@ export function createApp(config: UsersConfig, deps: UsersAppDeps = {}): Service
           createServiceApp({
             logger,
             trustProxy: config.TRUST_PROXY,
+            described: usersRoutes,
             routes: [
               healthRouter({ store: () => store.ping(), ...busReadiness(bus, verification) }),
               metricsRouter({ token: config.METRICS_TOKEN }),

@@ -15,13 +15,7 @@ export const authRoutes: readonly RouteDescription[] = [
     summary: 'Log in with a username (or email) and password; starts a session.',
     auth: false,
     body: loginBodySchema,
-    responses: {
-      200: loginResponseSchema,
-      400: errorBodySchema,
-      401: errorBodySchema,
-      429: errorBodySchema,
-      503: errorBodySchema,
-    },
+    responses: { 200: loginResponseSchema, 401: errorBodySchema },
   },
   {
     method: 'post',
@@ -30,14 +24,14 @@ export const authRoutes: readonly RouteDescription[] = [
       'Trade a refresh token for a new pair; the old refresh token stops working, and presenting it again ends the session.',
     auth: false,
     body: refreshBodySchema,
-    responses: { 200: tokenPairSchema, 400: errorBodySchema, 401: errorBodySchema },
+    responses: { 200: tokenPairSchema, 401: errorBodySchema },
   },
   {
     method: 'post',
     path: '/api/auth/logout',
     summary: "End the access token's session everywhere.",
     auth: true,
-    responses: { 204: null, 401: errorBodySchema },
+    responses: { 204: null },
   },
   {
     method: 'get',

@@ -7,7 +7,9 @@ import {
   messagePageSchema,
   publicRoomPageSchema,
   publicRoomsQuery,
+  roomIdParams,
   roomListSchema,
+  userIdParams,
 } from './rooms.schemas';
 
 const error = errorBodySchema;
@@ -20,61 +22,70 @@ export const chatRoutes: readonly RouteDescription[] = [
     summary:
       'The rooms you belong to plus every public room, oldest first (as in v1); `GET /api/rooms/public` pages through the public ones',
     auth: true,
-    responses: { 200: roomListSchema, 401: error },
+    responses: { 200: roomListSchema },
   },
   {
     method: 'get',
     path: '/api/rooms/public',
     summary:
-      'The public room directory, a page at a time, ordered by name in any case; `q` is a name prefix, `cursor` the `nextCursor` of the previous page (null on the last one)',
+      'The public room directory, a page at a time, ordered by name in any case; `q` is a name prefix, `cursor` the `nextCursor` of the previous page (null on the last one; any other value is 400)',
     auth: true,
     query: publicRoomsQuery,
-    responses: { 200: publicRoomPageSchema, 400: error, 401: error },
+    responses: { 200: publicRoomPageSchema },
   },
   {
     method: 'post',
     path: '/api/rooms',
     summary:
-      'Create a public or private room; you are its owner and first member. A public room’s name is unique among public rooms in any case (409 ROOM_NAME_TAKEN); a private room’s name need not be unique',
+      'Create a public or private room; you are its owner and first member. A public room’s name is unique among public rooms in any case (409 ROOM_NAME_TAKEN); a private room’s name need not be unique. 403 LIMIT_REACHED when you belong to ROOMS_PER_USER rooms',
     auth: true,
     body: createRoomBody,
-    responses: { 201: roomSchema, 400: error, 401: error, 409: error, 413: error },
+    responses: { 201: roomSchema, 403: error, 409: error },
   },
   {
     method: 'post',
     path: '/api/rooms/{id}/members',
-    summary: 'Join a public room (or confirm a membership you have); 403 for a private room',
+    summary:
+      'Join a public room (or confirm a membership you have); 403 FORBIDDEN for a private room, 403 LIMIT_REACHED when you belong to ROOMS_PER_USER rooms',
     auth: true,
-    responses: { 200: roomSchema, 400: error, 401: error, 403: error, 404: error },
+    params: roomIdParams,
+    responses: { 200: roomSchema, 403: error, 404: error },
   },
   {
     method: 'delete',
     path: '/api/rooms/{id}/members/me',
     summary: 'Leave a room (nothing changes if you were not in it)',
     auth: true,
-    responses: { 204: null, 400: error, 401: error, 404: error },
+    params: roomIdParams,
+    responses: { 204: null, 404: error },
   },
   {
     method: 'post',
     path: '/api/rooms/{id}/invitations',
-    summary: 'Add a user to a public or private room you belong to; they get `room.invited`',
+    summary:
+      'Add a user to a public or private room you belong to; they get `room.invited`. 403 FORBIDDEN when you are not a member or the room is direct, 403 LIMIT_REACHED when they belong to ROOMS_PER_USER rooms, 429 past INVITATIONS_PER_MINUTE',
     auth: true,
+    params: roomIdParams,
     body: inviteBody,
-    responses: { 201: roomSchema, 400: error, 401: error, 403: error, 404: error, 413: error },
+    responses: { 201: roomSchema, 403: error, 404: error },
   },
   {
     method: 'post',
     path: '/api/direct/{userId}',
-    summary: 'The direct room between you and a user, the same one every time',
+    summary:
+      'The direct room between you and another user (400 for yourself), the same one every time. 403 LIMIT_REACHED when either of you belongs to ROOMS_PER_USER rooms and is not yet in it; 429 past INVITATIONS_PER_MINUTE when it adds them',
     auth: true,
-    responses: { 200: roomSchema, 400: error, 401: error, 404: error },
+    params: userIdParams,
+    responses: { 200: roomSchema, 403: error, 404: error },
   },
   {
     method: 'get',
     path: '/api/rooms/{id}/messages',
-    summary: 'A page of history, oldest first, for members only; `before`/`after` are message ids',
+    summary:
+      'A page of history, oldest first, for members only; `before`/`after` are ids of messages in this room (any other id is 400)',
     auth: true,
+    params: roomIdParams,
     query: historyQuery,
-    responses: { 200: messagePageSchema, 400: error, 401: error, 403: error, 404: error },
+    responses: { 200: messagePageSchema, 403: error, 404: error },
   },
 ];

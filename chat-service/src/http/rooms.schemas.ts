@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { idSchema } from '@chat/shared';
+import { blankAsAbsent, idSchema } from '@chat/shared';
 import { messageSchema, roomNameSchema, roomSchema } from '@chat/protocol';
 
 /** `POST /api/rooms`. */
@@ -14,24 +14,21 @@ export const inviteBody = z.strictObject({ userId: idSchema });
 export const roomIdParams = z.strictObject({ id: idSchema });
 export const userIdParams = z.strictObject({ userId: idSchema });
 
-/** Query strings arrive as `key=` for an empty value; that means "not given". */
-const blankAsAbsent = (value: unknown) => (value === '' ? undefined : value);
-
 /**
  * `GET /api/rooms/:id/messages`. `before` and `after` are ids of messages in this room (another room's
  * id, or an unknown one, is VALIDATION_FAILED); with both, the page is the range between them.
  */
 export const historyQuery = z.strictObject({
-  before: z.preprocess(blankAsAbsent, idSchema.optional()),
-  after: z.preprocess(blankAsAbsent, idSchema.optional()),
-  limit: z.preprocess(blankAsAbsent, z.coerce.number().int().min(1).max(200).default(50)),
+  before: blankAsAbsent(idSchema.optional()),
+  after: blankAsAbsent(idSchema.optional()),
+  limit: blankAsAbsent(z.coerce.number().int().min(1).max(200).default(50)),
 });
 
 /** `GET /api/rooms/public`: the directory, by name; `q` is a name prefix in any case. */
 export const publicRoomsQuery = z.strictObject({
-  q: z.preprocess(blankAsAbsent, z.string().max(64).optional()),
-  limit: z.preprocess(blankAsAbsent, z.coerce.number().int().min(1).max(100).default(50)),
-  cursor: z.preprocess(blankAsAbsent, z.string().max(512).optional()),
+  q: blankAsAbsent(z.string().max(64).optional()),
+  limit: blankAsAbsent(z.coerce.number().int().min(1).max(100).default(50)),
+  cursor: blankAsAbsent(z.string().max(512).optional()),
 });
 
 export const roomListSchema = z.object({ items: z.array(roomSchema) });

@@ -5,6 +5,7 @@ import {
   AppError,
   BadRequestError,
   InvalidJsonError,
+  MethodNotAllowedError,
   NotFoundError,
   PayloadTooLargeError,
   RateLimitedError,
@@ -23,6 +24,7 @@ export const httpStatusByCode: Readonly<Record<ErrorCode, number>> = Object.free
   FORBIDDEN: 403,
   LIMIT_REACHED: 403,
   NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
   USERNAME_TAKEN: 409,
   EMAIL_TAKEN: 409,
   ROOM_NAME_TAKEN: 409,
@@ -98,6 +100,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     const status = httpStatusByCode[known.code];
     if (status === 401) res.set('WWW-Authenticate', 'Bearer');
     if (known instanceof RateLimitedError) res.set('Retry-After', String(known.retryAfterSeconds));
+    if (known instanceof MethodNotAllowedError) res.set('Allow', known.allow.join(', '));
     if (status === 503) res.set('Retry-After', String(RETRY_UNAVAILABLE_SECONDS));
     if (status >= 500)
       logger.warn('request answered with an upstream error', { code: known.code, error: known.cause });

@@ -5,6 +5,15 @@ import type { TrustProxy } from '../config';
 import type { Logger } from '../logger';
 import { accessLog, requestContext } from './request-context';
 import { errorHandler, notFoundHandler } from './error-handler';
+import { allowedMethods } from './methods';
+import type { RouteDescription } from './route-description';
+
+/** What every service serves beside its own routes (`healthRouter`, `metricsRouter`). */
+export const probeRoutes: readonly Pick<RouteDescription, 'method' | 'path'>[] = [
+  { method: 'get', path: '/healthz' },
+  { method: 'get', path: '/readyz' },
+  { method: 'get', path: '/metrics' },
+];
 
 export interface ServiceAppOptions {
   logger: Logger;
@@ -18,6 +27,11 @@ export interface ServiceAppOptions {
    * client reaching the service directly cannot pick its address with `X-Forwarded-For` (issue 9, finding 9).
    */
   trustProxy?: TrustProxy;
+  /**
+   * The service's own routes as its OpenAPI description lists them: on their paths and the probes', a
+   * method not listed answers 405 with `Allow`, and OPTIONS lists what is (`allowedMethods`).
+   */
+  described?: readonly Pick<RouteDescription, 'method' | 'path'>[];
 }
 
 /** An express app with the common edge: request ids, access log, strict JSON, 404 and error shape. */
@@ -26,6 +40,7 @@ export function createServiceApp(options: ServiceAppOptions): Express {
   app.disable('x-powered-by');
   app.set('trust proxy', options.trustProxy ?? 0);
   app.use(requestContext, accessLog(options.logger));
+  if (options.described) app.use(allowedMethods([...probeRoutes, ...options.described]));
   // Bodies are read as sent: a Content-Encoding other than identity is 415 UNSUPPORTED_MEDIA_TYPE (never
   // inflated, so no decompression bomb and no 500 for a "gzip" body that is not gzip; issue 9, finding 4).
   app.use(express.json({ limit: options.bodyLimit ?? '64kb', strict: true, inflate: false }));

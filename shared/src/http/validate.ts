@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 import { ValidationError, type FieldIssue } from '../errors';
 
 /** zod issues as the contract's `details`: a dotted path (empty for the whole value) and a message. */
@@ -14,4 +14,21 @@ export function parseInput<S extends z.ZodType>(schema: S, value: unknown): z.in
   const result = schema.safeParse(value);
   if (!result.success) throw new ValidationError(issuesToDetails(result.error));
   return result.data;
+}
+
+/**
+ * A query parameter where `key=` (empty) means "not given", as clients send it (`?before=&limit=50`): the
+ * schema's default or absence applies. Written as a union, not a preprocess, so the OpenAPI document
+ * says so too (`anyOf: [{const: ""}, …]`).
+ */
+export function blankAsAbsent<S extends z.ZodType>(schema: S) {
+  // The blank branch hands `undefined` on to the same schema, so its default or optionality decides.
+  const fromBlank = schema as unknown as z.ZodType<z.output<S>, undefined>;
+  return z.union([
+    z
+      .literal('')
+      .transform(() => undefined)
+      .pipe(fromBlank),
+    schema,
+  ]);
 }

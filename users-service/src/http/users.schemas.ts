@@ -1,7 +1,16 @@
 import { z } from 'zod';
-import { idSchema, passwordSchema, roleSchema, userPublicSchema, usernameSchema } from '@chat/shared';
+import {
+  blankAsAbsent,
+  idSchema,
+  passwordSchema,
+  roleSchema,
+  trimmedText,
+  userPublicSchema,
+  usernameSchema,
+} from '@chat/shared';
 
-const nameSchema = z.string().trim().min(1).max(100);
+/** 1-100 characters after trimming (the trimmed name is what is stored). */
+const nameSchema = trimmedText(100, { controlCharacters: true });
 const emailSchema = z.email().max(254);
 const phoneSchema = z
   .string()
@@ -16,7 +25,13 @@ export const signupBody = z.strictObject({
   phone: phoneSchema.nullish(),
 });
 
-/** `PATCH /api/users/:id`: `null` clears name, email or phone. */
+/** What a `PATCH /api/users/:id` must change at least one of (`currentPassword` alone changes nothing). */
+const changeable = ['name', 'email', 'phone', 'password', 'role'] as const;
+
+/**
+ * `PATCH /api/users/:id`: `null` clears name, email or phone. The refinements, in the document's words:
+ * at least one change, and `currentPassword` only beside `password`.
+ */
 export const updateUserBody = z
   .strictObject({
     name: nameSchema.nullable().optional(),
@@ -26,23 +41,25 @@ export const updateUserBody = z
     currentPassword: z.string().max(128).optional(),
     role: roleSchema.optional(),
   })
-  .refine((body) => ['name', 'email', 'phone', 'password', 'role'].some((key) => key in body), {
-    message: 'must change at least one of name, email, phone, password, role',
+  .refine((body) => changeable.some((key) => key in body), {
+    message: `must change at least one of ${changeable.join(', ')}`,
   })
   .refine((body) => body.currentPassword === undefined || body.password !== undefined, {
     path: ['currentPassword'],
     message: 'is only accepted with a new password',
+  })
+  .meta({
+    minProperties: 1,
+    anyOf: changeable.map((key) => ({ required: [key] })),
+    dependentRequired: { currentPassword: ['password'] },
   });
-
-/** Query strings arrive as `key=` for an empty value; that means "not given". */
-const blankAsAbsent = (value: unknown) => (value === '' ? undefined : value);
 
 /** `GET /api/users`. */
 export const listUsersQuery = z.strictObject({
-  limit: z.preprocess(blankAsAbsent, z.coerce.number().int().min(1).max(100).default(20)),
-  cursor: z.preprocess(blankAsAbsent, z.string().max(256).optional()),
+  limit: blankAsAbsent(z.coerce.number().int().min(1).max(100).default(20)),
+  cursor: blankAsAbsent(z.string().max(256).optional()),
   /** A username prefix, any case; compared as a range on the lower-cased username, never as a pattern. */
-  q: z.preprocess(blankAsAbsent, z.string().max(32).optional()),
+  q: blankAsAbsent(z.string().max(32).optional()),
 });
 
 export const userIdParams = z.strictObject({ id: idSchema });
