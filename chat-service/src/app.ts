@@ -114,6 +114,8 @@ export function createApp(config: ChatConfig, deps: ChatAppDeps = {}): ChatApp {
           limits: {
             roomsPerUser: config.ROOMS_PER_USER,
             invitationsPerMinute: config.INVITATIONS_PER_MINUTE,
+            editWindowSeconds: config.MESSAGE_EDIT_WINDOW_SECONDS,
+            reactionsPerUserPerMessage: config.REACTIONS_PER_USER_PER_MESSAGE,
           },
         });
         const server = new ChatSocketServer({

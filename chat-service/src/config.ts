@@ -36,6 +36,10 @@ export const chatConfigShape = {
   ROOMS_PER_USER: z.coerce.number().int().min(1).default(1000),
   /** Invitations (and direct rooms opened with someone new) one user may send per minute, per instance. */
   INVITATIONS_PER_MINUTE: z.coerce.number().int().min(1).default(60),
+  /** How long after sending a message its sender may still edit it. */
+  MESSAGE_EDIT_WINDOW_SECONDS: z.coerce.number().int().min(1).default(86_400),
+  /** Reactions one user may have on one message; past it 403 LIMIT_REACHED. */
+  REACTIONS_PER_USER_PER_MESSAGE: z.coerce.number().int().min(1).default(20),
   /**
    * Frames one socket may have accepted and not yet answered (a client's send window); past it a frame is
    * refused with RATE_LIMITED rather than queued.

@@ -38,6 +38,7 @@ function newMessage(roomId: string, overrides: Partial<NewMessage> = {}): NewMes
     senderUsername: 'sender',
     text: 'hello',
     createdAt: new Date(clock),
+    mentions: [],
     ...overrides,
   };
 }
@@ -177,7 +178,13 @@ export function chatStoreContract(newDatabase: () => Promise<StoreOpener>): void
   describe('memberships', () => {
     it('adds a member once, counts members, and removes them once', async () => {
       const room = await store.createRoom(newRoom('club'));
-      const join = { roomId: room.id, userId: 'u2', role: 'member' as const, joinedAt: new Date() };
+      const join = {
+        roomId: room.id,
+        userId: 'u2',
+        role: 'member' as const,
+        joinedAt: new Date(),
+        lastReadSeq: 0,
+      };
       expect(await store.addMember(join)).toBe(true);
       expect(await store.addMember(join)).toBe(false);
       expect((await store.getRoom(room.id))?.memberCount).toBe(2);
@@ -198,6 +205,7 @@ export function chatStoreContract(newDatabase: () => Promise<StoreOpener>): void
             userId: `u${i % 10}`,
             role: 'member',
             joinedAt: new Date(),
+            lastReadSeq: 0,
           }),
         ),
       );
@@ -207,7 +215,13 @@ export function chatStoreContract(newDatabase: () => Promise<StoreOpener>): void
     it('lists the members of given rooms, leaving out rooms without any', async () => {
       const first = await store.createRoom(newRoom('first'));
       const second = await store.createRoom(newRoom('second'));
-      await store.addMember({ roomId: first.id, userId: 'u2', role: 'member', joinedAt: new Date() });
+      await store.addMember({
+        roomId: first.id,
+        userId: 'u2',
+        role: 'member',
+        joinedAt: new Date(),
+        lastReadSeq: 0,
+      });
       const members = await store.memberIdsOf([first.id, second.id, 'nowhere']);
       expect([...members.keys()].sort()).toEqual([first.id, second.id].sort());
       expect(members.get(first.id)?.sort()).toEqual([first.createdBy, 'u2'].sort());
@@ -218,7 +232,13 @@ export function chatStoreContract(newDatabase: () => Promise<StoreOpener>): void
     it('answers the rooms of users', async () => {
       const a = await store.createRoom(newRoom('a', { createdBy: 'x' }));
       const b = await store.createRoom(newRoom('b', { createdBy: 'y' }));
-      await store.addMember({ roomId: b.id, userId: 'x', role: 'member', joinedAt: new Date() });
+      await store.addMember({
+        roomId: b.id,
+        userId: 'x',
+        role: 'member',
+        joinedAt: new Date(),
+        lastReadSeq: 0,
+      });
       const byUser = await store.roomIdsOfUsers(['x', 'y', 'z']);
       expect(byUser.get('x')?.sort()).toEqual([a.id, b.id].sort());
       expect(byUser.get('y')).toEqual([b.id]);
@@ -352,6 +372,161 @@ export function chatStoreContract(newDatabase: () => Promise<StoreOpener>): void
       it('answers an empty page for a room without messages', async () => {
         expect(await store.listMessages('empty', { limit: 5 })).toEqual({ items: [], hasMore: false });
       });
+    });
+  });
+
+  describe('changes and read state (issue 11)', () => {
+    const at = () => new Date(clock);
+
+    it('gives every change in a room the next revision: new messages, edits, reactions and deletions', async () => {
+      const first = (await store.appendMessage(newMessage('rev', { text: 'one' }))).message;
+      const second = (await store.appendMessage(newMessage('rev', { text: 'two' }))).message;
+      expect([first.rev, second.rev]).toEqual([1, 2]);
+      const edited = await store.changeMessage(first.id, {
+        kind: 'edit',
+        text: 'one, edited',
+        mentions: ['u9'],
+        at: at(),
+      });
+      expect(edited?.changed).toBe(true);
+      expect(edited?.message).toMatchObject({ text: 'one, edited', rev: 3, mentions: ['u9'], seq: 1 });
+      expect(edited?.message.editedAt).toEqual(expect.any(String));
+      const react = (userId: string, emoji: string, on: boolean) =>
+        store.changeMessage(second.id, { kind: 'react', userId, emoji, on, at: at() });
+      expect((await react('u1', '👍', true))?.message).toMatchObject({
+        rev: 4,
+        reactions: [{ emoji: '👍', count: 1, userIds: ['u1'] }],
+      });
+      expect(await react('u1', '👍', true)).toMatchObject({ changed: false, message: { rev: 4 } });
+      await react('u2', '👍', true);
+      await react('u2', '🎉', true);
+      expect((await store.findMessage(second.id))?.reactions).toEqual([
+        { emoji: '👍', count: 2, userIds: ['u1', 'u2'] },
+        { emoji: '🎉', count: 1, userIds: ['u2'] },
+      ]);
+      expect(await store.reactionCountOf(second.id, 'u2')).toBe(2);
+      expect(await react('u3', '👍', false)).toMatchObject({ changed: false });
+      const deleted = await store.changeMessage(second.id, { kind: 'delete', at: at() });
+      expect(deleted?.message).toMatchObject({ text: '', rev: 7, reactions: [], mentions: [] });
+      expect(deleted?.message.deletedAt).toEqual(expect.any(String));
+      expect(await store.reactionCountOf(second.id, 'u2')).toBe(0);
+      expect(await store.roomRev('rev')).toBe(7);
+      expect(await store.roomRev('no-such-room')).toBe(0);
+      expect(await store.changeMessage('no-such-message', { kind: 'delete', at: at() })).toBeUndefined();
+    });
+
+    it('keeps a reply’s preview of the message it answers', async () => {
+      const original = (await store.appendMessage(newMessage('reply', { text: 'question' }))).message;
+      const replyTo = {
+        id: original.id,
+        seq: original.seq,
+        senderId: 'sender-1',
+        senderUsername: 'sender',
+        text: 'question',
+      };
+      const reply = (await store.appendMessage(newMessage('reply', { text: 'answer', replyTo }))).message;
+      expect(reply.replyTo).toEqual({
+        id: original.id,
+        seq: 1,
+        sender: { id: 'sender-1', username: 'sender' },
+        text: 'question',
+      });
+      expect((await store.listMessages('reply', { limit: 5 })).items[1]?.replyTo?.id).toBe(original.id);
+    });
+
+    it('answers the messages up to a seq changed after a revision, in their current state', async () => {
+      const messages = [];
+      for (let n = 1; n <= 4; n++) messages.push((await store.appendMessage(newMessage('since'))).message);
+      await store.changeMessage(messages[0]!.id, {
+        kind: 'edit',
+        text: 'early edit',
+        mentions: [],
+        at: at(),
+      });
+      const sinceRev = await store.roomRev('since');
+      await store.changeMessage(messages[1]!.id, {
+        kind: 'edit',
+        text: 'later edit',
+        mentions: [],
+        at: at(),
+      });
+      await store.changeMessage(messages[1]!.id, {
+        kind: 'react',
+        userId: 'u1',
+        emoji: '👀',
+        on: true,
+        at: at(),
+      });
+      await store.changeMessage(messages[3]!.id, { kind: 'delete', at: at() });
+      await store.appendMessage(newMessage('since'));
+      const changed = await store.changedSince('since', { sinceRev, uptoSeq: 3, limit: 10 });
+      expect(changed.hasMore).toBe(false);
+      expect(changed.items).toEqual([
+        expect.objectContaining({
+          id: messages[1]!.id,
+          text: 'later edit',
+          rev: sinceRev + 2,
+          reactions: [{ emoji: '👀', count: 1, userIds: ['u1'] }],
+        }),
+      ]);
+      const all = await store.changedSince('since', { sinceRev, uptoSeq: 4, limit: 1 });
+      expect(all.items.map((message) => message.seq)).toEqual([2]);
+      expect(all.hasMore).toBe(true);
+    });
+
+    it('takes revisions without gaps or repeats from two processes at once', async () => {
+      const other = await secondStore();
+      const seeds = await Promise.all(
+        [store, other].map(async (each) => (await each.appendMessage(newMessage('race'))).message),
+      );
+      await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          (i % 2 ? other : store).changeMessage(seeds[i % 2]!.id, {
+            kind: 'react',
+            userId: `u${i}`,
+            emoji: '🔥',
+            on: true,
+            at: at(),
+          }),
+        ),
+      );
+      expect(await store.roomRev('race')).toBe(22);
+      const changed = await store.changedSince('race', { sinceRev: 0, uptoSeq: 2, limit: 10 });
+      expect(changed.items.map((message) => message.reactions[0]?.count).sort()).toEqual([10, 10]);
+      expect(Math.max(...changed.items.map((message) => message.rev))).toBe(22);
+    });
+
+    it('moves a read position forward only, and counts unread messages and mentions of others, deleted ones left out', async () => {
+      const room = await store.createRoom(newRoom('reading'));
+      await store.addMember({
+        roomId: room.id,
+        userId: 'reader',
+        role: 'member',
+        joinedAt: at(),
+        lastReadSeq: 0,
+      });
+      const send = (senderId: string, mentions: string[] = []) =>
+        store.appendMessage(newMessage(room.id, { senderId, mentions }));
+      await send('other');
+      await send('reader');
+      await send('other', ['reader']);
+      const gone = (await send('other', ['reader'])).message;
+      await send('other');
+      await store.changeMessage(gone.id, { kind: 'delete', at: at() });
+      expect((await store.readStates('reader', [room.id, 'not-mine'])).get(room.id)).toEqual({
+        lastSeq: 5,
+        lastReadSeq: 0,
+        unread: 3,
+        mentions: 1,
+      });
+      expect(await store.markRead(room.id, 'reader', 3)).toBe(true);
+      expect(await store.markRead(room.id, 'reader', 2)).toBe(false);
+      expect(await store.markRead(room.id, 'reader', 3)).toBe(false);
+      const states = await store.readStates('reader', [room.id, 'not-mine']);
+      expect([...states.keys()]).toEqual([room.id]);
+      expect(states.get(room.id)).toEqual({ lastSeq: 5, lastReadSeq: 3, unread: 1, mentions: 0 });
+      expect(await store.lastSeq(room.id)).toBe(5);
+      expect(await store.lastSeq('empty-room')).toBe(0);
     });
   });
 }

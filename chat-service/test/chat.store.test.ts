@@ -35,6 +35,7 @@ describe('EmbeddedChatStore', () => {
       senderUsername: 'u',
       text: 'a',
       createdAt: new Date(),
+      mentions: [],
     });
     await first.close();
     const second = await EmbeddedChatStore.open(dataDir);
@@ -46,6 +47,7 @@ describe('EmbeddedChatStore', () => {
       senderUsername: 'u',
       text: 'b',
       createdAt: new Date(),
+      mentions: [],
     });
     expect(next.message.seq).toBe(2);
     await second.close();
@@ -74,7 +76,13 @@ describe('EmbeddedChatStore', () => {
       });
     const store = await EmbeddedChatStore.open(dataDir);
     expect((await store.getRoom('old'))?.memberCount).toBe(3);
-    await store.addMember({ roomId: 'old', userId: 'u4', role: 'member', joinedAt: createdAt });
+    await store.addMember({
+      roomId: 'old',
+      userId: 'u4',
+      role: 'member',
+      joinedAt: createdAt,
+      lastReadSeq: 0,
+    });
     expect((await store.getRoom('old'))?.memberCount).toBe(4);
     await store.close();
   });
@@ -113,6 +121,7 @@ function legacyMessage(roomId: string, overrides: { id: string; clientMsgId?: st
     text: 'hi',
     clientMsgId: 'c-1',
     createdAt: new Date(),
+    mentions: [],
     ...overrides,
   };
 }

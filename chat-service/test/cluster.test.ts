@@ -1,73 +1,32 @@
-import { connectNatsBus, createLogger, type NatsBus } from '@chat/shared';
+import { describeWithInfra } from '@chat/testing';
 import {
-  describeWithInfra,
-  startTestTokenIssuer,
-  testNatsUrl,
-  uniqueMongoUrl,
-  uniqueName,
-  type TestTokenIssuer,
-} from '@chat/testing';
-import { createRoom, FakeUsers, sleep, startChat, type TestChat, type TestClient } from './support';
+  createRoom,
+  sleep,
+  startChatPair,
+  type ChatPair,
+  type FakeUsers,
+  type TestChat,
+  type TestClient,
+} from './support';
 
 const PRESENCE_TTL_MS = 1_500;
 
 /**
  * Two chat instances on one nats-server and one MongoDB-protocol database, each with a NATS connection of
- * its own, as two processes would have. A subject prefix per file keeps other suites' traffic apart.
+ * its own, as two processes would have.
  */
 describeWithInfra(['nats', 'mongo'], 'two chat instances on NATS', () => {
-  const logger = createLogger('cluster-test', 'error');
-  const subjectPrefix = `${uniqueName('chat')}.`;
-  const buses: NatsBus[] = [];
-  let issuer: TestTokenIssuer;
+  let pairOfChats: ChatPair;
   let users: FakeUsers;
   let a: TestChat;
   let b: TestChat;
-  let busB: NatsBus;
-
-  const connect = async (name: string) => {
-    const bus = await connectNatsBus({
-      servers: testNatsUrl() ?? '',
-      name,
-      logger,
-      subjectPrefix,
-      eventMaxAgeSeconds: 600,
-    });
-    buses.push(bus);
-    return bus;
-  };
 
   beforeAll(async () => {
-    const infra = await connect('test-infra');
-    issuer = startTestTokenIssuer(infra);
-    users = new FakeUsers(infra, issuer);
-    const env = {
-      MONGO_URL: uniqueMongoUrl(),
-      PRESENCE_TTL_MS: String(PRESENCE_TTL_MS),
-      PRESENCE_GRACE_MS: '100',
-    };
-    a = await startChat({
-      bus: await connect('chat-a'),
-      issuer,
-      users,
-      env: { ...env, CHAT_INSTANCE_ID: 'a' },
-    });
-    busB = await connect('chat-b');
-    b = await startChat({
-      bus: busB,
-      issuer,
-      users,
-      env: { ...env, CHAT_INSTANCE_ID: 'b' },
-    });
+    pairOfChats = await startChatPair({ PRESENCE_TTL_MS: String(PRESENCE_TTL_MS) });
+    ({ a, b, users } = pairOfChats);
   });
 
-  afterAll(async () => {
-    await a?.stop();
-    await b?.stop();
-    await issuer?.stop();
-    await users?.stop();
-    for (const bus of buses) await bus.close();
-  });
+  afterAll(() => pairOfChats?.stop());
 
   async function pair() {
     const ann = users.add('ann');
@@ -246,7 +205,7 @@ describeWithInfra(['nats', 'mongo'], 'two chat instances on NATS', () => {
     await annOnA.waitFor((e) => e.type === 'presence' && e.status === 'online');
     // B's connection to NATS dies with no goodbye: no offline notice, no more heartbeats.
     const started = Date.now();
-    await busB.close();
+    await pairOfChats.busB.close();
     const offline = await annOnA.waitFor(
       (e) => e.type === 'presence' && e.status === 'offline',
       2 * PRESENCE_TTL_MS + 1_000,

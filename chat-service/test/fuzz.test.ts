@@ -3,7 +3,7 @@ import { clientFrameSchema } from '@chat/protocol';
 import { createRoom, startChat, type Json, type TestChat, type TestClient, type TestUser } from './support';
 
 /** Events that answer a client frame (as opposed to room events any member gets). */
-const REPLIES = new Set(['error', 'ack', 'joined', 'left', 'pong', 'refreshed']);
+const REPLIES = new Set(['error', 'ack', 'joined', 'left', 'pong', 'refreshed', 'read']);
 
 type Frame = { kind: 'text'; text: string } | { kind: 'binary'; bytes: Uint8Array };
 
@@ -11,6 +11,7 @@ describe('fuzzed frames', () => {
   let chat: TestChat;
   let user: TestUser;
   let roomId: string;
+  let messageId: string;
   let client: TestClient;
   let sentinel = 0;
 
@@ -19,6 +20,8 @@ describe('fuzzed frames', () => {
     user = chat.users.add('fuzzer');
     roomId = (await createRoom(chat, user)).id;
     client = await chat.connect(user);
+    messageId = (await client.request({ type: 'send', roomId, text: 'to change', clientMsgId: 'target' }))
+      .message.id;
   });
 
   afterAll(() => chat.stop());
@@ -34,7 +37,18 @@ describe('fuzzed frames', () => {
     );
     const ref = fc.option(fc.oneof(fc.string({ maxLength: 70 }), anything), { nil: undefined });
     const type = fc.oneof(
-      fc.constantFrom('join', 'leave', 'send', 'typing', 'ping', 'refresh'),
+      fc.constantFrom(
+        'join',
+        'leave',
+        'send',
+        'edit',
+        'delete',
+        'react',
+        'read',
+        'typing',
+        'ping',
+        'refresh',
+      ),
       fc.string({ maxLength: 12 }),
       anything,
     );
@@ -47,6 +61,12 @@ describe('fuzzed frames', () => {
         text,
         clientMsgId: fc.oneof(fc.string({ maxLength: 70 }), anything),
         active: fc.oneof(fc.boolean(), anything),
+        messageId: fc.oneof(fc.constant(messageId), fc.string({ maxLength: 70 }), anything),
+        replyTo: fc.oneof(fc.constant(messageId), anything),
+        emoji: fc.oneof(fc.constantFrom('👍', '🎉', 'x'), fc.string({ maxLength: 40 }), anything),
+        on: fc.oneof(fc.boolean(), anything),
+        seq: fc.oneof(fc.nat(), fc.integer(), anything),
+        sinceRev: fc.oneof(fc.nat(), anything),
         token: fc.oneof(fc.string({ maxLength: 40 }), fc.constant(user.token)),
         extra: anything,
       },
@@ -75,12 +95,16 @@ describe('fuzzed frames', () => {
     );
   }
 
-  /** A valid typing frame for a room the user is in is the one frame that has no reply by design. */
+  /**
+   * A valid typing frame has no reply by design; a valid `read` without a `ref` is answered only by the
+   * `read` every socket of the user gets, which carries no ref.
+   */
   function unanswered(frame: Frame): boolean {
     if (frame.kind !== 'text') return false;
     try {
       const parsed = clientFrameSchema.safeParse(JSON.parse(frame.text));
-      return parsed.success && parsed.data.type === 'typing';
+      if (!parsed.success) return false;
+      return parsed.data.type === 'typing' || (parsed.data.type === 'read' && parsed.data.ref === undefined);
     } catch {
       return false;
     }
@@ -97,7 +121,12 @@ describe('fuzzed frames', () => {
         await client.waitFor((event: Json) => event.ref === ref, 5_000);
         const replies = client.events
           .slice(before)
-          .filter((event: Json) => REPLIES.has(event.type) && event.ref !== ref);
+          .filter(
+            (event: Json) =>
+              REPLIES.has(event.type) &&
+              event.ref !== ref &&
+              !(event.type === 'read' && event.ref === undefined),
+          );
         if (unanswered(frame)) expect(replies.length).toBeLessThanOrEqual(1);
         else expect(replies).toHaveLength(1);
         expect(client.ws.readyState).toBe(client.ws.OPEN);

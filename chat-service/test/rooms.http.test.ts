@@ -42,6 +42,10 @@ describe('rooms over REST', () => {
         memberCount: 1,
         createdBy: ann.id,
         createdAt: expect.any(String),
+        lastSeq: 0,
+        lastReadSeq: 0,
+        unread: 0,
+        mentions: 0,
       });
       expect(new Date(response.body.createdAt).toISOString()).toBe(response.body.createdAt);
     });

@@ -187,6 +187,9 @@ describe('the WebSocket protocol', () => {
         roomId: room.id,
         missed: [],
         hasMore: false,
+        rev: 0,
+        changed: [],
+        changedHasMore: false,
       });
 
       const ack = await annFirst.request({
@@ -200,10 +203,13 @@ describe('the WebSocket protocol', () => {
         id: expect.any(String),
         roomId: room.id,
         seq: 1,
+        rev: 1,
         sender: { id: ann.id, username: ann.username },
         text: 'hello there',
         clientMsgId: 'c1',
         createdAt: expect.any(String),
+        reactions: [],
+        mentions: [],
       });
       for (const socket of [annFirst, annSecond, bobSocket]) {
         const event = await socket.waitFor((e) => e.type === 'message' && e.message.id === ack.message.id);

@@ -5,15 +5,24 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
 import {
+  connectNatsBus,
   createLogger,
   MemoryBus,
+  type NatsBus,
   subjects,
   type Bus,
   type LogLevel,
   type Subscription,
   type UserPublic,
 } from '@chat/shared';
-import { LogCapture, startTestTokenIssuer, type TestTokenIssuer } from '@chat/testing';
+import {
+  LogCapture,
+  startTestTokenIssuer,
+  testNatsUrl,
+  uniqueMongoUrl,
+  uniqueName,
+  type TestTokenIssuer,
+} from '@chat/testing';
 import { createApp, loadChatConfig, type ChatApp } from '@chat/chat-service';
 import { serverEventSchema } from '@chat/protocol';
 
@@ -53,7 +62,7 @@ export class FakeUsers {
     });
   }
 
-  add(username: string, options: { expiresInSeconds?: number } = {}): TestUser {
+  add(username: string, options: { expiresInSeconds?: number; role?: 'user' | 'admin' } = {}): TestUser {
     const profile: UserPublic = {
       id: `u-${randomUUID()}`,
       username: `${username}-${randomUUID().slice(0, 6)}`,
@@ -67,10 +76,15 @@ export class FakeUsers {
 
   token(
     user: Pick<UserPublic, 'id' | 'username'>,
-    options: { sid?: string; expiresInSeconds?: number } = {},
+    options: { sid?: string; expiresInSeconds?: number; role?: 'user' | 'admin' } = {},
   ): string {
     return this.issuer.mint(
-      { sub: user.id, username: user.username, sid: options.sid ?? `s-${randomUUID()}` },
+      {
+        sub: user.id,
+        username: user.username,
+        sid: options.sid ?? `s-${randomUUID()}`,
+        ...(options.role ? { role: options.role } : {}),
+      },
       options.expiresInSeconds === undefined ? {} : { expiresInSeconds: options.expiresInSeconds },
     );
   }
@@ -123,6 +137,8 @@ export interface TestChat {
   logs: LogCapture;
   call(method: string, pathAndQuery: string, options?: { token?: string; body?: unknown }): Promise<Response>;
   connect(user: TestUser | { token: string }, options?: ConnectOptions): Promise<TestClient>;
+  /** Stops this instance and starts another on the same data, bus, users and token issuer. */
+  restart(): Promise<TestChat>;
   stop(): Promise<void>;
 }
 
@@ -137,9 +153,11 @@ export async function startChat(
     issuer?: TestTokenIssuer;
     users?: FakeUsers;
     logLevel?: LogLevel;
+    /** Data of an earlier instance (a restart); the new one owns it from then on. */
+    dataDir?: string;
   } = {},
 ): Promise<TestChat> {
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'chat-service-'));
+  const dataDir = options.dataDir ?? mkdtempSync(path.join(tmpdir(), 'chat-service-'));
   const logs = new LogCapture();
   const logger = createLogger('chat-service', options.logLevel ?? 'warn', [logs.transport]);
   const ownsBus = !options.bus;
@@ -179,6 +197,23 @@ export async function startChat(
       const client = await TestClient.open(wsUrl, { token: user.token, ...connectOptions });
       clients.push(client);
       return client;
+    },
+    async restart() {
+      stopped = true;
+      for (const client of clients) client.terminate();
+      await app.stop();
+      const next = await startChat({ ...options, bus, issuer, users, dataDir });
+      return {
+        ...next,
+        async stop() {
+          await next.stop();
+          if (ownsBus) {
+            await issuer.stop();
+            await users.stop();
+            await bus.close();
+          }
+        },
+      };
     },
     async stop() {
       if (stopped) return;
@@ -367,4 +402,61 @@ export async function createRoom(
   if (response.status !== 201)
     throw new Error(`room not created: ${response.status} ${JSON.stringify(response.body)}`);
   return response.body;
+}
+
+/** Two chat instances on one nats-server and one database, each with a NATS connection of its own. */
+export interface ChatPair {
+  a: TestChat;
+  b: TestChat;
+  /** Instance b's bus, for suites that cut it off. */
+  busB: NatsBus;
+  users: FakeUsers;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a {@link ChatPair} as two processes would run, on the test infrastructure (the caller checks it is
+ * there, e.g. with `describeWithInfra(['nats', 'mongo'], ...)`). A subject prefix of its own keeps other
+ * suites' traffic apart.
+ */
+export async function startChatPair(env: Record<string, string> = {}): Promise<ChatPair> {
+  const logger = createLogger('chat-pair', 'error');
+  const subjectPrefix = `${uniqueName('chat')}.`;
+  const buses: NatsBus[] = [];
+  const connect = async (name: string) => {
+    const bus = await connectNatsBus({
+      servers: testNatsUrl() ?? '',
+      name,
+      logger,
+      subjectPrefix,
+      eventMaxAgeSeconds: 600,
+    });
+    buses.push(bus);
+    return bus;
+  };
+  const infra = await connect('test-infra');
+  const issuer = startTestTokenIssuer(infra);
+  const users = new FakeUsers(infra, issuer);
+  const shared = { MONGO_URL: uniqueMongoUrl(), PRESENCE_GRACE_MS: '100', ...env };
+  const a = await startChat({
+    bus: await connect('chat-a'),
+    issuer,
+    users,
+    env: { ...shared, CHAT_INSTANCE_ID: 'a' },
+  });
+  const busB = await connect('chat-b');
+  const b = await startChat({ bus: busB, issuer, users, env: { ...shared, CHAT_INSTANCE_ID: 'b' } });
+  return {
+    a,
+    b,
+    busB,
+    users,
+    async stop() {
+      await a.stop();
+      await b.stop();
+      await issuer.stop();
+      await users.stop();
+      for (const bus of buses) await bus.close();
+    },
+  };
 }

@@ -33,25 +33,66 @@ export type UserPublic = z.infer<typeof userPublicSchema>;
 export const roomKindSchema = z.enum(['public', 'private', 'direct']);
 export type RoomKind = z.infer<typeof roomKindSchema>;
 
+const count = z.number().int().min(0);
+
 export const roomSchema = z.object({
   id: z.string(),
   name: z.string(),
   kind: roomKindSchema,
-  memberCount: z.number().int().min(0),
+  memberCount: count,
   createdBy: z.string(),
   createdAt: z.string(),
+  /** The room's newest seq (0 before its first message). With the read state below, on rooms you belong to. */
+  lastSeq: count.optional(),
+  /** Your read position: the highest seq you have read (it never moves back). */
+  lastReadSeq: count.optional(),
+  /** Messages after `lastReadSeq` that others sent and that are not deleted. */
+  unread: count.optional(),
+  /** Those of them that mention you. */
+  mentions: count.optional(),
 });
 export type Room = z.infer<typeof roomSchema>;
 
-/** A stored message; `seq` counts up by exactly 1 per room, so a jump tells a client it missed some. */
+const senderSchema = z.object({ id: z.string(), username: z.string() });
+
+/** What a reply shows of the message it answers, as it was when the reply was sent (text cut to 200). */
+export const replyPreviewSchema = z.object({
+  id: z.string(),
+  seq: z.number().int().positive(),
+  sender: senderSchema,
+  text: z.string(),
+});
+
+/** One emoji's reactions to a message: how many, and who (the first 100 of them). */
+export const reactionSchema = z.object({
+  emoji: z.string(),
+  count: z.number().int().positive(),
+  userIds: z.array(z.string()),
+});
+export type Reaction = z.infer<typeof reactionSchema>;
+
+/**
+ * A stored message; `seq` counts up by exactly 1 per room, so a jump tells a client it missed some. `rev` is
+ * the room's revision at the message's last change (its creation, an edit, its deletion or a reaction): a
+ * client keeps the version with the highest `rev`. A deleted message stays as a tombstone (`deletedAt` set,
+ * `text` empty, no reactions), so `seq` has no gap.
+ */
 export const messageSchema = z.object({
   id: z.string(),
   roomId: z.string(),
   seq: z.number().int().positive(),
-  sender: z.object({ id: z.string(), username: z.string() }),
+  /** 0 for a message stored before revisions existed and not changed since. */
+  rev: z.number().int().min(0),
+  sender: senderSchema,
   text: z.string(),
   clientMsgId: z.string().optional(),
   createdAt: z.string(),
+  editedAt: z.string().optional(),
+  deletedAt: z.string().optional(),
+  replyTo: replyPreviewSchema.optional(),
+  reactions: z.array(reactionSchema),
+  /** The ids of the room's members named as `@username` in the text when it was sent or edited. */
+  mentions: z.array(z.string()),
 });
 export type Message = z.infer<typeof messageSchema>;
 
@@ -101,3 +142,19 @@ export const roomNameSchema = trimmedText(ROOM_NAME_MAX_LENGTH, { controlCharact
 
 /** A client's id for a message it sends, so a retried send is stored once. */
 export const clientMsgIdSchema = z.string().min(1).max(64);
+
+/** How much of the answered message's text a reply carries. */
+export const REPLY_PREVIEW_LENGTH = 200;
+
+/**
+ * A reaction: an emoji (or any short symbol), 1-32 characters with no spaces, control characters, `/` or
+ * `%`, so it is also one path segment of the REST mirror.
+ */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const EMOJI = /^[^ \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff\u0000-\u001F\u007F/%]+$/;
+
+export const emojiSchema = z
+  .string()
+  .min(1)
+  .max(32)
+  .regex(EMOJI, 'must be one emoji or short symbol without spaces');

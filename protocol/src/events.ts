@@ -26,17 +26,22 @@ export const helloEvent = event(
 );
 export const joinedReply = reply(
   'joined',
-  'Answers `join`: `missed` are the messages after `since`, oldest first; `hasMore` when there are more to page through over REST.',
+  "Answers `join`: `missed` are the messages after `since`, oldest first; `hasMore` when there are more to page through over REST. `rev` is the room's revision now (send it back as `sinceRev`); `changed` the current state of the messages at or before `since` changed after `sinceRev` (empty without it), at most 500, `changedHasMore` when more changed (reload the history you hold).",
   {
     roomId: z.string(),
     missed: z.array(messageSchema),
     hasMore: z.boolean(),
+    rev: z.number().int().min(0),
+    changed: z.array(messageSchema),
+    changedHasMore: z.boolean(),
   },
 );
 export const leftReply = reply('left', 'Answers `leave`.', { roomId: z.string() });
-export const ackReply = reply('ack', 'Answers `send` once the message is stored.', {
-  message: messageSchema,
-});
+export const ackReply = reply(
+  'ack',
+  'Answers `send`, `edit`, `delete` and `react` once stored, with the message as it now is.',
+  { message: messageSchema },
+);
 export const pongReply = reply('pong', 'Answers `ping`.', {});
 export const refreshedReply = reply('refreshed', 'Answers `refresh`: when the socket now expires.', {
   expiresAt: z.string(),
@@ -50,6 +55,16 @@ export const errorEvent = reply(
 export const messageEvent = event('message', 'A message in a room you receive, exactly once per socket.', {
   message: messageSchema,
 });
+export const messageUpdatedEvent = event(
+  'message.updated',
+  'A message in a room you receive was edited, deleted or reacted to: its whole new state, exactly once per socket. Keep it if its `rev` is above the one you hold.',
+  { message: messageSchema },
+);
+export const readEvent = reply(
+  'read',
+  "A read position moved: yours (answering your `read`, and on your other sockets) or, in a direct room, the other member's.",
+  { roomId: z.string(), userId: z.string(), seq: z.number().int().min(0) },
+);
 export const typingEvent = event('typing', 'Another user types in one of your rooms.', {
   roomId: z.string(),
   user: userPublicSchema,
@@ -91,6 +106,8 @@ export const resyncEvent = event(
 /** Events that belong to one room: chat instances pass them to each other on the room's NATS subject. */
 export const roomEventSchema = z.discriminatedUnion('type', [
   messageEvent,
+  messageUpdatedEvent,
+  readEvent,
   typingEvent,
   memberJoinedEvent,
   memberLeftEvent,
@@ -107,6 +124,8 @@ export const serverEventSchema = z.discriminatedUnion('type', [
   refreshedReply,
   errorEvent,
   messageEvent,
+  messageUpdatedEvent,
+  readEvent,
   typingEvent,
   memberJoinedEvent,
   memberLeftEvent,

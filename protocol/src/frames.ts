@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { clientMsgIdSchema, messageTextSchema } from './entities';
+import { clientMsgIdSchema, emojiSchema, messageTextSchema } from './entities';
 import { idSchema } from './ids';
 
 /**
@@ -16,8 +16,8 @@ const frame = <K extends string, T extends z.ZodRawShape>(type: K, description: 
 
 export const joinFrame = frame(
   'join',
-  'Join a public room, or confirm membership of any room, and catch up: `joined` carries up to 200 messages after `since` (a message id). A private room you do not belong to: `error` FORBIDDEN.',
-  { roomId: idSchema, since: idSchema.optional() },
+  'Join a public room, or confirm membership of any room, and catch up: `joined` carries up to 200 messages after `since` (a message id) and, with `sinceRev` (the room revision you last saw), the current state of every message at or before `since` changed since then. A private room you do not belong to: `error` FORBIDDEN.',
+  { roomId: idSchema, since: idSchema.optional(), sinceRev: z.number().int().min(0).optional() },
 );
 export const leaveFrame = frame(
   'leave',
@@ -29,7 +29,32 @@ export const leaveFrame = frame(
 export const sendFrame = frame(
   'send',
   'Store a message: `ack` once stored, then every socket receiving the room, on every instance, gets `message` once. The same `clientMsgId` from the same user again answers the first message and broadcasts nothing.',
-  { roomId: idSchema, text: messageTextSchema, clientMsgId: clientMsgIdSchema.optional() },
+  {
+    roomId: idSchema,
+    text: messageTextSchema,
+    clientMsgId: clientMsgIdSchema.optional(),
+    replyTo: idSchema.optional(),
+  },
+);
+export const editFrame = frame(
+  'edit',
+  "Change your message's text, within MESSAGE_EDIT_WINDOW_SECONDS of sending it: `ack` with the message's new state, and `message.updated` to every socket receiving the room.",
+  { roomId: idSchema, messageId: idSchema, text: messageTextSchema },
+);
+export const deleteFrame = frame(
+  'delete',
+  'Delete a message (yours, or any as an admin): it stays as a tombstone with empty text and no reactions. `ack` with its new state, and `message.updated` to the room.',
+  { roomId: idSchema, messageId: idSchema },
+);
+export const reactFrame = frame(
+  'react',
+  'Add (`on: true`) or remove your reaction with `emoji`; doing what is already done changes nothing. `ack` with the message, and `message.updated` to the room when something changed.',
+  { roomId: idSchema, messageId: idSchema, emoji: emojiSchema, on: z.boolean() },
+);
+export const readFrame = frame(
+  'read',
+  'You have read the room up to `seq`: stored (it never moves back) and answered by `read`, which your other sockets (and, in a direct room, the other member) get too.',
+  { roomId: idSchema, seq: z.number().int().min(0) },
 );
 export const typingFrame = frame('typing', "No reply: the room's other users' sockets get `typing`.", {
   roomId: idSchema,
@@ -46,6 +71,10 @@ export const clientFrameSchema = z.discriminatedUnion('type', [
   joinFrame,
   leaveFrame,
   sendFrame,
+  editFrame,
+  deleteFrame,
+  reactFrame,
+  readFrame,
   typingFrame,
   pingFrame,
   refreshFrame,

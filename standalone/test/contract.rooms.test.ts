@@ -2,6 +2,7 @@ import {
   expectError,
   expectInvalidField,
   isIsoTime,
+  MEMBER_ROOM_KEYS,
   ROOM_KEYS,
   startSystem,
   type Json,
@@ -12,7 +13,18 @@ import {
 let roomCounter = 0;
 const roomName = (prefix: string) => `${prefix} ${process.pid}-${(roomCounter += 1)}`;
 
-const MESSAGE_KEYS = ['clientMsgId', 'createdAt', 'id', 'roomId', 'sender', 'seq', 'text'];
+const MESSAGE_KEYS = [
+  'clientMsgId',
+  'createdAt',
+  'id',
+  'mentions',
+  'reactions',
+  'rev',
+  'roomId',
+  'sender',
+  'seq',
+  'text',
+];
 
 /** Rooms and history (docs/openapi.json, tag rooms): through the gateway, history written over a socket. */
 describe('contract: rooms and history', () => {
@@ -62,7 +74,7 @@ describe('contract: rooms and history', () => {
         body: { name, kind: 'public' },
       });
       expect(reply.status).toBe(201);
-      expect(Object.keys(reply.body).sort()).toEqual(ROOM_KEYS);
+      expect(Object.keys(reply.body).sort()).toEqual(MEMBER_ROOM_KEYS);
       expect(reply.body).toMatchObject({ name, kind: 'public', memberCount: 1, createdBy: owner.id });
       expect(isIsoTime(reply.body.createdAt)).toBe(true);
       const history = await system.call('GET', `/api/rooms/${reply.body.id}/messages`, {
@@ -125,7 +137,16 @@ describe('contract: rooms and history', () => {
       const forGuest = await system.call('GET', '/api/rooms', { token: guest.accessToken });
       expect(forGuest.status).toBe(200);
       expect(Object.keys(forGuest.body)).toEqual(['items']);
-      for (const room of forGuest.body.items) expect(Object.keys(room).sort()).toEqual(ROOM_KEYS);
+      // Rooms you belong to carry your read state (v1.1); the public ones you are not in do not.
+      for (const room of forGuest.body.items) {
+        expect([ROOM_KEYS, MEMBER_ROOM_KEYS]).toContainEqual(Object.keys(room).sort());
+      }
+      expect(Object.keys(forGuest.body.items.find((room: Json) => room.id === open.id)).sort()).toEqual(
+        ROOM_KEYS,
+      );
+      expect(
+        Object.keys(forGuest.body.items.find((room: Json) => room.id === guestSecret.id)).sort(),
+      ).toEqual(MEMBER_ROOM_KEYS);
       expect(idsOf(forGuest.body.items)).toEqual(expect.arrayContaining([open.id, guestSecret.id]));
       expect(idsOf(forGuest.body.items)).not.toContain(secret.id);
 
@@ -144,7 +165,7 @@ describe('contract: rooms and history', () => {
       const room = await createRoom(owner, 'public');
       const reply = await system.call('POST', `/api/rooms/${room.id}/members`, { token: guest.accessToken });
       expect(reply.status).toBe(200);
-      expect(Object.keys(reply.body).sort()).toEqual(ROOM_KEYS);
+      expect(Object.keys(reply.body).sort()).toEqual(MEMBER_ROOM_KEYS);
       expect(reply.body).toMatchObject({ id: room.id, memberCount: 2 });
       const again = await system.call('POST', `/api/rooms/${room.id}/members`, { token: guest.accessToken });
       expect(again.body.memberCount).toBe(2);
@@ -262,7 +283,7 @@ describe('contract: rooms and history', () => {
     it('200 Room of kind direct, the same room every time and from either side', async () => {
       const first = await system.call('POST', `/api/direct/${guest.id}`, { token: owner.accessToken });
       expect(first.status).toBe(200);
-      expect(Object.keys(first.body).sort()).toEqual(ROOM_KEYS);
+      expect(Object.keys(first.body).sort()).toEqual(MEMBER_ROOM_KEYS);
       expect(first.body).toMatchObject({ kind: 'direct', memberCount: 2 });
       const again = await system.call('POST', `/api/direct/${guest.id}`, { token: owner.accessToken });
       const reverse = await system.call('POST', `/api/direct/${owner.id}`, { token: guest.accessToken });

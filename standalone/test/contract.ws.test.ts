@@ -5,7 +5,7 @@ import {
   headerOf,
   pause,
   refusedUpgrade,
-  ROOM_KEYS,
+  MEMBER_ROOM_KEYS,
   SigningKey,
   startSystem,
   USER_PUBLIC_KEYS,
@@ -142,7 +142,7 @@ describe('contract: WebSocket', () => {
       expect(hello.user).toEqual(publicOf(ben));
       expect(hello.sessionId).toBe(ben.sid);
       expect(hello.rooms.map((r: Json) => r.id)).toEqual([room.id]);
-      expect(Object.keys(hello.rooms[0]).sort()).toEqual(ROOM_KEYS);
+      expect(Object.keys(hello.rooms[0]).sort()).toEqual(MEMBER_ROOM_KEYS);
       // Ann was online in a shared room when Ben connected.
       expect(hello.online).toEqual([publicOf(ann)]);
     });
@@ -239,6 +239,9 @@ describe('contract: WebSocket', () => {
         roomId: other.id,
         missed: [],
         hasMore: false,
+        rev: 0,
+        changed: [],
+        changedHasMore: false,
       });
       const event = await annSocket.waitFor((e) => e.type === 'member.joined' && e.roomId === other.id);
       expect(event).toEqual({ type: 'member.joined', roomId: other.id, user: publicOf(ben) });
@@ -324,7 +327,7 @@ describe('contract: WebSocket', () => {
         type: 'room.invited',
         room: expect.objectContaining({ id: secret.id, kind: 'private' }),
       });
-      expect(Object.keys(invitation.room).sort()).toEqual(ROOM_KEYS);
+      expect(Object.keys(invitation.room).sort()).toEqual(MEMBER_ROOM_KEYS);
       const direct = (await system.call('POST', `/api/direct/${cat.id}`, { token: dan.accessToken })).body;
 
       for (const roomId of [open.id, secret.id, direct.id]) {

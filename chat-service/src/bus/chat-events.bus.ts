@@ -22,7 +22,7 @@ export interface ChatEventsOptions {
 
 /** The room an event belongs to. */
 export function roomOf(event: RoomEvent): string {
-  return event.type === 'message' ? event.message.roomId : event.roomId;
+  return event.type === 'message' || event.type === 'message.updated' ? event.message.roomId : event.roomId;
 }
 
 /**
@@ -58,6 +58,16 @@ export class ChatPublisher implements ChatEvents {
   messageCreated(message: Message): void {
     chatMetrics.messages.inc();
     this.toRoom({ type: 'message', message });
+  }
+
+  messageUpdated(message: Message): void {
+    this.toRoom({ type: 'message.updated', message });
+  }
+
+  /** In a direct room both members see read positions (the room's event); elsewhere only the reader's sockets. */
+  read(room: Room, userId: string, seq: number): void {
+    if (room.kind === 'direct') this.toRoom({ type: 'read', roomId: room.id, userId, seq });
+    else this.toUser(userId, { type: 'read', roomId: room.id, seq });
   }
 
   typing(roomId: string, user: UserPublic, active: boolean): void {

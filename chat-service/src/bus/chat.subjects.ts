@@ -14,7 +14,7 @@ export const roomSubject = defineSubject(
 );
 export const roomSubjectOf = (roomId: string) => `chat.room.${roomId}`;
 
-/** Membership changes of one user, for every instance holding a socket of theirs. */
+/** Membership changes and read positions of one user, for every instance holding a socket of theirs. */
 export const userSubject = defineSubject(
   'chat.user.*',
   z.object({
@@ -22,6 +22,7 @@ export const userSubject = defineSubject(
     event: z.discriminatedUnion('type', [
       z.object({ type: z.literal('room.added'), room: roomSchema, invited: z.boolean() }),
       z.object({ type: z.literal('room.removed'), roomId: z.string() }),
+      z.object({ type: z.literal('read'), roomId: z.string(), seq: z.number().int().min(0) }),
     ]),
   }),
 );

@@ -10,14 +10,26 @@ import {
   WindowLimiter,
   type UserPublic,
 } from '@chat/shared';
-import type { Message, Room, RoomKind } from '@chat/protocol';
-import { directKeyOf, type ChatStore, type MessagePage } from '../store/chat.store';
+import { REPLY_PREVIEW_LENGTH, type Message, type Room, type RoomKind } from '@chat/protocol';
+import {
+  directKeyOf,
+  type ChatStore,
+  type MessageChange,
+  type MessagePage,
+  type ReadState,
+  type ReplyPreviewDocument,
+} from '../store/chat.store';
 import type { Actor } from './entities';
 import { RoomCache } from './room-cache';
 import type { ChatEvents, UserDirectory } from './ports';
 
 /** At most this many missed messages come with a `joined` reply; `hasMore` says the client should page on. */
 export const MISSED_LIMIT = 200;
+/** At most this many changed messages come with a `joined` reply; `changedHasMore` says there were more. */
+export const CHANGED_LIMIT = 500;
+
+/** `@name` in a text: a username (3-32 of letters, digits, `.`, `_`, `-`) not glued to a word before it. */
+const MENTION = /(?<![A-Za-z0-9_.-])@([A-Za-z0-9_.-]{3,32})/g;
 
 export interface HistoryQuery {
   before?: string;
@@ -30,6 +42,21 @@ export interface NewSend {
   roomId: string;
   text: string;
   clientMsgId?: string;
+  /** The id of a message of the same room this one answers. */
+  replyTo?: string;
+}
+
+/** A change a member asks for: an edit, a deletion, or a reaction on or off. */
+export type ChangeRequest =
+  | { kind: 'edit'; roomId: string; messageId: string; text: string }
+  | { kind: 'delete'; roomId: string; messageId: string }
+  | { kind: 'react'; roomId: string; messageId: string; emoji: string; on: boolean };
+
+/** What a `join` catches up on: messages after `since`, and changes to older ones after `sinceRev`. */
+export interface CatchUp extends Missed {
+  rev: number;
+  changed: Message[];
+  changedHasMore: boolean;
 }
 
 /** What one user may hold and do (the contract's "Limits"). */
@@ -38,11 +65,19 @@ export interface ChatLimits {
   roomsPerUser: number;
   /** Invitations one user may send per minute (INVITATIONS_PER_MINUTE): invites, and direct rooms opened. */
   invitationsPerMinute: number;
+  /** How long after sending a message its sender may edit it (MESSAGE_EDIT_WINDOW_SECONDS). */
+  editWindowSeconds: number;
+  /** Reactions one user may have on one message (REACTIONS_PER_USER_PER_MESSAGE). */
+  reactionsPerUserPerMessage: number;
 }
 
 export interface Missed {
   missed: Message[];
   hasMore: boolean;
+}
+
+function withState(room: Room, state: ReadState | undefined): Room {
+  return state ? { ...room, ...state } : room;
 }
 
 function byCreation(a: Room, b: Room): number {
@@ -81,10 +116,10 @@ export class ChatService {
     );
   }
 
-  /** The rooms `userId` belongs to, oldest first. */
+  /** The rooms `userId` belongs to, oldest first, with their read state. */
   async roomsOf(userId: string): Promise<Room[]> {
     const rooms = await this.deps.store.getRooms(await this.deps.store.roomIdsOf(userId));
-    return rooms.sort(byCreation);
+    return this.withReadStates(userId, rooms.sort(byCreation));
   }
 
   /** Tells the room's other users that `user`, a member (the caller checked), is typing or stopped. */
@@ -116,7 +151,7 @@ export class ChatService {
    */
   async helloRooms(userId: string): Promise<Room[]> {
     const rooms = await this.cache.getRooms(await this.deps.store.roomIdsOf(userId));
-    return rooms.sort(byCreation);
+    return this.withReadStates(userId, rooms.sort(byCreation));
   }
 
   /** Another instance changed the room's members: the next read of it goes to the store. */
@@ -162,24 +197,20 @@ export class ChatService {
       createdBy: actor.id,
       createdAt: this.now(),
     });
-    this.deps.events.roomAdded(actor.id, room, false);
-    return room;
+    const mine = { ...room, lastSeq: 0, lastReadSeq: 0, unread: 0, mentions: 0 };
+    this.deps.events.roomAdded(actor.id, mine, false);
+    return mine;
   }
 
   /** Joins a public room, or confirms a membership of any kind; FORBIDDEN for others' private rooms. */
   async joinRoom(actor: Actor, roomId: string): Promise<Room> {
     const room = await this.existingRoom(roomId);
-    if (await this.deps.store.isMember(roomId, actor.id)) return room;
+    if (await this.deps.store.isMember(roomId, actor.id)) return this.withReadState(actor.id, room);
     if (room.kind !== 'public') throw new ForbiddenError('This room is only open to its members.');
     await this.assertRoomFor(actor.id, 'actor');
-    const added = await this.deps.store.addMember({
-      roomId,
-      userId: actor.id,
-      role: 'member',
-      joinedAt: this.now(),
-    });
+    const added = await this.addMembership(roomId, actor.id);
     this.cache.forget(roomId);
-    const joined = (await this.deps.store.getRoom(roomId)) ?? room;
+    const joined = await this.withReadState(actor.id, (await this.deps.store.getRoom(roomId)) ?? room);
     if (added) {
       this.deps.events.roomAdded(actor.id, joined, false);
       this.deps.events.memberJoined(joined, await this.profileOf(actor));
@@ -208,17 +239,12 @@ export class ChatService {
     if (!invitee) throw new NotFoundError('The user');
     if (await this.deps.store.isMember(roomId, inviteeId)) return room;
     await this.reserveInvitation(actor, inviteeId);
-    const added = await this.deps.store.addMember({
-      roomId,
-      userId: inviteeId,
-      role: 'member',
-      joinedAt: this.now(),
-    });
+    const added = await this.addMembership(roomId, inviteeId);
     if (!added) this.invitations.release(actor.id);
     this.cache.forget(roomId);
     const updated = (await this.deps.store.getRoom(roomId)) ?? room;
     if (added) {
-      this.deps.events.roomAdded(inviteeId, updated, true);
+      this.deps.events.roomAdded(inviteeId, await this.withReadState(inviteeId, updated), true);
       this.deps.events.memberJoined(updated, invitee);
     }
     return updated;
@@ -247,19 +273,8 @@ export class ChatService {
     ]);
     if (!meMember) await this.assertRoomFor(actor.id, 'actor');
     if (!peerMember) await this.reserveInvitation(actor, peerId);
-    const joinedAt = this.now();
-    const addedMe = await this.deps.store.addMember({
-      roomId: room.id,
-      userId: actor.id,
-      role: 'member',
-      joinedAt,
-    });
-    const addedPeer = await this.deps.store.addMember({
-      roomId: room.id,
-      userId: peerId,
-      role: 'member',
-      joinedAt,
-    });
+    const addedMe = await this.addMembership(room.id, actor.id);
+    const addedPeer = await this.addMembership(room.id, peerId);
     if (!peerMember && !addedPeer) this.invitations.release(actor.id);
     this.cache.forget(room.id);
     const current = (await this.deps.store.getRoom(room.id)) ?? room;
@@ -268,11 +283,11 @@ export class ChatService {
       [addedPeer, peer, true],
     ] as const) {
       if (!added) continue;
-      this.deps.events.roomAdded(user.id, current, invited);
+      this.deps.events.roomAdded(user.id, await this.withReadState(user.id, current), invited);
       // A new pair's room has no one to tell; a returning member is news to the one who stayed.
       if (!created) this.deps.events.memberJoined(current, user);
     }
-    return current;
+    return this.withReadState(actor.id, current);
   }
 
   /** `GET /api/rooms/:id/messages`: a page of a room's history, for members only. */
@@ -285,14 +300,29 @@ export class ChatService {
     return this.deps.store.listMessages(roomId, { afterSeq, beforeSeq, limit: query.limit });
   }
 
-  /** For the socket's `join`, after joining: up to {@link MISSED_LIMIT} messages after `since`, oldest first. */
-  async missedSince(actor: Actor, roomId: string, since: string): Promise<Missed> {
+  /**
+   * For the socket's `join`, after joining: up to {@link MISSED_LIMIT} messages after `since`, oldest first,
+   * and with `sinceRev` the current state of up to {@link CHANGED_LIMIT} messages at or before `since`
+   * changed after it; `rev` is read first, so a change made meanwhile is in `changed` or arrives as an event.
+   */
+  async catchUp(actor: Actor, roomId: string, since?: string, sinceRev?: number): Promise<CatchUp> {
     await this.requireMember(actor, roomId);
-    const page = await this.deps.store.listMessages(roomId, {
-      afterSeq: await this.seqOf(roomId, since, 'since'),
-      limit: MISSED_LIMIT,
-    });
-    return { missed: page.items, hasMore: page.hasMore };
+    const rev = await this.deps.store.roomRev(roomId);
+    if (since === undefined) return { missed: [], hasMore: false, rev, changed: [], changedHasMore: false };
+    const sinceSeq = await this.seqOf(roomId, since, 'since');
+    const [page, changed] = await Promise.all([
+      this.deps.store.listMessages(roomId, { afterSeq: sinceSeq, limit: MISSED_LIMIT }),
+      sinceRev === undefined
+        ? { items: [], hasMore: false }
+        : this.deps.store.changedSince(roomId, { sinceRev, uptoSeq: sinceSeq, limit: CHANGED_LIMIT }),
+    ]);
+    return {
+      missed: page.items,
+      hasMore: page.hasMore,
+      rev,
+      changed: changed.items,
+      changedHasMore: changed.hasMore,
+    };
   }
 
   /**
@@ -314,6 +344,10 @@ export class ChatService {
     input: NewSend,
   ): Promise<{ stored: Promise<{ message: Message; created: boolean }> }> {
     await this.requireMember(actor, input.roomId);
+    const [replyTo, mentions] = await Promise.all([
+      input.replyTo === undefined ? undefined : this.replyPreview(input.roomId, input.replyTo),
+      this.mentionsIn(input.roomId, input.text, actor.id),
+    ]);
     const appended = this.deps.store.appendMessage({
       id: randomUUID(),
       roomId: input.roomId,
@@ -322,12 +356,86 @@ export class ChatService {
       text: input.text,
       ...(input.clientMsgId === undefined ? {} : { clientMsgId: input.clientMsgId }),
       createdAt: this.now(),
+      ...(replyTo ? { replyTo } : {}),
+      mentions,
     });
     const stored = appended.then((result) => {
       if (result.created) this.deps.events.messageCreated(result.message);
       return result;
     });
     return { stored };
+  }
+
+  /**
+   * Edits, deletes or reacts to a message of a room the actor belongs to, and announces the new state
+   * (`message.updated`) when something changed. Edits: the sender, within the edit window. Deletions: the
+   * sender or an admin (room owners and moderators arrive with room roles). A deleted message takes no
+   * edit and no reaction.
+   */
+  async changeMessage(actor: Actor, request: ChangeRequest): Promise<Message> {
+    await this.requireMember(actor, request.roomId);
+    const message = await this.deps.store.findMessage(request.messageId);
+    if (!message || message.roomId !== request.roomId) throw new NotFoundError('The message');
+    const at = this.now();
+    let change: MessageChange;
+    switch (request.kind) {
+      case 'edit': {
+        if (message.sender.id !== actor.id) throw new ForbiddenError('Only its sender may edit a message.');
+        if (message.deletedAt) throw new ForbiddenError('This message was deleted.');
+        const windowMs = this.deps.limits.editWindowSeconds * 1000;
+        if (at.getTime() - Date.parse(message.createdAt) > windowMs) {
+          throw new ForbiddenError(
+            `A message may be edited for ${this.deps.limits.editWindowSeconds} seconds after it was sent.`,
+          );
+        }
+        const mentions = await this.mentionsIn(request.roomId, request.text, actor.id);
+        change = { kind: 'edit', text: request.text, mentions, at };
+        break;
+      }
+      case 'delete':
+        if (message.sender.id !== actor.id && actor.role !== 'admin') {
+          throw new ForbiddenError('Only its sender or an admin may delete a message.');
+        }
+        if (message.deletedAt) return message;
+        change = { kind: 'delete', at };
+        break;
+      case 'react': {
+        if (message.deletedAt) throw new ForbiddenError('This message was deleted.');
+        const cap = this.deps.limits.reactionsPerUserPerMessage;
+        if (request.on && (await this.deps.store.reactionCountOf(message.id, actor.id)) >= cap) {
+          const mine = message.reactions.some(
+            (reaction) => reaction.emoji === request.emoji && reaction.userIds.includes(actor.id),
+          );
+          if (!mine) {
+            throw new LimitReachedError(
+              'reactionsPerUserPerMessage',
+              cap,
+              `At most ${cap} reactions of yours on one message.`,
+            );
+          }
+        }
+        change = { kind: 'react', userId: actor.id, emoji: request.emoji, on: request.on, at };
+        break;
+      }
+    }
+    const result = await this.deps.store.changeMessage(message.id, change);
+    if (!result) throw new NotFoundError('The message');
+    if (result.changed) this.deps.events.messageUpdated(result.message);
+    return result.message;
+  }
+
+  /**
+   * Moves the actor's read position in the room forward to `seq` (never back, never past the room's last
+   * message) and tells their sockets, and in a direct room the other member's, where it now is.
+   */
+  async markRead(actor: Actor, roomId: string, seq: number): Promise<{ roomId: string; seq: number }> {
+    const room = await this.memberRoom(actor, roomId);
+    const target = Math.min(seq, await this.deps.store.lastSeq(roomId));
+    await this.deps.store.markRead(roomId, actor.id, target);
+    const state = (await this.deps.store.readStates(actor.id, [roomId])).get(roomId);
+    const position = state?.lastReadSeq ?? target;
+    this.deps.events.read(room, actor.id, position);
+    return { roomId, seq: position };
   }
 
   /** The room, if `actor` belongs to it: NOT_FOUND if it does not exist, else FORBIDDEN for non-members. */
@@ -375,6 +483,58 @@ export class ChatService {
   private async reserveInvitation(actor: Actor, inviteeId: string): Promise<void> {
     await this.assertRoomFor(inviteeId, 'invitee');
     this.invitations.reserve(actor.id, this.now());
+  }
+
+  /** Adds a member whose read position starts at the room's newest message. */
+  private async addMembership(roomId: string, userId: string): Promise<boolean> {
+    return this.deps.store.addMember({
+      roomId,
+      userId,
+      role: 'member',
+      joinedAt: this.now(),
+      lastReadSeq: await this.deps.store.lastSeq(roomId),
+    });
+  }
+
+  private async withReadStates(userId: string, rooms: Room[]): Promise<Room[]> {
+    const states = await this.deps.store.readStates(
+      userId,
+      rooms.map((room) => room.id),
+    );
+    return rooms.map((room) => withState(room, states.get(room.id)));
+  }
+
+  private async withReadState(userId: string, room: Room): Promise<Room> {
+    return (await this.withReadStates(userId, [room]))[0]!;
+  }
+
+  /** What a reply keeps of the message it answers, which must be in the same room. */
+  private async replyPreview(roomId: string, messageId: string): Promise<ReplyPreviewDocument> {
+    const original = await this.deps.store.findMessage(messageId);
+    if (!original || original.roomId !== roomId) {
+      throw new ValidationError([{ path: 'replyTo', message: 'is not the id of a message in this room' }]);
+    }
+    return {
+      id: original.id,
+      seq: original.seq,
+      senderId: original.sender.id,
+      senderUsername: original.sender.username,
+      text: original.text.slice(0, REPLY_PREVIEW_LENGTH),
+    };
+  }
+
+  /**
+   * The ids of the room's members named as `@username` in `text` (any case), the author left out. Only a
+   * text with an `@` costs a look at the members.
+   */
+  private async mentionsIn(roomId: string, text: string, authorId: string): Promise<string[]> {
+    const names = new Set([...text.matchAll(MENTION)].map((match) => match[1]!.toLowerCase()));
+    if (names.size === 0) return [];
+    const memberIds = [...((await this.cache.memberIdsOf([roomId])).get(roomId) ?? [])];
+    const profiles = await this.deps.users.find(memberIds.filter((id) => id !== authorId));
+    return [...profiles.values()]
+      .filter((profile) => names.has(profile.username.toLowerCase()))
+      .map((profile) => profile.id);
   }
 
   private async existingRoom(roomId: string): Promise<Room> {

@@ -20,6 +20,10 @@ export interface ChatEvents {
   memberJoined(room: Room, user: UserPublic): void;
   memberLeft(room: Room, user: UserPublic): void;
   messageCreated(message: Message): void;
+  /** A message was edited, deleted or reacted to: its new state. */
+  messageUpdated(message: Message): void;
+  /** `userId`'s read position in `room` is now `seq`: their sockets, and the other member's in a direct room. */
+  read(room: Room, userId: string, seq: number): void;
   /** `user` started or stopped typing in `roomId` (no reply, nothing stored). */
   typing(roomId: string, user: UserPublic, active: boolean): void;
 }

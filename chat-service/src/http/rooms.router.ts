@@ -1,17 +1,18 @@
 import { Router } from 'express';
-import { authOf, parseInput, requireAuth, type AccessClaims, type TokenVerifier } from '@chat/shared';
+import { authOf, parseInput, requireAuth, type TokenVerifier } from '@chat/shared';
 import type { ChatService } from '../domain/chat.service';
-import type { Actor } from '../domain/entities';
+import { actorOf } from '../domain/entities';
 import {
   createRoomBody,
+  editBody,
   historyQuery,
   inviteBody,
+  messageParams,
   publicRoomsQuery,
+  reactionParams,
   roomIdParams,
   userIdParams,
 } from './rooms.schemas';
-
-const actorOf = (claims: AccessClaims): Actor => ({ id: claims.sub, username: claims.username });
 
 /** The `/api/rooms` and `/api/direct` routes of the public contract. */
 export function roomsRouter(options: { chat: ChatService; verifier: TokenVerifier }): Router {
@@ -59,6 +60,28 @@ export function roomsRouter(options: { chat: ChatService; verifier: TokenVerifie
     const { id } = parseInput(roomIdParams, req.params);
     res.json(await chat.history(actorOf(authOf(req)), id, parseInput(historyQuery, req.query)));
   });
+
+  router.patch('/api/rooms/:id/messages/:messageId', auth, async (req, res) => {
+    const { id, messageId } = parseInput(messageParams, req.params);
+    const { text } = parseInput(editBody, req.body);
+    res.json(await chat.changeMessage(actorOf(authOf(req)), { kind: 'edit', roomId: id, messageId, text }));
+  });
+
+  router.delete('/api/rooms/:id/messages/:messageId', auth, async (req, res) => {
+    const { id, messageId } = parseInput(messageParams, req.params);
+    res.json(await chat.changeMessage(actorOf(authOf(req)), { kind: 'delete', roomId: id, messageId }));
+  });
+
+  for (const [method, on] of [
+    ['put', true],
+    ['delete', false],
+  ] as const) {
+    router[method]('/api/rooms/:id/messages/:messageId/reactions/:emoji', auth, async (req, res) => {
+      const { id, messageId, emoji } = parseInput(reactionParams, req.params);
+      const request = { kind: 'react', roomId: id, messageId, emoji, on } as const;
+      res.json(await chat.changeMessage(actorOf(authOf(req)), request));
+    });
+  }
 
   return router;
 }

@@ -1,12 +1,15 @@
 import { errorBodySchema, type RouteDescription } from '@chat/shared';
-import { roomSchema } from '@chat/protocol';
+import { messageSchema, roomSchema } from '@chat/protocol';
 import {
   createRoomBody,
+  editBody,
   historyQuery,
   inviteBody,
+  messageParams,
   messagePageSchema,
   publicRoomPageSchema,
   publicRoomsQuery,
+  reactionParams,
   roomIdParams,
   roomListSchema,
   userIdParams,
@@ -87,5 +90,41 @@ export const chatRoutes: readonly RouteDescription[] = [
     params: roomIdParams,
     query: historyQuery,
     responses: { 200: messagePageSchema, 403: error, 404: error },
+  },
+  {
+    method: 'patch',
+    path: '/api/rooms/{id}/messages/{messageId}',
+    summary:
+      'Edit your message (as the socket’s `edit`): its new state; every member’s sockets get `message.updated`. 403 for another’s message, a deleted one or past MESSAGE_EDIT_WINDOW_SECONDS',
+    auth: true,
+    params: messageParams,
+    body: editBody,
+    responses: { 200: messageSchema, 403: error, 404: error },
+  },
+  {
+    method: 'delete',
+    path: '/api/rooms/{id}/messages/{messageId}',
+    summary:
+      'Delete a message (yours, or any as an admin; as the socket’s `delete`): it stays as a tombstone with empty text, which is answered',
+    auth: true,
+    params: messageParams,
+    responses: { 200: messageSchema, 403: error, 404: error },
+  },
+  {
+    method: 'put',
+    path: '/api/rooms/{id}/messages/{messageId}/reactions/{emoji}',
+    summary:
+      'Add your reaction with this emoji (as the socket’s `react` with `on: true`; again changes nothing). 403 LIMIT_REACHED past REACTIONS_PER_USER_PER_MESSAGE of yours on the message',
+    auth: true,
+    params: reactionParams,
+    responses: { 200: messageSchema, 403: error, 404: error },
+  },
+  {
+    method: 'delete',
+    path: '/api/rooms/{id}/messages/{messageId}/reactions/{emoji}',
+    summary: 'Remove your reaction with this emoji (as the socket’s `react` with `on: false`)',
+    auth: true,
+    params: reactionParams,
+    responses: { 200: messageSchema, 403: error, 404: error },
   },
 ];

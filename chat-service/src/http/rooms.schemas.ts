@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { blankAsAbsent, idSchema } from '@chat/shared';
-import { messageSchema, roomNameSchema, roomSchema } from '@chat/protocol';
+import { emojiSchema, messageSchema, messageTextSchema, roomNameSchema, roomSchema } from '@chat/protocol';
 
 /** `POST /api/rooms`. */
 export const createRoomBody = z.strictObject({
@@ -40,3 +40,12 @@ export const publicRoomPageSchema = z.object({
 
 /** `hasMore`: more messages exist in the paging direction (newer after `after`, else older). */
 export const messagePageSchema = z.object({ items: z.array(messageSchema), hasMore: z.boolean() });
+
+/** `/api/rooms/:id/messages/:messageId`. */
+export const messageParams = z.strictObject({ id: idSchema, messageId: idSchema });
+
+/** `/api/rooms/:id/messages/:messageId/reactions/:emoji`. */
+export const reactionParams = z.strictObject({ id: idSchema, messageId: idSchema, emoji: emojiSchema });
+
+/** `PATCH /api/rooms/:id/messages/:messageId`. */
+export const editBody = z.strictObject({ text: messageTextSchema });

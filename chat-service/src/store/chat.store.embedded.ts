@@ -11,8 +11,8 @@ import {
   publicPageFilter,
   roomDocumentOf,
   roomNameTaken,
-  toMessage,
   toPage,
+  withReactions,
   toRoom,
   type ChatStore,
   type MembershipDocument,
@@ -23,10 +23,17 @@ import {
   type NewMessage,
   type NewRoom,
   type PublicRoomQuery,
+  type ReactionDocument,
+  type ReadState,
+  type RevisionDocument,
   type RoomDocument,
+  type ChangedPage,
+  type MessageChange,
   groupMemberships,
 } from './chat.store';
 import { MessageAppender } from './message-appender';
+import { MessageChanges } from './message-changes';
+import { Revisions } from './revisions';
 
 type Collection<T> = Datastore<T & Record<string, unknown>>;
 
@@ -74,34 +81,124 @@ function isUniqueViolation(error: unknown): boolean {
  */
 export class EmbeddedChatStore implements ChatStore {
   private readonly appender: MessageAppender;
+  private readonly changes: MessageChanges;
+  private readonly revisions: Revisions;
+  /**
+   * Each room's newest seq, read from the messages once at open and kept by every append: one process
+   * writes here, so it is exact, and `hello` reads it for every room of the user without a query.
+   */
+  private readonly lastSeqs = new Map<string, number>();
 
   private constructor(
     private readonly rooms: Collection<StoredRoom>,
     private readonly memberships: Collection<MembershipDocument>,
     private readonly messages: Collection<MessageDocument>,
+    private readonly revisionLog: Collection<RevisionDocument>,
+    private readonly reactions: Collection<ReactionDocument>,
   ) {
-    this.appender = new MessageAppender({
-      lastSeq: async (roomId) => {
-        const [last] = await this.messages.findAsync({ roomId }).sort({ seq: -1 }).limit(1);
-        return last?.seq ?? 0;
+    this.revisions = new Revisions({
+      lastRev: async (roomId) => {
+        const [last] = await this.revisionLog.findAsync({ roomId }).sort({ rev: -1 }).limit(1);
+        return last?.rev ?? 0;
       },
       insert: async (documents) => {
         try {
-          // NeDB inserts an array all or nothing.
-          await this.messages.insertAsync(documents as (MessageDocument & Record<string, unknown>)[]);
+          await this.revisionLog.insertAsync(documents as (RevisionDocument & Record<string, unknown>)[]);
           return 'inserted';
         } catch (error) {
           if (isUniqueViolation(error)) return 'duplicate';
           throw error;
         }
       },
-      storedIds: async (ids) => {
-        const documents = await this.messages.findAsync({ _id: { $in: ids } });
-        return new Set(documents.map((document) => document._id));
-      },
-      findByDedupeKey: async (clientMsgKey) =>
-        (await this.messages.findOneAsync({ clientMsgKey })) ?? undefined,
     });
+    this.appender = new MessageAppender(
+      {
+        // Read from the files: the appender asks after losing a race (two stores on one folder, in tests).
+        lastSeq: async (roomId) => {
+          const [last] = await this.messages.findAsync({ roomId }).sort({ seq: -1 }).limit(1);
+          return last?.seq ?? 0;
+        },
+        insert: async (documents) => {
+          try {
+            // NeDB inserts an array all or nothing.
+            await this.messages.insertAsync(documents as (MessageDocument & Record<string, unknown>)[]);
+            return 'inserted';
+          } catch (error) {
+            if (isUniqueViolation(error)) return 'duplicate';
+            throw error;
+          }
+        },
+        storedIds: async (ids) => {
+          const documents = await this.messages.findAsync({ _id: { $in: ids } });
+          return new Set(documents.map((document) => document._id));
+        },
+        findByDedupeKey: async (clientMsgKey) =>
+          (await this.messages.findOneAsync({ clientMsgKey })) ?? undefined,
+      },
+      this.revisions,
+    );
+    this.changes = new MessageChanges(
+      {
+        findMessage: async (id) => (await this.messages.findOneAsync({ _id: id })) ?? undefined,
+        findMessages: async (ids) =>
+          ids.length === 0 ? [] : this.messages.findAsync({ _id: { $in: [...ids] } }),
+        updateMessage: async (id, { set, unset }, rev) => {
+          const update: Record<string, unknown> = { $max: { rev } };
+          if (Object.keys(set).length > 0) update.$set = set;
+          if (unset.length > 0) update.$unset = Object.fromEntries(unset.map((field) => [field, true]));
+          const { affectedDocuments } = await this.messages.updateAsync({ _id: id }, update, {
+            returnUpdatedDocs: true,
+          });
+          return (affectedDocuments as MessageDocument | null) ?? undefined;
+        },
+        insertReaction: async (reaction) => {
+          try {
+            await this.reactions.insertAsync({ ...reaction });
+            return true;
+          } catch (error) {
+            if (isUniqueViolation(error)) return false;
+            throw error;
+          }
+        },
+        removeReaction: async (id) => (await this.reactions.removeAsync({ _id: id }, {})) === 1,
+        removeReactionsOf: async (messageId) => {
+          await this.reactions.removeAsync({ messageId }, { multi: true });
+        },
+        reactionsFor: async (messageIds) => this.reactions.findAsync({ messageId: { $in: [...messageIds] } }),
+        countReactions: (messageId, userId) => this.reactions.countAsync({ messageId, userId }),
+        revisionsAfter: (roomId, sinceRev, limit) =>
+          this.revisionLog
+            .findAsync({ roomId, rev: { $gt: sinceRev } })
+            .sort({ rev: 1 })
+            .limit(limit),
+        // By user (indexed), then the rooms asked for: NeDB matches `$in` against every candidate.
+        memberships: async (userId, roomIds) => {
+          const wanted = new Set(roomIds);
+          return (await this.memberships.findAsync({ userId })).filter(({ roomId }) => wanted.has(roomId));
+        },
+        moveReadPosition: async (roomId, userId, seq) => {
+          const moved = await this.memberships.updateAsync(
+            {
+              _id: membershipId(roomId, userId),
+              $or: [{ lastReadSeq: { $exists: false } }, { lastReadSeq: { $lt: seq } }],
+            },
+            { $set: { lastReadSeq: seq } },
+            {},
+          );
+          return moved.numAffected === 1;
+        },
+        countUnread: (roomId, userId, afterSeq, mentioning) =>
+          this.messages.countAsync({
+            roomId,
+            seq: { $gt: afterSeq },
+            deletedAt: { $exists: false },
+            senderId: { $ne: userId },
+            ...(mentioning ? { mentions: userId } : {}),
+          }),
+      },
+      this.revisions,
+      (roomId) => this.lastSeq(roomId),
+    );
   }
 
   /** Loads (or creates) the three collections with their indexes. */
@@ -126,7 +223,20 @@ export class EmbeddedChatStore implements ChatStore {
     await messages.ensureIndexAsync({ fieldName: 'roomId' });
     await migrateLegacyDedupeKeys(messages);
     await messages.ensureIndexAsync({ fieldName: 'clientMsgKey', unique: true, sparse: true });
-    const store = new EmbeddedChatStore(rooms, memberships, messages);
+    const revisions = await openEmbeddedCollection<RevisionDocument & Record<string, unknown>>(
+      dataDir,
+      'chat-revisions',
+    );
+    await revisions.ensureIndexAsync({ fieldName: 'roomId' });
+    const reactions = await openEmbeddedCollection<ReactionDocument & Record<string, unknown>>(
+      dataDir,
+      'chat-reactions',
+    );
+    await reactions.ensureIndexAsync({ fieldName: 'messageId' });
+    const store = new EmbeddedChatStore(rooms, memberships, messages, revisions, reactions);
+    for (const { roomId, seq } of messages.getAllData()) {
+      if (seq > (store.lastSeqs.get(roomId) ?? 0)) store.lastSeqs.set(roomId, seq);
+    }
     await store.backfillMemberCounts();
     return store;
   }
@@ -228,20 +338,61 @@ export class EmbeddedChatStore implements ChatStore {
     return groupMemberships(await this.memberships.findAsync({ roomId: { $in: [...roomIds] } }), 'roomId');
   }
 
-  appendMessage(message: NewMessage): Promise<{ message: Message; created: boolean }> {
-    return this.appender.append(message);
+  async appendMessage(message: NewMessage): Promise<{ message: Message; created: boolean }> {
+    const appended = await this.appender.append(message);
+    const { roomId, seq } = appended.message;
+    if (seq > (this.lastSeqs.get(roomId) ?? 0)) this.lastSeqs.set(roomId, seq);
+    return appended;
+  }
+
+  changeMessage(
+    messageId: string,
+    change: MessageChange,
+  ): Promise<{ message: Message; changed: boolean } | undefined> {
+    return this.changes.change(messageId, change);
+  }
+
+  reactionCountOf(messageId: string, userId: string): Promise<number> {
+    return this.changes.reactionCountOf(messageId, userId);
+  }
+
+  async roomRev(roomId: string): Promise<number> {
+    const [last] = await this.revisionLog.findAsync({ roomId }).sort({ rev: -1 }).limit(1);
+    return last?.rev ?? 0;
+  }
+
+  changedSince(
+    roomId: string,
+    query: { sinceRev: number; uptoSeq: number; limit: number },
+  ): Promise<ChangedPage> {
+    return this.changes.changedSince(roomId, query);
+  }
+
+  async lastSeq(roomId: string): Promise<number> {
+    return this.lastSeqs.get(roomId) ?? 0;
+  }
+
+  markRead(roomId: string, userId: string, seq: number): Promise<boolean> {
+    return this.changes.markRead(roomId, userId, seq);
+  }
+
+  readStates(userId: string, roomIds: readonly string[]): Promise<Map<string, ReadState>> {
+    return this.changes.readStates(userId, roomIds);
   }
 
   async findMessage(id: string): Promise<Message | undefined> {
     const document = await this.messages.findOneAsync({ _id: id });
-    return document ? toMessage(document) : undefined;
+    return document ? (await withReactions([document], this.reactionsFor))[0] : undefined;
   }
 
   async listMessages(roomId: string, range: MessageRange): Promise<MessagePage> {
     const { filter, sort, take, ascending } = pageQuery(roomId, range);
     const documents = await this.messages.findAsync(filter).sort(sort).limit(take);
-    return toPage(documents, range, ascending);
+    return toPage(documents, range, ascending, this.reactionsFor);
   }
+
+  private readonly reactionsFor = (messageIds: string[]) =>
+    this.reactions.findAsync({ messageId: { $in: messageIds } });
 
   /** Counts the members of rooms stored before `memberCount` existed, once. */
   private async backfillMemberCounts(): Promise<void> {
@@ -261,6 +412,12 @@ export class EmbeddedChatStore implements ChatStore {
   }
 
   async close(): Promise<void> {
-    await closeEmbeddedCollections([this.rooms, this.memberships, this.messages]);
+    await closeEmbeddedCollections([
+      this.rooms,
+      this.memberships,
+      this.messages,
+      this.revisionLog,
+      this.reactions,
+    ]);
   }
 }

@@ -11,8 +11,8 @@ import {
   publicPageFilter,
   roomDocumentOf,
   roomNameTaken,
-  toMessage,
   toPage,
+  withReactions,
   toRoom,
   type ChatStore,
   type MembershipDocument,
@@ -23,10 +23,18 @@ import {
   type NewMessage,
   type NewRoom,
   type PublicRoomQuery,
+  type ReactionDocument,
+  type ReadState,
+  type RevisionDocument,
   type RoomDocument,
+  type ChangedPage,
+  type MessageChange,
   groupMemberships,
+  membershipIdsOf,
 } from './chat.store';
 import { MessageAppender } from './message-appender';
+import { MessageChanges } from './message-changes';
+import { Revisions } from './revisions';
 
 const roomSchema = new Schema<RoomDocument>(
   {
@@ -51,6 +59,7 @@ const membershipSchema = new Schema<MembershipDocument>(
     userId: { type: String, required: true },
     role: { type: String, enum: ['owner', 'member'], required: true },
     joinedAt: { type: Date, required: true },
+    lastReadSeq: Number,
   },
   { versionKey: false, strict: 'throw' },
 );
@@ -68,11 +77,44 @@ const messageSchema = new Schema<MessageDocument>(
     clientMsgId: String,
     clientMsgKey: String,
     createdAt: { type: Date, required: true },
+    rev: Number,
+    editedAt: Date,
+    deletedAt: Date,
+    replyTo: {
+      type: { id: String, seq: Number, senderId: String, senderUsername: String, text: String },
+      default: undefined,
+    },
+    mentions: { type: [String], default: undefined },
   },
   { versionKey: false, strict: 'throw' },
 );
 messageSchema.index({ roomId: 1, seq: 1 }, { unique: true });
 messageSchema.index({ clientMsgKey: 1 }, { unique: true, sparse: true });
+
+/** Revisions by their `_id` (`<roomId>/<rev>`), read back by room in order. */
+const revisionSchema = new Schema<RevisionDocument>(
+  {
+    _id: { type: String, required: true },
+    roomId: { type: String, required: true },
+    rev: { type: Number, required: true },
+    messageId: { type: String, required: true },
+  },
+  { versionKey: false, strict: 'throw' },
+);
+revisionSchema.index({ roomId: 1, rev: 1 });
+
+const reactionSchema = new Schema<ReactionDocument>(
+  {
+    _id: { type: String, required: true },
+    messageId: { type: String, required: true },
+    roomId: { type: String, required: true },
+    userId: { type: String, required: true },
+    emoji: { type: String, required: true },
+    createdAt: { type: Date, required: true },
+  },
+  { versionKey: false, strict: 'throw' },
+);
+reactionSchema.index({ messageId: 1, userId: 1 });
 
 /** The unique index on the pre-issue-9 `dedupeKey` (one clientMsgId per sender across rooms). */
 const LEGACY_DEDUPE_INDEX = 'dedupeKey_1';
@@ -84,61 +126,147 @@ export class MongoChatStore implements ChatStore {
   private readonly rooms: Model<RoomDocument>;
   private readonly memberships: Model<MembershipDocument>;
   private readonly messages: Model<MessageDocument>;
+  private readonly revisionLog: Model<RevisionDocument>;
+  private readonly reactions: Model<ReactionDocument>;
   private readonly appender: MessageAppender;
+  private readonly changes: MessageChanges;
+  private readonly revisions: Revisions;
   /** The driver's collections, for plain inserts: no mongoose document per write. */
   private readonly raw: {
     rooms: mongo.Collection<RoomDocument>;
     memberships: mongo.Collection<MembershipDocument>;
     messages: mongo.Collection<MessageDocument>;
+    revisions: mongo.Collection<RevisionDocument>;
+    reactions: mongo.Collection<ReactionDocument>;
   };
 
   private constructor(private readonly connection: Connection) {
     this.rooms = connection.model<RoomDocument>('Room', roomSchema, 'rooms');
     this.memberships = connection.model<MembershipDocument>('Membership', membershipSchema, 'memberships');
     this.messages = connection.model<MessageDocument>('Message', messageSchema, 'messages');
+    this.revisionLog = connection.model<RevisionDocument>('Revision', revisionSchema, 'revisions');
+    this.reactions = connection.model<ReactionDocument>('Reaction', reactionSchema, 'reactions');
     this.raw = {
       rooms: connection.collection<RoomDocument>('rooms'),
       memberships: connection.collection<MembershipDocument>('memberships'),
       messages: connection.collection<MessageDocument>('messages'),
+      revisions: connection.collection<RevisionDocument>('revisions'),
+      reactions: connection.collection<ReactionDocument>('reactions'),
     };
-    this.appender = new MessageAppender({
-      lastSeq: async (roomId) => {
-        const last = await this.messages
-          .findOne({ roomId }, { seq: 1 })
-          .sort({ seq: -1 })
-          .lean<Pick<MessageDocument, 'seq'>>();
-        return last?.seq ?? 0;
-      },
+    this.revisions = new Revisions({
+      lastRev: (roomId) => this.roomRev(roomId),
       insert: async (documents) => {
         try {
-          await this.raw.messages.insertMany(documents, { ordered: true });
+          await this.raw.revisions.insertMany(documents, { ordered: true });
           return 'inserted';
         } catch (error) {
           if (duplicateKeyField(error) !== undefined) return 'duplicate';
           throw error;
         }
       },
-      storedIds: async (ids) => {
-        const documents = await this.messages
-          .find({ _id: { $in: ids } }, { _id: 1 })
-          .lean<{ _id: string }[]>();
-        return new Set(documents.map((document) => document._id));
-      },
-      findByDedupeKey: async (clientMsgKey) =>
-        (await this.messages.findOne({ clientMsgKey }).lean<MessageDocument>()) ?? undefined,
     });
+    this.appender = new MessageAppender(
+      {
+        lastSeq: (roomId) => this.lastSeq(roomId),
+        insert: async (documents) => {
+          try {
+            await this.raw.messages.insertMany(documents, { ordered: true });
+            return 'inserted';
+          } catch (error) {
+            if (duplicateKeyField(error) !== undefined) return 'duplicate';
+            throw error;
+          }
+        },
+        storedIds: async (ids) => {
+          const documents = await this.messages
+            .find({ _id: { $in: ids } }, { _id: 1 })
+            .lean<{ _id: string }[]>();
+          return new Set(documents.map((document) => document._id));
+        },
+        findByDedupeKey: async (clientMsgKey) =>
+          (await this.messages.findOne({ clientMsgKey }).lean<MessageDocument>()) ?? undefined,
+      },
+      this.revisions,
+    );
+    this.changes = new MessageChanges(
+      {
+        findMessage: async (id) => (await this.raw.messages.findOne({ _id: id })) ?? undefined,
+        findMessages: (ids) =>
+          ids.length === 0
+            ? Promise.resolve([])
+            : this.raw.messages.find({ _id: { $in: [...ids] } }).toArray(),
+        updateMessage: async (id, { set, unset }, rev) => {
+          const update: mongo.UpdateFilter<MessageDocument> = { $max: { rev } };
+          if (Object.keys(set).length > 0) update.$set = set;
+          if (unset.length > 0) update.$unset = Object.fromEntries(unset.map((field) => [field, '']));
+          return (
+            (await this.raw.messages.findOneAndUpdate({ _id: id }, update, { returnDocument: 'after' })) ??
+            undefined
+          );
+        },
+        insertReaction: async (reaction) => {
+          try {
+            await this.raw.reactions.insertOne(reaction);
+            return true;
+          } catch (error) {
+            if (duplicateKeyField(error) !== undefined) return false;
+            throw error;
+          }
+        },
+        removeReaction: async (id) => (await this.raw.reactions.deleteOne({ _id: id })).deletedCount === 1,
+        removeReactionsOf: async (messageId) => {
+          await this.raw.reactions.deleteMany({ messageId });
+        },
+        reactionsFor: this.reactionsFor,
+        countReactions: (messageId, userId) => this.raw.reactions.countDocuments({ messageId, userId }),
+        revisionsAfter: (roomId, sinceRev, limit) =>
+          this.raw.revisions
+            .find({ roomId, rev: { $gt: sinceRev } })
+            .sort({ rev: 1 })
+            .limit(limit)
+            .toArray(),
+        memberships: (userId, roomIds) =>
+          roomIds.length === 0
+            ? Promise.resolve([])
+            : this.raw.memberships.find({ _id: { $in: membershipIdsOf(roomIds, userId) } }).toArray(),
+        moveReadPosition: async (roomId, userId, seq) => {
+          const moved = await this.raw.memberships.updateOne(
+            {
+              _id: membershipId(roomId, userId),
+              $or: [{ lastReadSeq: { $exists: false } }, { lastReadSeq: { $lt: seq } }],
+            },
+            { $set: { lastReadSeq: seq } },
+          );
+          return moved.modifiedCount === 1;
+        },
+        countUnread: (roomId, userId, afterSeq, mentioning) =>
+          this.raw.messages.countDocuments({
+            roomId,
+            seq: { $gt: afterSeq },
+            deletedAt: { $exists: false },
+            senderId: { $ne: userId },
+            ...(mentioning ? { mentions: userId } : {}),
+          }),
+      },
+      this.revisions,
+      (roomId) => this.lastSeq(roomId),
+    );
   }
+
+  private readonly reactionsFor = (messageIds: readonly string[]) =>
+    this.raw.reactions.find({ messageId: { $in: [...messageIds] } }).toArray();
 
   /** Connects, creates the collections and their indexes if missing, and returns the store. */
   static async open(url: string, logger: Logger): Promise<MongoChatStore> {
     const connection = await connectMongo(url, { appName: 'chat-service', logger });
     try {
       const store = new MongoChatStore(connection);
-      for (const model of [store.rooms, store.memberships, store.messages]) await model.createCollection();
+      const models = [store.rooms, store.memberships, store.messages, store.revisionLog, store.reactions];
+      for (const model of models) await model.createCollection();
       // Names are unique among public rooms only (issue 9): private rooms keep no `nameLower`.
       await store.raw.rooms.updateMany(PRIVATE_NAMES_TO_DROP, { $unset: { nameLower: '' } });
       await store.migrateLegacyDedupeKeys();
-      for (const model of [store.rooms, store.memberships, store.messages]) await model.createIndexes();
+      for (const model of models) await model.createIndexes();
       return store;
     } catch (error) {
       await connection.close();
@@ -260,15 +388,55 @@ export class MongoChatStore implements ChatStore {
     return this.appender.append(message);
   }
 
+  changeMessage(
+    messageId: string,
+    change: MessageChange,
+  ): Promise<{ message: Message; changed: boolean } | undefined> {
+    return this.changes.change(messageId, change);
+  }
+
+  reactionCountOf(messageId: string, userId: string): Promise<number> {
+    return this.changes.reactionCountOf(messageId, userId);
+  }
+
+  async roomRev(roomId: string): Promise<number> {
+    const [last] = await this.raw.revisions.find({ roomId }).sort({ rev: -1 }).limit(1).toArray();
+    return last?.rev ?? 0;
+  }
+
+  changedSince(
+    roomId: string,
+    query: { sinceRev: number; uptoSeq: number; limit: number },
+  ): Promise<ChangedPage> {
+    return this.changes.changedSince(roomId, query);
+  }
+
+  /** Read every time: other processes append too. */
+  async lastSeq(roomId: string): Promise<number> {
+    const last = await this.messages
+      .findOne({ roomId }, { seq: 1 })
+      .sort({ seq: -1 })
+      .lean<Pick<MessageDocument, 'seq'>>();
+    return last?.seq ?? 0;
+  }
+
+  markRead(roomId: string, userId: string, seq: number): Promise<boolean> {
+    return this.changes.markRead(roomId, userId, seq);
+  }
+
+  readStates(userId: string, roomIds: readonly string[]): Promise<Map<string, ReadState>> {
+    return this.changes.readStates(userId, roomIds);
+  }
+
   async findMessage(id: string): Promise<Message | undefined> {
-    const document = await this.messages.findById(id).lean<MessageDocument>();
-    return document ? toMessage(document) : undefined;
+    const document = await this.raw.messages.findOne({ _id: id });
+    return document ? (await withReactions([document], this.reactionsFor))[0] : undefined;
   }
 
   async listMessages(roomId: string, range: MessageRange): Promise<MessagePage> {
     const { filter, sort, take, ascending } = pageQuery(roomId, range);
-    const documents = await this.messages.find(filter).sort(sort).limit(take).lean<MessageDocument[]>();
-    return toPage(documents, range, ascending);
+    const documents = await this.raw.messages.find(filter).sort(sort).limit(take).toArray();
+    return toPage(documents, range, ascending, this.reactionsFor);
   }
 
   /**

@@ -1,5 +1,5 @@
 import { ConflictError } from '@chat/shared';
-import type { Message, Room, RoomKind } from '@chat/protocol';
+import type { Message, Reaction, Room, RoomKind } from '@chat/protocol';
 import type { Membership } from '../domain/entities';
 
 /** A public or private room to create, with its owner as the first member. */
@@ -28,6 +28,38 @@ export interface NewMessage {
   text: string;
   clientMsgId?: string;
   createdAt: Date;
+  replyTo?: ReplyPreviewDocument;
+  mentions: string[];
+}
+
+/** What a reply keeps of the message it answers. */
+export interface ReplyPreviewDocument {
+  id: string;
+  seq: number;
+  senderId: string;
+  senderUsername: string;
+  text: string;
+}
+
+/** A change to a stored message; each takes the room's next revision. */
+export type MessageChange =
+  | { kind: 'edit'; text: string; mentions: string[]; at: Date }
+  | { kind: 'delete'; at: Date }
+  | { kind: 'react'; userId: string; emoji: string; on: boolean; at: Date };
+
+/** A user's read state in one of their rooms (contract v1.1, "Read state and unread counts"). */
+export interface ReadState {
+  lastSeq: number;
+  lastReadSeq: number;
+  unread: number;
+  mentions: number;
+}
+
+/** Messages changed after a revision, for `joined.changed`. */
+export interface ChangedPage {
+  items: Message[];
+  /** More messages changed than the page holds. */
+  hasMore: boolean;
 }
 
 /** A page of the public room directory: by lower-cased name, after the cursor's name, with a name prefix. */
@@ -91,6 +123,30 @@ export interface ChatStore {
    * `created: false`; in another room it is another message.
    */
   appendMessage(message: NewMessage): Promise<{ message: Message; created: boolean }>;
+  /**
+   * Applies a change to a message under the room's next revision; `changed: false` (and no revision taken)
+   * when it changes nothing (a reaction already there, or not there to remove). Undefined if the message
+   * does not exist.
+   */
+  changeMessage(
+    messageId: string,
+    change: MessageChange,
+  ): Promise<{ message: Message; changed: boolean } | undefined>;
+  /** How many reactions `userId` has on the message (bounded per user). */
+  reactionCountOf(messageId: string, userId: string): Promise<number>;
+  /** The room's revision now: the highest taken, 0 before any. */
+  roomRev(roomId: string): Promise<number>;
+  /** Up to `limit` messages with seq <= `uptoSeq` changed after `sinceRev`, in their current state. */
+  changedSince(
+    roomId: string,
+    query: { sinceRev: number; uptoSeq: number; limit: number },
+  ): Promise<ChangedPage>;
+  /** The room's newest seq, 0 before its first message. */
+  lastSeq(roomId: string): Promise<number>;
+  /** Moves the user's read position in the room forward to `seq`; false when it was already there or past. */
+  markRead(roomId: string, userId: string, seq: number): Promise<boolean>;
+  /** The user's read state in each of `roomIds` they belong to. */
+  readStates(userId: string, roomIds: readonly string[]): Promise<Map<string, ReadState>>;
   findMessage(id: string): Promise<Message | undefined>;
   listMessages(roomId: string, range: MessageRange): Promise<MessagePage>;
   /** The readiness check: true once the database answers a ping. */
@@ -149,6 +205,62 @@ export interface MembershipDocument {
   userId: string;
   role: Membership['role'];
   joinedAt: Date;
+  /** The highest seq the user has read; absent on memberships from before read state (read as 0). */
+  lastReadSeq?: number;
+}
+
+/**
+ * One taken revision of a room: `_id` `<roomId>/<rev>` is unique in every adapter, which makes revisions
+ * gap-free and never repeated across processes, as the (roomId, seq) index does for messages.
+ */
+export interface RevisionDocument {
+  _id: string;
+  roomId: string;
+  rev: number;
+  messageId: string;
+}
+
+/** One user's reaction: `_id` `<messageId>/<userId>/<emoji>` makes it unique per (message, user, emoji). */
+export interface ReactionDocument {
+  _id: string;
+  messageId: string;
+  roomId: string;
+  userId: string;
+  emoji: string;
+  createdAt: Date;
+}
+
+export const revisionId = (roomId: string, rev: number) => `${roomId}/${rev}`;
+export const reactionId = (messageId: string, userId: string, emoji: string) =>
+  `${messageId}/${userId}/${emoji}`;
+
+/** Reaction user ids listed per emoji at most. */
+export const REACTION_USERS_SHOWN = 100;
+
+/** A message's reactions by emoji, in the order each emoji first appeared. */
+export function reactionsOf(documents: readonly ReactionDocument[]): Reaction[] {
+  const byEmoji = new Map<string, Reaction>();
+  const sorted = [...documents].sort(
+    (a, b) => new Date(a.createdAt).getTime() - new Date(b.createdAt).getTime(),
+  );
+  for (const { emoji, userId } of sorted) {
+    const reaction = byEmoji.get(emoji) ?? { emoji, count: 0, userIds: [] };
+    reaction.count += 1;
+    if (reaction.userIds.length < REACTION_USERS_SHOWN) reaction.userIds.push(userId);
+    byEmoji.set(emoji, reaction);
+  }
+  return [...byEmoji.values()];
+}
+
+/** Reactions grouped by message id. */
+export function reactionsByMessage(documents: readonly ReactionDocument[]): Map<string, ReactionDocument[]> {
+  const byMessage = new Map<string, ReactionDocument[]>();
+  for (const document of documents) {
+    const list = byMessage.get(document.messageId);
+    if (list) list.push(document);
+    else byMessage.set(document.messageId, [document]);
+  }
+  return byMessage;
 }
 
 export interface MessageDocument {
@@ -159,6 +271,13 @@ export interface MessageDocument {
   senderUsername: string;
   text: string;
   clientMsgId?: string;
+  /** The room's revision at the message's last change; absent on messages from before revisions (0). */
+  rev?: number;
+  editedAt?: Date;
+  deletedAt?: Date;
+  replyTo?: ReplyPreviewDocument;
+  /** Absent on messages from before mentions (none). */
+  mentions?: string[];
   /**
    * `<roomId>/<senderId>/<clientMsgId>` when the client gave an id, absent otherwise: one message per
    * (sender, room, clientMsgId). A sparse unique index on one field stands in for a partial compound index,
@@ -176,6 +295,11 @@ export interface MessageDocument {
 
 export function membershipId(roomId: string, userId: string): string {
   return `${roomId}/${userId}`;
+}
+
+/** The membership ids of `userId` in each of `roomIds`. */
+export function membershipIdsOf(roomIds: readonly string[], userId: string): string[] {
+  return roomIds.map((roomId) => membershipId(roomId, userId));
 }
 
 /**
@@ -201,18 +325,55 @@ export function toRoom(document: RoomDocument, memberCount: number): Room {
   };
 }
 
-export function toMessage(document: MessageDocument): Message {
+/** What an edit or a deletion sets on the message document (its `rev` is raised apart, never lowered). */
+export function messageUpdateOf(change: Exclude<MessageChange, { kind: 'react' }>): {
+  set: Partial<MessageDocument>;
+  unset: (keyof MessageDocument)[];
+} {
+  if (change.kind === 'edit') {
+    return { set: { text: change.text, mentions: change.mentions, editedAt: change.at }, unset: [] };
+  }
+  return { set: { text: '', mentions: [], deletedAt: change.at }, unset: ['replyTo'] };
+}
+
+export function toMessage(document: MessageDocument, reactions: readonly ReactionDocument[] = []): Message {
+  const { replyTo } = document;
   return {
     id: document._id,
     roomId: document.roomId,
     seq: document.seq,
+    rev: document.rev ?? 0,
     sender: { id: document.senderId, username: document.senderUsername },
     text: document.text,
     ...(document.clientMsgId === undefined || document.clientMsgId === null
       ? {}
       : { clientMsgId: document.clientMsgId }),
     createdAt: new Date(document.createdAt).toISOString(),
+    ...(document.editedAt ? { editedAt: new Date(document.editedAt).toISOString() } : {}),
+    ...(document.deletedAt ? { deletedAt: new Date(document.deletedAt).toISOString() } : {}),
+    ...(replyTo
+      ? {
+          replyTo: {
+            id: replyTo.id,
+            seq: replyTo.seq,
+            sender: { id: replyTo.senderId, username: replyTo.senderUsername },
+            text: replyTo.text,
+          },
+        }
+      : {}),
+    reactions: document.deletedAt ? [] : reactionsOf(reactions),
+    mentions: document.mentions ?? [],
   };
+}
+
+/** Messages with their reactions (looked up by `reactionsFor` in one query). */
+export async function withReactions(
+  documents: readonly MessageDocument[],
+  reactionsFor: (messageIds: string[]) => Promise<ReactionDocument[]>,
+): Promise<Message[]> {
+  const live = documents.filter((document) => !document.deletedAt).map((document) => document._id);
+  const byMessage = reactionsByMessage(live.length > 0 ? await reactionsFor(live) : []);
+  return documents.map((document) => toMessage(document, byMessage.get(document._id)));
 }
 
 export function roomDocumentOf(room: NewRoom): RoomDocument {
@@ -256,17 +417,20 @@ export function directRoomDocumentOf(room: NewDirectRoom): RoomDocument {
   };
 }
 
-export function messageDocumentOf(message: NewMessage, seq: number): MessageDocument {
+export function messageDocumentOf(message: NewMessage, seq: number, rev: number): MessageDocument {
   const clientMsgKey = dedupeKeyOf(message.senderId, message.roomId, message.clientMsgId);
   return {
     _id: message.id,
     roomId: message.roomId,
     seq,
+    rev,
     senderId: message.senderId,
     senderUsername: message.senderUsername,
     text: message.text,
     ...(message.clientMsgId === undefined ? {} : { clientMsgId: message.clientMsgId, clientMsgKey }),
     createdAt: message.createdAt,
+    ...(message.replyTo ? { replyTo: message.replyTo } : {}),
+    mentions: message.mentions,
   };
 }
 
@@ -282,9 +446,14 @@ export function pageQuery(roomId: string, range: MessageRange) {
 }
 
 /** The page from up to `limit + 1` documents read in the page's direction. */
-export function toPage(documents: MessageDocument[], range: MessageRange, ascending: boolean): MessagePage {
+export async function toPage(
+  documents: MessageDocument[],
+  range: MessageRange,
+  ascending: boolean,
+  reactionsFor: (messageIds: string[]) => Promise<ReactionDocument[]>,
+): Promise<MessagePage> {
   const hasMore = documents.length > range.limit;
   const kept = documents.slice(0, range.limit);
   if (!ascending) kept.reverse();
-  return { items: kept.map(toMessage), hasMore };
+  return { items: await withReactions(kept, reactionsFor), hasMore };
 }

@@ -7,6 +7,8 @@ import {
   type MessageDocument,
   type NewMessage,
 } from './chat.store';
+import { backoffMs, sleep } from './retry';
+import type { Revisions } from './revisions';
 
 /** What an adapter provides for {@link MessageAppender}: primitives over its messages collection. */
 export interface MessageLog {
@@ -28,15 +30,14 @@ interface Waiting {
 }
 
 const MAX_ATTEMPTS = 30;
-const BACKOFF_BASE_MS = 2;
-const BACKOFF_CAP_MS = 100;
 /** Messages of one room written together at most. */
 const MAX_BATCH = 100;
 /** Rooms whose last seq is remembered; the rest are read again on their next message. */
 const CACHED_ROOMS = 10_000;
 
 /**
- * Assigns each message the next seq of its room, with no gap and no repeat across processes.
+ * Assigns each message the next seq of its room, with no gap and no repeat across processes (and the room's
+ * next revision, from {@link Revisions}, taken before the insert).
  *
  * The unique index on (roomId, seq) is the arbiter: a message is inserted with the last seq + 1, and a
  * writer that loses the race to another process gets a duplicate-key error, reads the seq again and retries
@@ -51,7 +52,15 @@ export class MessageAppender {
   private readonly lines = new Map<string, Waiting[]>();
   private readonly lastSeqs = new Map<string, number>();
 
-  constructor(private readonly log: MessageLog) {}
+  constructor(
+    private readonly log: MessageLog,
+    private readonly revisions: Revisions,
+  ) {}
+
+  /** The room's newest seq as this process last wrote it, else read: a hint the unique index corrects. */
+  private async lastSeq(roomId: string): Promise<number> {
+    return this.lastSeqs.get(roomId) ?? this.log.lastSeq(roomId);
+  }
 
   append(message: NewMessage): Promise<Appended> {
     return new Promise((resolve, reject) => {
@@ -87,8 +96,14 @@ export class MessageAppender {
     if (messages.length === 1) return [await settle(this.appendOne(messages[0]!))];
     let documents: MessageDocument[];
     try {
-      const first = (this.lastSeqs.get(roomId) ?? (await this.log.lastSeq(roomId))) + 1;
-      documents = messages.map((message, index) => messageDocumentOf(message, first + index));
+      const firstRev = await this.revisions.take(
+        roomId,
+        messages.map((message) => message.id),
+      );
+      const first = (await this.lastSeq(roomId)) + 1;
+      documents = messages.map((message, index) =>
+        messageDocumentOf(message, first + index, firstRev + index),
+      );
       if ((await this.log.insert(documents)) === 'inserted') {
         this.remember(roomId, documents.at(-1)!.seq);
         return documents.map((document) => ({ message: toMessage(document), created: true }));
@@ -114,9 +129,10 @@ export class MessageAppender {
 
   private async appendOne(message: NewMessage): Promise<Appended> {
     const dedupeKey = dedupeKeyOf(message.senderId, message.roomId, message.clientMsgId);
-    let seq = (this.lastSeqs.get(message.roomId) ?? (await this.log.lastSeq(message.roomId))) + 1;
+    const rev = await this.revisions.take(message.roomId, [message.id]);
+    let seq = (await this.lastSeq(message.roomId)) + 1;
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-      const document = messageDocumentOf(message, seq);
+      const document = messageDocumentOf(message, seq, rev);
       if ((await this.log.insert([document])) === 'inserted') {
         this.remember(message.roomId, seq);
         return { message: toMessage(document), created: true };
@@ -150,12 +166,4 @@ async function settle<T>(promise: Promise<T>): Promise<T | Error> {
   } catch (error) {
     return asError(error);
   }
-}
-
-function backoffMs(attempt: number): number {
-  return Math.min(BACKOFF_BASE_MS * 2 ** (attempt - 2), BACKOFF_CAP_MS) * (0.5 + Math.random());
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -9,8 +9,8 @@ import {
   type TokenVerifier,
 } from '@chat/shared';
 import { clientFrameSchema, CloseCode, refSchema, type ClientFrame } from '@chat/protocol';
-import type { ChatService, Missed } from '../domain/chat.service';
-import type { Actor } from '../domain/entities';
+import type { ChangeRequest, ChatService } from '../domain/chat.service';
+import { actorOf } from '../domain/entities';
 import type { ClientSocket } from './client-socket';
 import { errorEvent } from './socket-errors';
 import type { SocketHub } from './socket-hub';
@@ -98,7 +98,7 @@ async function dispatch(
 ): Promise<{ answered: Promise<void> } | void> {
   if (client.isClosing) return;
   const { chat, hub } = context;
-  const actor: Actor = { id: client.userId, username: client.claims.username };
+  const actor = actorOf(client.claims);
   const ref = frame.ref === undefined ? {} : { ref: frame.ref };
   switch (frame.type) {
     case 'ping':
@@ -106,14 +106,11 @@ async function dispatch(
     case 'join': {
       await chat.joinRoom(actor, frame.roomId);
       // Receive the room before reading what was missed: an event in between then arrives twice (the
-      // client dedupes by id) instead of never.
+      // client keeps one by id and rev) instead of never.
       hub.enterForUser(actor.id, frame.roomId);
-      let missed: Missed = { missed: [], hasMore: false };
-      if (frame.since !== undefined) {
-        await hub.settled();
-        missed = await chat.missedSince(actor, frame.roomId, frame.since);
-      }
-      return client.send({ type: 'joined', ...ref, roomId: frame.roomId, ...missed });
+      if (frame.since !== undefined) await hub.settled();
+      const caughtUp = await chat.catchUp(actor, frame.roomId, frame.since, frame.sinceRev);
+      return client.send({ type: 'joined', ...ref, roomId: frame.roomId, ...caughtUp });
     }
     case 'leave':
       await chat.leaveRoom(actor, frame.roomId);
@@ -125,8 +122,20 @@ async function dispatch(
         roomId: frame.roomId,
         text: frame.text,
         ...(frame.clientMsgId === undefined ? {} : { clientMsgId: frame.clientMsgId }),
+        ...(frame.replyTo === undefined ? {} : { replyTo: frame.replyTo }),
       });
       return { answered: stored.then(({ message }) => client.send({ type: 'ack', ...ref, message })) };
+    }
+    case 'edit':
+    case 'delete':
+    case 'react': {
+      context.quotas.takeMessage(client.userId);
+      const message = await chat.changeMessage(actor, changeRequestOf(frame));
+      return client.send({ type: 'ack', ...ref, message });
+    }
+    case 'read': {
+      const position = await chat.markRead(actor, frame.roomId, frame.seq);
+      return client.send({ type: 'read', ...ref, userId: actor.id, ...position });
     }
     case 'typing':
       if (!client.rooms.has(frame.roomId)) {
@@ -144,5 +153,18 @@ async function dispatch(
     default:
       // Every frame the schema accepts has its case above: a new one without a case does not compile.
       return frame satisfies never;
+  }
+}
+
+/** The domain's change request for an `edit`, `delete` or `react` frame. */
+function changeRequestOf(frame: Extract<ClientFrame, { type: 'edit' | 'delete' | 'react' }>): ChangeRequest {
+  const { roomId, messageId } = frame;
+  switch (frame.type) {
+    case 'edit':
+      return { kind: 'edit', roomId, messageId, text: frame.text };
+    case 'delete':
+      return { kind: 'delete', roomId, messageId };
+    case 'react':
+      return { kind: 'react', roomId, messageId, emoji: frame.emoji, on: frame.on };
   }
 }

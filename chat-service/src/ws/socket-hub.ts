@@ -1,6 +1,6 @@
 import type { Logger, Subscription } from '@chat/shared';
 import type { RoomEvent, UserPublic } from '@chat/protocol';
-import type { ChatFeed, LocalDelivery } from '../bus/chat-events.bus';
+import { roomOf, type ChatFeed, type LocalDelivery } from '../bus/chat-events.bus';
 import type { UserNotice } from '../bus/chat.subjects';
 import { chatMetrics } from '../metrics';
 import type { ClientSocket } from './client-socket';
@@ -126,7 +126,7 @@ export class SocketHub implements LocalDelivery {
 
   /** Queues a room event for the local sockets receiving its room. */
   deliverRoomEvent(event: RoomEvent): void {
-    const roomId = event.type === 'message' ? event.message.roomId : event.roomId;
+    const roomId = roomOf(event);
     const sockets = this.byRoom.get(roomId);
     if (!sockets) return;
     // Typing is for the room's other users: not back to any socket of the one typing.
@@ -149,6 +149,13 @@ export class SocketHub implements LocalDelivery {
   deliverUserNotice(userId: string, notice: UserNotice): void {
     if (!this.byUser.has(userId)) return;
     if (notice.type === 'room.removed') return this.leaveForUser(userId, notice.roomId);
+    if (notice.type === 'read') {
+      const item = outgoing({ type: 'read', roomId: notice.roomId, userId, seq: notice.seq });
+      const sockets = this.byUser.get(userId);
+      for (const client of sockets ?? []) client.push(item);
+      chatMetrics.deliveries.inc(sockets?.size ?? 0);
+      return;
+    }
     this.enterForUser(userId, notice.room.id);
     for (const observer of this.observers) observer.roomAdded?.(userId, notice.room.id);
     if (!notice.invited) return;
