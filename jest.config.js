@@ -6,6 +6,7 @@ const swc = [
 const workspaces = [
   'protocol',
   'shared',
+  'media',
   'client',
   'users-service',
   'auth-service',
