@@ -97,6 +97,8 @@ export function authedApi(call: <T>(path: string, options?: RequestOptions) => P
       call<Room>('/api/rooms', { method: 'POST', body: { name, kind } }),
     joinRoom: (roomId: string) =>
       call<Room>(`/api/rooms/${encodeURIComponent(roomId)}/members`, { method: 'POST' }),
+    leaveRoom: (roomId: string) =>
+      call<void>(`/api/rooms/${encodeURIComponent(roomId)}/members/me`, { method: 'DELETE' }),
     invite: (roomId: string, userId: string) =>
       call<unknown>(`/api/rooms/${encodeURIComponent(roomId)}/invitations`, {
         method: 'POST',

@@ -16,12 +16,11 @@ const END_NOTICES: Record<EndReason, string> = {
 export function App() {
   const [session, setSession] = useState(() => Session.restore());
   const [notice, setNotice] = useState<string>();
-  const [username, setUsername] = useState('');
   const route = useRoute();
 
   useEffect(() => {
-    if (session) navigate('chat');
-    else if (route !== 'signup') navigate('login');
+    if (session && route?.page !== 'chat') navigate({ page: 'chat' }, { replace: true });
+    else if (!session && route?.page !== 'signup') navigate({ page: 'login' }, { replace: true });
   }, [session, route]);
 
   useEffect(
@@ -33,26 +32,27 @@ export function App() {
     [session],
   );
 
-  if (session) return <ChatPage session={session} />;
-  if (route === 'signup')
-    return (
-      <SignupPage
-        onSignedUp={(created) => {
-          setUsername(created);
-          setNotice('Your account is ready. Log in with your password.');
-          navigate('login');
-        }}
-      />
-    );
-  return (
-    <LoginPage
-      key={username}
-      notice={notice}
-      username={username}
-      onLoggedIn={(result: LoginResult) => {
+  // Logged in from another tab: this one follows.
+  useEffect(() => {
+    if (session) return;
+    const follow = () => {
+      const shared = Session.restore();
+      if (shared) {
         setNotice(undefined);
-        setSession(Session.start(result));
-      }}
-    />
-  );
+        setSession(shared);
+      }
+    };
+    window.addEventListener('storage', follow);
+    return () => window.removeEventListener('storage', follow);
+  }, [session]);
+
+  const start = (result: LoginResult) => {
+    setNotice(undefined);
+    setSession(Session.start(result));
+  };
+
+  if (session)
+    return <ChatPage session={session} roomId={route?.page === 'chat' ? route.roomId : undefined} />;
+  if (route?.page === 'signup') return <SignupPage onSignedUp={start} />;
+  return <LoginPage notice={notice} onLoggedIn={start} />;
 }

@@ -20,9 +20,14 @@ interface StoredSession {
   user: User;
 }
 
-// Per tab and gone when the tab closes: a token in sessionStorage is not shared with other tabs or kept on disk
-// for later, unlike localStorage.
+// In localStorage, so every tab of the browser shares one session (a second tab opens logged in) and one
+// refresh token: tabs take turns to rotate it (a Web Lock) and adopt what another tab stored, since presenting
+// a refresh token another tab already rotated would end the session for all of them.
 const STORAGE_KEY = 'chat.session';
+/** Set by the tab that ends the session, so the others can say why. */
+const END_KEY = 'chat.session.ended';
+const REFRESH_LOCK = 'chat.session.refresh';
+const END_REASONS: readonly EndReason[] = ['expired', 'logged-out', 'forbidden'];
 /** A token this close to expiry is refreshed before use, so a reconnect never presents an expired one. */
 const USE_MARGIN_MS = 15_000;
 /** Refresh this long before expiry (or halfway through a shorter lifetime). */
@@ -31,6 +36,25 @@ const REFRESH_LEAD_MS = 60_000;
 const FRESH_MS = 10_000;
 const RETRY_MIN_MS = 2_000;
 const RETRY_MAX_MS = 30_000;
+
+function readStored(): StoredSession | undefined {
+  try {
+    const data = JSON.parse(localStorage.getItem(STORAGE_KEY) ?? 'null') as StoredSession | null;
+    return typeof data?.accessToken === 'string' &&
+      typeof data.refreshToken === 'string' &&
+      typeof data.user?.id === 'string'
+      ? data
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs `task` while no other tab of this origin runs one under the same name (where Web Locks exist). */
+async function exclusive<T>(task: () => Promise<T>): Promise<T> {
+  if (typeof navigator.locks?.request !== 'function') return task();
+  return (await navigator.locks.request(REFRESH_LOCK, task)) as T;
+}
 
 function toStored(result: TokenPair, user: User): StoredSession {
   return {
@@ -58,6 +82,7 @@ export class Session {
   private constructor(private data: StoredSession) {
     this.save();
     this.schedule();
+    window.addEventListener('storage', this.onStorage);
   }
 
   /** The session a login answer starts. */
@@ -65,23 +90,10 @@ export class Session {
     return new Session(toStored(result, result.user));
   }
 
-  /** The session this tab had before a reload, if any. */
+  /** The session this browser has (from before a reload, or another tab), if any. */
   static restore(): Session | undefined {
-    try {
-      const raw = sessionStorage.getItem(STORAGE_KEY);
-      if (!raw) return undefined;
-      const data = JSON.parse(raw) as StoredSession;
-      if (
-        typeof data.accessToken !== 'string' ||
-        typeof data.refreshToken !== 'string' ||
-        typeof data.user?.id !== 'string'
-      )
-        return undefined;
-      return new Session(data);
-    } catch {
-      sessionStorage.removeItem(STORAGE_KEY);
-      return undefined;
-    }
+    const data = readStored();
+    return data ? new Session(data) : undefined;
   }
 
   get user(): User {
@@ -137,17 +149,57 @@ export class Session {
     return () => this.endListeners.delete(listener);
   }
 
-  /** Forgets the tokens in this tab and tells listeners why; only the first call counts. */
+  /** Forgets the tokens in every tab and tells listeners why; only the first call counts. */
   end(reason: EndReason): void {
-    if (this.ended) return;
+    if (!this.forget(reason)) return;
+    localStorage.setItem(END_KEY, reason);
+    localStorage.removeItem(STORAGE_KEY);
+  }
+
+  private forget(reason: EndReason): boolean {
+    if (this.ended) return false;
     this.ended = true;
     clearTimeout(this.timer);
-    sessionStorage.removeItem(STORAGE_KEY);
+    window.removeEventListener('storage', this.onStorage);
     for (const listener of this.endListeners) listener(reason);
+    return true;
+  }
+
+  /** Another tab refreshed the tokens (this one adopts them) or ended the session (so does this one). */
+  private readonly onStorage = (event: StorageEvent): void => {
+    if (event.key !== STORAGE_KEY || event.storageArea !== localStorage) return;
+    const stored = readStored();
+    if (!stored || stored.user.id !== this.data.user.id) {
+      const reason = localStorage.getItem(END_KEY) as EndReason | null;
+      this.forget(reason && END_REASONS.includes(reason) ? reason : 'logged-out');
+      return;
+    }
+    if (stored.refreshToken !== this.data.refreshToken) this.adopt(stored);
+  };
+
+  private adopt(stored: StoredSession): void {
+    this.data = stored;
+    this.failures = 0;
+    this.schedule();
+    for (const listener of this.tokenListeners) listener(this.data.accessToken);
   }
 
   private async doRefresh(): Promise<void> {
     if (this.ended) throw new ApiError(401, 'UNAUTHENTICATED', 'The session has ended.');
+    const adopted = await exclusive(async () => {
+      // Another tab may have rotated the pair while this one waited for its turn: then it is ours too.
+      const stored = readStored();
+      if (stored && stored.user.id === this.data.user.id && stored.refreshToken !== this.data.refreshToken) {
+        this.data = stored;
+        return true;
+      }
+      await this.rotate();
+      return false;
+    });
+    if (adopted) this.adopt(this.data);
+  }
+
+  private async rotate(): Promise<void> {
     try {
       this.data = toStored(await refreshTokens(this.data.refreshToken), this.data.user);
     } catch (error) {
@@ -181,6 +233,7 @@ export class Session {
   }
 
   private save(): void {
-    sessionStorage.setItem(STORAGE_KEY, JSON.stringify(this.data));
+    localStorage.removeItem(END_KEY);
+    localStorage.setItem(STORAGE_KEY, JSON.stringify(this.data));
   }
 }

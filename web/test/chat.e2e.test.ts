@@ -10,7 +10,7 @@ import { buildWebClient, describeWithChromium, launchChromium, screenshot } from
 const TOKEN_TTL_SECONDS = 30;
 const STEP_TIMEOUT_MS = 60_000;
 const DESKTOP = { width: 1280, height: 800 };
-const PHONE = { width: 375, height: 740 };
+const PHONE = { width: 390, height: 844 };
 
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -78,7 +78,7 @@ describeWithChromium('the browser client, on the whole system in one process', (
       void dialog.dismiss();
     });
     page.on('pageerror', (error) => person.errors.push(`${username}: ${error.message}`));
-    page.on('response', (response) => {
+    context.on('response', (response) => {
       if (response.url().endsWith('/api/auth/refresh') && response.status() === 200) person.refreshes += 1;
     });
     await page.routeWebSocket(/\/ws\?/, (socket) => {
@@ -161,15 +161,56 @@ describeWithChromium('the browser client, on the whole system in one process', (
       .filter({ has: person.page.locator('.text', { hasText: new RegExp(`^${escapeRegExp(text)}$`) }) });
   }
 
+  /** Waits until the open room shows exactly `texts`, in that order; then says what it shows. */
+  async function shows(person: Person, texts: string[]) {
+    const shown = () => person.page.locator('.messages li.message .text').allTextContents();
+    await person.page
+      .waitForFunction(
+        (expected) =>
+          JSON.stringify(
+            Array.from(document.querySelectorAll('.messages li.message .text'), (e) => e.textContent),
+          ) === JSON.stringify(expected),
+        texts,
+        { timeout: 10_000 },
+      )
+      .catch(() => undefined);
+    expect(await shown()).toEqual(texts);
+  }
+
+  function composer(person: Person) {
+    return person.page.getByRole('textbox', { name: /^Message / });
+  }
+
   async function send(person: Person, text: string) {
-    const composer = person.page.getByRole('textbox', { name: /^Message / });
-    await composer.fill(text);
-    await composer.press('Enter');
+    await composer(person).fill(text);
+    await composer(person).press('Enter');
+  }
+
+  /** On a phone the list and the room take turns: back to the list first when a room is open. */
+  async function showList(person: Person) {
+    const back = person.page.getByRole('button', { name: '← Rooms' });
+    if (await back.isVisible()) await back.click();
   }
 
   async function openRoom(person: Person, name: string) {
+    await showList(person);
     await person.page.getByRole('button', { name: new RegExp(`^${name}\\b`) }).click();
     await person.page.getByRole('heading', { name }).waitFor();
+  }
+
+  async function createRoom(person: Person, name: string, kind: 'public' | 'private') {
+    await showList(person);
+    await person.page.getByRole('button', { name: 'New room' }).click();
+    const dialog = person.page.getByRole('dialog', { name: 'New room' });
+    await dialog.getByLabel('Room name').fill(name);
+    if (kind === 'private') await dialog.getByLabel('Invited people (private)').check();
+    await dialog.getByRole('button', { name: 'Create room' }).click();
+    await person.page.getByRole('heading', { name }).waitFor();
+  }
+
+  /** The id of the focused element, waited for: focus moves after a render. */
+  async function focused(person: Person, id: string) {
+    await person.page.waitForFunction((expected) => document.activeElement?.id === expected, id);
   }
 
   beforeAll(async () => {
@@ -201,65 +242,60 @@ describeWithChromium('the browser client, on the whole system in one process', (
   });
 
   it(
-    'shows the API validation messages next to the fields they are about',
+    'checks the signup fields in plain words before asking the server',
     async () => {
       await signUp(ann, { username: 'a', email: 'not-an-email' });
       await ann.page.getByLabel('Password').fill('short');
       await ann.page.getByRole('button', { name: 'Create account' }).click();
-      await ann.page.locator('#username-error').waitFor();
-      expect(await ann.page.locator('#password-error').textContent()).toBeTruthy();
-      expect(await ann.page.locator('#email-error').textContent()).toBeTruthy();
-      expect(await ann.page.locator('#name-error').count()).toBe(0);
+      const error = (field: string) => ann.page.locator(`#${field}-error`);
+      await error('username').waitFor();
+      expect(await error('username').textContent()).toBe('3 to 32 characters: letters, digits, . _ -');
+      expect(await error('password').textContent()).toBe('At least 8 characters.');
+      expect(await error('email').textContent()).toBe('An email address, like name@example.com.');
+      expect(await error('name').count()).toBe(0);
       expect(await ann.page.getByLabel('Username').getAttribute('aria-invalid')).toBe('true');
+      await focused(ann, 'username');
       await screenshot(ann.page, 'signup-errors-desktop');
     },
     STEP_TIMEOUT_MS,
   );
 
   it(
-    'signs two people up; a taken username or email shows on its field',
+    'signs up straight into the chat; a taken username or email shows on its field',
     async () => {
       await signUp(ann, { username: 'ann', name: 'Ann', email: 'ann@example.test' });
-      await ann.page.getByText('Your account is ready').waitFor();
-      expect(await ann.page.getByLabel('Username or email').inputValue()).toBe('ann');
-      await screenshot(ann.page, 'login-desktop');
+      await ann.page.getByText('Signed in as ann').waitFor();
+      ann.loggedInAt = Date.now();
+      await ann.page.waitForURL(/#\/chat$/);
 
       await signUp(bob, { username: 'ANN' });
-      await bob.page.locator('#username-error').waitFor();
+      await bob.page.locator('#username-error', { hasText: 'That username is taken.' }).waitFor();
       await signUp(bob, { username: 'bob', email: 'ANN@example.test' });
-      await bob.page.locator('#email-error').waitFor();
+      await bob.page.locator('#email-error', { hasText: 'An account with that email exists.' }).waitFor();
       expect(await bob.page.locator('#username-error').count()).toBe(0);
       await screenshot(bob.page, 'signup-taken-phone');
       await signUp(bob, { username: 'bob', name: 'Bob' });
-      await bob.page.getByText('Your account is ready').waitFor();
+      await bob.page.getByText('Signed in as bob').waitFor();
+      bob.loggedInAt = Date.now();
     },
     STEP_TIMEOUT_MS,
   );
 
   it(
-    'logs both in, straight into the chat',
+    'creates a private room in a dialog, puts focus in the composer, invites, and carries messages both ways',
     async () => {
-      await logIn(ann);
-      await logIn(bob);
-      await ann.page.waitForURL(/#\/chat$/);
-      await bob.page.waitForURL(/#\/chat$/);
-    },
-    STEP_TIMEOUT_MS,
-  );
-
-  it(
-    'creates a private room, invites, and carries messages both ways',
-    async () => {
-      await ann.page.getByLabel('Room name').fill('project-x');
-      await ann.page.getByLabel('Invited people (private)').check();
-      await ann.page.getByRole('button', { name: 'Create room' }).click();
-      await ann.page.getByRole('heading', { name: 'project-x' }).waitFor();
+      await createRoom(ann, 'project-x', 'private');
+      await focused(ann, 'composer');
 
       await ann.page.getByRole('button', { name: 'Invite people' }).click();
-      await ann.page.getByLabel('Invite someone to project-x').fill('bo');
-      await ann.page.getByRole('button', { name: 'Invite bob' }).click();
-      await ann.page.getByText('bob was added to project-x.').waitFor();
+      const invite = ann.page.getByRole('dialog', { name: 'Invite people to project-x' });
+      await invite.getByLabel('Invite someone to project-x').fill('bo');
+      await invite.getByRole('button', { name: 'Invite bob' }).click();
+      await invite.getByText('bob was added to project-x.').waitFor();
+      await invite.getByRole('button', { name: 'Done' }).click();
       await ann.page.getByText('private · 2 members').waitFor();
+      // The timeline says who came in, from member.joined.
+      await ann.page.locator('.member-notice', { hasText: /^bob joined$/ }).waitFor();
 
       // bob learns of the room from the room.invited event: no reload.
       await openRoom(bob, 'project-x');
@@ -270,9 +306,51 @@ describeWithChromium('the browser client, on the whole system in one process', (
 
       await send(bob, 'hi ann');
       await message(ann, 'hi ann').waitFor();
-      expect(await bob.page.getByRole('textbox', { name: /^Message / }).inputValue()).toBe('');
-      await screenshot(ann.page, 'chat-desktop');
-      await screenshot(bob.page, 'chat-room-phone');
+      expect(await composer(bob).inputValue()).toBe('');
+    },
+    STEP_TIMEOUT_MS,
+  );
+
+  it(
+    'groups one sender’s messages under one header, below a day separator',
+    async () => {
+      for (const text of ['first of three', 'second of three', 'third of three']) await send(ann, text);
+      await message(bob, 'third of three').waitFor();
+      await send(bob, 'and one from bob');
+      await message(ann, 'and one from bob').waitFor();
+      const classes = async (text: string) => (await message(ann, text).getAttribute('class')) ?? '';
+      expect(await classes('first of three')).not.toContain('continued');
+      expect(await classes('second of three')).toContain('continued');
+      expect(await classes('third of three')).toContain('continued');
+      expect(await classes('and one from bob')).not.toContain('continued');
+      expect(await message(ann, 'second of three').locator('.avatar').count()).toBe(0);
+      expect(await message(ann, 'first of three').locator('.avatar').textContent()).toBe('AN');
+      await ann.page.locator('.messages .day', { hasText: 'Today' }).waitFor();
+      expect(await ann.page.locator('.messages .day').count()).toBe(1);
+    },
+    STEP_TIMEOUT_MS,
+  );
+
+  it(
+    'grows the composer with its text; Shift+Enter is a new line, Enter sends',
+    async () => {
+      const box = composer(ann);
+      const height = async () => (await box.boundingBox())!.height;
+      const oneLine = await height();
+      await box.pressSequentially('line one');
+      await box.press('Shift+Enter');
+      await box.pressSequentially('line two');
+      await box.press('Shift+Enter');
+      await box.pressSequentially('line three');
+      expect(await box.inputValue()).toBe('line one\nline two\nline three');
+      expect(await height()).toBeGreaterThan(oneLine * 1.8);
+      await box.press('Enter');
+      await message(bob, 'line one\nline two\nline three').waitFor();
+      expect(await box.inputValue()).toBe('');
+      await ann.page.waitForFunction((start) => {
+        const element = document.getElementById('composer');
+        return element !== null && element.getBoundingClientRect().height < start * 1.3;
+      }, oneLine);
     },
     STEP_TIMEOUT_MS,
   );
@@ -280,11 +358,9 @@ describeWithChromium('the browser client, on the whole system in one process', (
   it(
     'shows who is typing, and stops when they send',
     async () => {
-      await bob.page
-        .getByRole('textbox', { name: /^Message / })
-        .pressSequentially('still typ', { delay: 20 });
+      await composer(bob).pressSequentially('still typ', { delay: 20 });
       await ann.page.getByText('bob is typing…').waitFor();
-      await bob.page.getByRole('textbox', { name: /^Message / }).press('Enter');
+      await composer(bob).press('Enter');
       await message(ann, 'still typ').waitFor();
       await ann.page.getByText('bob is typing…').waitFor({ state: 'hidden' });
     },
@@ -292,20 +368,72 @@ describeWithChromium('the browser client, on the whole system in one process', (
   );
 
   it(
-    'shows presence: a dot goes grey when someone leaves and green when they are back',
+    'starts a direct message from the New message dialog',
     async () => {
-      const bobInPeople = ann.page.locator('.people li', { hasText: 'bob' });
-      // A reload: the session survives in sessionStorage, and hello names who is online in shared rooms.
-      await ann.page.reload();
-      await bobInPeople.locator('.dot.online').waitFor();
+      await ann.page.getByRole('button', { name: 'New message' }).click();
+      const dialog = ann.page.getByRole('dialog', { name: 'New message' });
+      await dialog.getByLabel('Find someone to message').fill('bo');
+      await dialog.getByRole('button', { name: 'Message bob' }).click();
+      await ann.page.getByRole('heading', { name: 'bob' }).waitFor();
+      await focused(ann, 'composer');
+      await send(ann, 'just between us');
+      await message(ann, 'just between us').waitFor();
+
+      await showList(bob);
+      const direct = bob.page.getByRole('button', { name: /^ann\b.*direct message/ });
+      await direct.locator('.unread').waitFor();
+      await screenshot(bob.page, 'rooms-with-direct-phone');
+      await direct.click();
+      await message(bob, 'just between us').waitFor();
+    },
+    STEP_TIMEOUT_MS,
+  );
+
+  it(
+    'shows presence where it is known: a dot that follows someone in and out, none for a stranger',
+    async () => {
+      // cid shares no room with ann: whether cid is online is not ann's to know.
+      const cid = await fetch(`${baseUrl}/api/users`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'cid', password: 'cid-secret-pass' }),
+      });
+      expect(cid.status).toBe(201);
+      const bobItem = ann.page.getByRole('button', { name: /^bob\b.*direct message/ });
+      await bobItem.locator('.dot.online').waitFor();
       await bob.page.goto('about:blank');
-      await bobInPeople.locator('.dot:not(.online)').waitFor();
+      await bobItem.locator('.dot.offline').waitFor();
+      expect(await bobItem.textContent()).toContain('offline');
       await bob.page.goto('/');
       await bob.page.getByText('Signed in as bob').waitFor();
-      await bobInPeople.locator('.dot.online').waitFor();
-      await screenshot(bob.page, 'chat-rooms-phone');
-      await openRoom(bob, 'project-x');
+      await bobItem.locator('.dot.online').waitFor();
+
+      await ann.page.getByRole('button', { name: 'New message' }).click();
+      const dialog = ann.page.getByRole('dialog', { name: 'New message' });
+      await dialog.getByLabel('Find someone to message').fill('');
+      const row = (name: string) => dialog.locator('.users li', { hasText: name });
+      await row('cid').waitFor();
+      await row('bob').locator('.dot.online').waitFor();
+      expect(await row('cid').locator('.dot').count()).toBe(0);
+      await ann.page.keyboard.press('Escape');
+      await dialog.waitFor({ state: 'hidden' });
       await openRoom(ann, 'project-x');
+      await openRoom(bob, 'project-x');
+    },
+    STEP_TIMEOUT_MS,
+  );
+
+  it(
+    'keeps the open room in the URL: a reload comes back to it',
+    async () => {
+      await ann.page.waitForURL(/#\/chat\/[^/]+$/);
+      await ann.page.reload();
+      await ann.page.getByRole('heading', { name: 'project-x' }).waitFor();
+      await message(ann, 'hello bob').waitFor();
+      await ann.page.goBack();
+      await ann.page.getByRole('heading', { name: 'bob' }).waitFor();
+      await ann.page.goForward();
+      await ann.page.getByRole('heading', { name: 'project-x' }).waitFor();
     },
     STEP_TIMEOUT_MS,
   );
@@ -377,7 +505,7 @@ describeWithChromium('the browser client, on the whole system in one process', (
       goSilent(ann);
       await send(ann, 'typed into a dead connection');
       await ann.page.reload();
-      await openRoom(ann, 'project-x');
+      await ann.page.getByRole('heading', { name: 'project-x' }).waitFor();
       await message(ann, 'typed into a dead connection').getByText('sending…').waitFor();
       await restorePath(ann);
       await message(bob, 'typed into a dead connection').waitFor();
@@ -390,7 +518,7 @@ describeWithChromium('the browser client, on the whole system in one process', (
       await message(ann, 'written just before a reload').getByText('sending…').waitFor();
       ann.deaf = false;
       await ann.page.reload();
-      await openRoom(ann, 'project-x');
+      await ann.page.getByRole('heading', { name: 'project-x' }).waitFor();
       await message(ann, 'written just before a reload').locator('time').waitFor();
       await ann.page.getByText('sending…').waitFor({ state: 'hidden' });
       await send(ann, 'after the reload');
@@ -409,7 +537,7 @@ describeWithChromium('the browser client, on the whole system in one process', (
       const unsent = message(ann, 'refused at first');
       await unsent.getByText('Not sent: Refused by the test.').waitFor();
       await ann.page.reload();
-      await openRoom(ann, 'project-x');
+      await ann.page.getByRole('heading', { name: 'project-x' }).waitFor();
       await unsent.getByText('Not sent: Refused by the test.').waitFor();
       await screenshot(ann.page, 'not-sent-desktop');
       ann.refuseSends = false;
@@ -422,12 +550,21 @@ describeWithChromium('the browser client, on the whole system in one process', (
   );
 
   it(
-    'shows markup in a message as text, never as markup',
+    'shows markup in a message as text, and web addresses as safe links',
     async () => {
       const markup = '<img src=x onerror=alert(1)>';
       await send(bob, markup);
       await message(ann, markup).waitFor();
       expect(await message(ann, markup).locator('.text').textContent()).toBe(markup);
+      const linked = 'docs at https://example.com/guide?x=1, not javascript:alert(2)';
+      await send(bob, linked);
+      const link = message(ann, linked).getByRole('link');
+      await link.waitFor();
+      expect(await link.count()).toBe(1);
+      expect(await link.getAttribute('href')).toBe('https://example.com/guide?x=1');
+      expect(await link.getAttribute('rel')).toBe('noopener noreferrer');
+      expect(await link.getAttribute('target')).toBe('_blank');
+      expect(await ann.page.locator('a[href^="javascript:" i]').count()).toBe(0);
       // Give a would-be image time to fail to load and fire its handler.
       await ann.page.waitForTimeout(500);
       expect(await ann.page.locator('.messages img').count()).toBe(0);
@@ -439,45 +576,33 @@ describeWithChromium('the browser client, on the whole system in one process', (
   );
 
   it(
-    'starts a direct message from the user list',
+    'stores 40 messages typed as fast as the composer takes them in typed order; a new public room shows up by itself',
     async () => {
-      await ann.page.getByLabel('Find someone to message').fill('bo');
-      await ann.page.getByRole('button', { name: 'Message bob' }).click();
-      await ann.page.getByRole('heading', { name: 'bob' }).waitFor();
-      await send(ann, 'just between us');
-      await message(ann, 'just between us').waitFor();
-
-      await bob.page.getByRole('button', { name: '← Rooms' }).click();
-      const direct = bob.page.getByRole('button', { name: /^ann\b.*direct message/ });
-      await direct.locator('.unread').waitFor();
-      await screenshot(bob.page, 'rooms-with-direct-phone');
-      await direct.click();
-      await message(bob, 'just between us').waitFor();
-    },
-    STEP_TIMEOUT_MS,
-  );
-
-  it(
-    'loads older history when scrolled to the top',
-    async () => {
-      await bob.page.getByRole('button', { name: '← Rooms' }).click();
-      await bob.page.getByLabel('Room name').fill('archive');
-      await bob.page.getByRole('button', { name: 'Create room' }).click();
-      await bob.page.getByRole('heading', { name: 'archive' }).waitFor();
-      for (let index = 1; index <= 60; index += 1) {
-        await send(bob, `archived #${index}`);
-        await message(bob, `archived #${index}`).locator('time').waitFor();
+      await createRoom(bob, 'archive', 'public');
+      // Nothing announces a public room: ann's list asks again every 15 s while the page is in view.
+      const archive = ann.page.getByRole('button', { name: /^archive\b/ });
+      const texts = Array.from({ length: 60 }, (_, index) => `archived #${index + 1}`);
+      for (const text of texts.slice(0, 40)) {
+        await composer(bob).fill(text);
+        await composer(bob).press('Enter');
       }
+      await message(bob, 'archived #40').locator('time').waitFor({ timeout: 30_000 });
+      for (const text of texts.slice(40)) await send(bob, text);
+      await message(bob, 'archived #60').locator('time').waitFor({ timeout: 30_000 });
+      await shows(bob, texts);
 
-      // A public room created by someone else comes to the list on asking: nothing announces it.
-      await ann.page.getByRole('button', { name: 'Refresh rooms' }).click();
-      await ann.page.getByRole('button', { name: /^archive\b/ }).click();
+      await archive.waitFor({ timeout: 20_000 });
+      expect(await ann.page.getByRole('button', { name: 'Refresh rooms' }).count()).toBe(0);
+      await archive.click();
       await ann.page.getByRole('button', { name: 'Join archive' }).click();
       await message(ann, 'archived #60').waitFor();
+      await focused(ann, 'composer');
+      await bob.page.locator('.member-notice', { hasText: /^ann joined$/ }).waitFor();
       expect(await message(ann, 'archived #1').count()).toBe(0);
       await ann.page.locator('.messages').evaluate((element) => element.scrollTo(0, 0));
       await message(ann, 'archived #1').waitFor();
-      expect(await ann.page.locator('.messages li.message').count()).toBe(60);
+      // Stored in typed order: what history returns, seq by seq, is what was typed.
+      await shows(ann, texts);
       // What was on screen stays there: the reader is not thrown to the top of the older page.
       const inView = (text: string) =>
         message(ann, text).evaluate((item) => {
@@ -492,29 +617,137 @@ describeWithChromium('the browser client, on the whole system in one process', (
   );
 
   it(
-    'refreshes the access token before it expires and keeps chatting past its lifetime',
+    'leaves a room: it goes back to the rooms to join, and the others read "ann left"',
     async () => {
-      const expired = ann.loggedInAt + TOKEN_TTL_SECONDS * 1000 + 2_000;
+      await ann.page.getByRole('button', { name: 'Leave room' }).click();
+      await ann.page.getByText('Pick a conversation, or start one with +.').waitFor();
+      await ann.page.waitForURL(/#\/chat$/);
+      await ann.page
+        .getByRole('navigation')
+        .locator('section', { hasText: 'Public rooms to join' })
+        .getByRole('button', { name: /^archive\b/ })
+        .waitFor();
+      await bob.page.locator('.member-notice', { hasText: /^ann left$/ }).waitFor();
+      await openRoom(ann, 'project-x');
+    },
+    STEP_TIMEOUT_MS,
+  );
+
+  it(
+    'can be used from the keyboard: a skip link first, dialogs that open with Enter and close with Escape',
+    async () => {
+      await ann.page.reload();
+      await ann.page.getByRole('heading', { name: 'project-x' }).waitFor();
+      const skip = ann.page.getByRole('link', { name: 'Skip to the conversation' });
+      // The first stop of the Tab key, shown when it has focus.
+      expect(
+        await skip.evaluate(
+          (link) => link === document.querySelector('a[href], button, input, textarea, select'),
+        ),
+      ).toBe(true);
+      await skip.focus();
+      expect((await skip.boundingBox())!.y).toBeGreaterThanOrEqual(0);
+      await ann.page.keyboard.press('Enter');
+      await focused(ann, 'composer');
+
+      const newRoom = ann.page.getByRole('button', { name: 'New room' });
+      await newRoom.focus();
+      await ann.page.keyboard.press('Enter');
+      const dialog = ann.page.getByRole('dialog', { name: 'New room' });
+      await focused(ann, 'room-name');
+      await ann.page.keyboard.type('by-keyboard');
+      await ann.page.keyboard.press('Enter');
+      await ann.page.getByRole('heading', { name: 'by-keyboard' }).waitFor();
+      await dialog.waitFor({ state: 'hidden' });
+      await focused(ann, 'composer');
+
+      await newRoom.focus();
+      await ann.page.keyboard.press('Enter');
+      await dialog.waitFor();
+      await ann.page.keyboard.press('Escape');
+      await dialog.waitFor({ state: 'hidden' });
+      expect(await newRoom.evaluate((element) => element === document.activeElement)).toBe(true);
+      await openRoom(ann, 'project-x');
+    },
+    STEP_TIMEOUT_MS,
+  );
+
+  it(
+    'shares the session with a second tab, and neither tab’s refresh ends it for the other',
+    async () => {
+      await openRoom(bob, 'project-x');
+      const second = await ann.context.newPage();
+      second.on('pageerror', (error) => ann.errors.push(`ann (second tab): ${error.message}`));
+      await second.goto('/');
+      await second.getByText('Signed in as ann').waitFor();
+      await second.getByRole('button', { name: /^project-x\b/ }).click();
+
+      // Both tabs live past the access token's lifetime: the refresh token rotates at least once meanwhile.
+      const expired = Date.now() + TOKEN_TTL_SECONDS * 1000 + 2_000;
       await ann.page.waitForTimeout(Math.max(0, expired - Date.now()));
       expect(ann.refreshes).toBeGreaterThan(0);
       await send(bob, 'still here?');
       await message(ann, 'still here?').waitFor();
+      await second.locator('.messages li.message .text', { hasText: /^still here\?$/ }).waitFor();
       await send(ann, 'still here.');
       await message(bob, 'still here.').waitFor();
+      await second.getByRole('textbox', { name: /^Message / }).fill('from the second tab');
+      await second.getByRole('textbox', { name: /^Message / }).press('Enter');
+      await message(bob, 'from the second tab').waitFor();
       expect(await ann.page.getByText('Signed in as ann').count()).toBe(1);
+      expect(await second.getByText('Signed in as ann').count()).toBe(1);
+
+      // Logging out in one tab logs out both.
+      await ann.page.getByRole('button', { name: 'Log out' }).click();
+      await ann.page.getByText('You have logged out.').waitFor();
+      await ann.page.waitForURL(/#\/login$/);
+      await second.getByText('You have logged out.').waitFor();
+      expect(await ann.page.evaluate(() => localStorage.getItem('chat.session'))).toBeNull();
+      expect(await ann.page.evaluate(() => Object.keys(sessionStorage))).toEqual([]);
+      await second.close();
     },
     STEP_TIMEOUT_MS * 2,
   );
 
   it(
-    'logs out back to the login page',
+    'logs in again from the login page',
     async () => {
-      await ann.page.getByRole('button', { name: 'Log out' }).click();
-      await ann.page.getByText('You have logged out.').waitFor();
-      await ann.page.waitForURL(/#\/login$/);
-      expect(await ann.page.evaluate(() => sessionStorage.length)).toBe(0);
+      await logIn(ann);
+      await ann.page.waitForURL(/#\/chat$/);
     },
     STEP_TIMEOUT_MS,
+  );
+
+  it(
+    'takes screenshots of the main screens, desktop and phone, light and dark',
+    async () => {
+      const login = await browser.newContext({ baseURL: baseUrl, viewport: DESKTOP });
+      const loginPage = await login.newPage();
+      for (const scheme of ['light', 'dark'] as const) {
+        await loginPage.emulateMedia({ colorScheme: scheme });
+        await loginPage.setViewportSize(DESKTOP);
+        await loginPage.goto('/#/login');
+        await loginPage.getByRole('button', { name: 'Log in' }).waitFor();
+        await screenshot(loginPage, `login-desktop-${scheme}`);
+        await loginPage.setViewportSize(PHONE);
+        await screenshot(loginPage, `login-phone-${scheme}`);
+
+        await ann.page.emulateMedia({ colorScheme: scheme });
+        await openRoom(ann, 'project-x');
+        await screenshot(ann.page, `room-desktop-${scheme}`);
+        await ann.page.getByRole('button', { name: 'New room' }).click();
+        await screenshot(ann.page, `new-room-desktop-${scheme}`);
+        await ann.page.keyboard.press('Escape');
+
+        await bob.page.emulateMedia({ colorScheme: scheme });
+        await openRoom(bob, 'project-x');
+        await screenshot(bob.page, `room-phone-${scheme}`);
+        await showList(bob);
+        await screenshot(bob.page, `rooms-phone-${scheme}`);
+      }
+      await login.close();
+    },
+    STEP_TIMEOUT_MS * 2,
   );
 
   it(
@@ -523,7 +756,7 @@ describeWithChromium('the browser client, on the whole system in one process', (
       await bob.page.getByText('Signed in as bob').waitFor();
       const token = await bob.page.evaluate(
         () =>
-          (JSON.parse(sessionStorage.getItem('chat.session') ?? '{}') as { accessToken: string }).accessToken,
+          (JSON.parse(localStorage.getItem('chat.session') ?? '{}') as { accessToken: string }).accessToken,
       );
       const response = await fetch(`${baseUrl}/api/auth/logout`, {
         method: 'POST',

@@ -3,6 +3,7 @@ import { CloseCode, type Message, type Room, type UserPublic } from '@chat/proto
 import { ApiError, authedApi, logout, type AuthedApi } from '../api';
 import type { Session } from '../session';
 import { loadMemberships, loadOutbox, saveMemberships, saveOutbox } from './tab-storage';
+import type { MemberNotice } from './timeline';
 
 /**
  * A message typed here and not yet acknowledged by the server (it may be waiting for a reconnect, or for
@@ -38,6 +39,13 @@ export interface ChatState {
   /** Per room, the users typing there now (id -> username). */
   typing: Readonly<Record<string, Readonly<Record<string, string>>>>;
   online: ReadonlySet<string>;
+  /**
+   * Users whose presence this client hears of (they share a room with the user): only they show as online
+   * or offline; anyone else's presence is unknown and shows no dot.
+   */
+  presenceKnown: ReadonlySet<string>;
+  /** Per room, who joined or left while the page was open. */
+  notices: Readonly<Record<string, readonly MemberNotice[]>>;
   unread: Readonly<Record<string, number>>;
   /** Users seen anywhere (hello, presence, searches), to name the other side of a direct room. */
   users: Readonly<Record<string, UserPublic>>;
@@ -55,6 +63,8 @@ const TYPING_PAUSE_MS = 2_500;
 /** How often a long burst of typing says so again; well inside TYPING_TTL_MS. */
 const TYPING_REPEAT_MS = 3_000;
 const ROOMS_RELOAD_DELAY_MS = 300;
+/** Public rooms others create are announced nowhere: the list is asked for again this often while in view. */
+const ROOMS_POLL_MS = 15_000;
 /** At most one renewal per this long after the server closed the socket with 4001. */
 const RENEW_INTERVAL_MS = 30_000;
 /** Reconnect attempts without a hello after which we ask the API whether the session still stands. */
@@ -92,6 +102,8 @@ export class ChatStore {
   private hellos = 0;
   private renewedAt = 0;
   private reloadTimer: ReturnType<typeof setTimeout> | undefined;
+  private pollTimer: ReturnType<typeof setInterval> | undefined;
+  private nextNoticeId = 1;
   private stopped = false;
   /** Set from the moment the user asks to log out: the server's 4001 for it is expected, not news. */
   private loggingOut = false;
@@ -113,6 +125,8 @@ export class ChatStore {
       pending: loadOutbox(me.id),
       typing: {},
       online: new Set([me.id]),
+      presenceKnown: new Set([me.id]),
+      notices: {},
       unread: {},
       users: {},
       directPeers: {},
@@ -137,6 +151,14 @@ export class ChatStore {
     void this.client.connect().catch(() => undefined);
     void this.loadRooms();
     for (const item of this.current.pending) if (!item.failed) this.dispatch(item);
+    this.pollTimer = setInterval(() => {
+      if (document.visibilityState === 'visible') void this.loadRooms();
+    }, ROOMS_POLL_MS);
+    const onVisible = () => {
+      if (document.visibilityState === 'visible') void this.loadRooms();
+    };
+    document.addEventListener('visibilitychange', onVisible);
+    this.cleanups.push(() => document.removeEventListener('visibilitychange', onVisible));
   }
 
   /** Closes the socket and every timer; the store is done after this. */
@@ -147,6 +169,7 @@ export class ChatStore {
     for (const cleanup of this.cleanups) cleanup();
     for (const timer of this.typingTimers.values()) clearTimeout(timer);
     clearTimeout(this.reloadTimer);
+    clearInterval(this.pollTimer);
     this.client.close();
   }
 
@@ -156,14 +179,13 @@ export class ChatStore {
    */
   async logout(): Promise<void> {
     this.loggingOut = true;
-    try {
-      await logout(await this.session.accessToken());
-    } catch {
-      // The server may be unreachable or the session already gone; this tab forgets it regardless.
-    }
+    const token = await this.session.accessToken().catch(() => undefined);
     this.stop();
     saveMemberships(this.current.me.id, new Set());
+    // Ended here first: the other tabs hear it from this one before the server closes their sockets.
     this.session.end('logged-out');
+    // The server may be unreachable or the session already gone; every tab has forgotten it regardless.
+    if (token) await logout(token).catch(() => undefined);
   }
 
   reconnect(): void {
@@ -209,11 +231,11 @@ export class ChatStore {
     await this.loadPage(roomId, oldest.id);
   }
 
-  /** Creates a room and opens it; rejects with the ApiError for the form to show. */
-  async createRoom(name: string, kind: 'public' | 'private'): Promise<void> {
+  /** Creates a room (the caller opens it); rejects with the ApiError for the form to show. */
+  async createRoom(name: string, kind: 'public' | 'private'): Promise<Room> {
     const room = await this.api.createRoom(name, kind);
     this.addMembership(room);
-    await this.openRoom(room.id);
+    return room;
   }
 
   async joinRoom(roomId: string): Promise<void> {
@@ -224,6 +246,26 @@ export class ChatStore {
     } catch (error) {
       this.fail(error, 'Could not join the room');
     }
+  }
+
+  /** Leaves a room: it goes from the user's rooms (a public one stays in the directory). */
+  async leaveRoom(roomId: string): Promise<void> {
+    try {
+      await this.api.leaveRoom(roomId);
+    } catch (error) {
+      return this.fail(error, 'Could not leave the room');
+    }
+    const memberOf = new Set(this.current.memberOf);
+    memberOf.delete(roomId);
+    const { [roomId]: _history, ...history } = this.current.history;
+    const { [roomId]: _messages, ...messages } = this.current.messages;
+    this.set({
+      memberOf,
+      history,
+      messages,
+      rooms: this.current.rooms.filter((room) => room.id !== roomId || room.kind === 'public'),
+      activeRoomId: this.current.activeRoomId === roomId ? undefined : this.current.activeRoomId,
+    });
   }
 
   /** Adds `user` to the open room; resolves with what to tell the user. */
@@ -246,6 +288,7 @@ export class ChatStore {
       this.set({
         directPeers: { ...this.current.directPeers, [room.id]: user.id },
         users: { ...this.current.users, [user.id]: user },
+        presenceKnown: new Set([...this.current.presenceKnown, user.id]),
       });
       this.addMembership(room);
       await this.openRoom(room.id);
@@ -347,11 +390,13 @@ export class ChatStore {
         this.rememberUsers([hello.user, ...hello.online]);
         const known = new Map(this.current.rooms.map((room) => [room.id, room]));
         for (const room of hello.rooms) known.set(room.id, room);
+        const online = [hello.user.id, ...hello.online.map((user) => user.id)];
         this.set({
           me: hello.user,
           memberOf: new Set(hello.rooms.map((room) => room.id)),
           rooms: [...known.values()],
-          online: new Set([hello.user.id, ...hello.online.map((user) => user.id)]),
+          online: new Set(online),
+          presenceKnown: new Set([...this.current.presenceKnown, ...online]),
           // Anyone typing before the drop has stopped or will say so again.
           typing: {},
         });
@@ -365,7 +410,7 @@ export class ChatStore {
         const online = new Set(this.current.online);
         if (status === 'online') online.add(user.id);
         else online.delete(user.id);
-        this.set({ online });
+        this.set({ online, presenceKnown: new Set([...this.current.presenceKnown, user.id]) });
       }),
       on('typing', ({ roomId, user, active }) => {
         if (user.id !== this.current.me.id) this.setTyping(roomId, user, active);
@@ -408,6 +453,18 @@ export class ChatStore {
 
   private onMember(roomId: string, user: UserPublic, joined: boolean): void {
     this.rememberUsers([user]);
+    const notice: MemberNotice = {
+      id: `notice-${this.nextNoticeId++}`,
+      kind: joined ? 'joined' : 'left',
+      username: user.username,
+      at: new Date().toISOString(),
+      afterSeq: this.current.messages[roomId]?.at(-1)?.seq ?? 0,
+    };
+    this.set({
+      notices: { ...this.current.notices, [roomId]: [...(this.current.notices[roomId] ?? []), notice] },
+    });
+    if (joined && user.id !== this.current.me.id)
+      this.set({ presenceKnown: new Set([...this.current.presenceKnown, user.id]) });
     if (user.id === this.current.me.id) {
       const memberOf = new Set(this.current.memberOf);
       if (joined) memberOf.add(roomId);
@@ -509,7 +566,10 @@ export class ChatStore {
             : await this.findByUsername(otherUsername(room, me.username));
         if (!peer) continue;
         this.rememberUsers([peer]);
-        this.set({ directPeers: { ...this.current.directPeers, [room.id]: peer.id } });
+        this.set({
+          directPeers: { ...this.current.directPeers, [room.id]: peer.id },
+          presenceKnown: new Set([...this.current.presenceKnown, peer.id]),
+        });
       } catch {
         // The room keeps its own name as its label, without a presence dot.
       }

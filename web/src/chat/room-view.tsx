@@ -1,11 +1,14 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { Dialog } from '../components/dialog';
 import { typingText } from '../format';
 import { directPeer, roomLabel, type ChatState, type ChatStore } from './chat-store';
 import { MessageList } from './message-list';
-import { OnlineDot, presenceText } from './online-dot';
+import { OnlineDot, presenceOf, presenceText } from './online-dot';
 import { UserSearch } from './user-search';
 
 const MAX_LENGTH = 4000;
+/** The composer grows with its text up to this many pixels, then scrolls. */
+const COMPOSER_MAX_PX = 200;
 
 /** The open room: who and what it is, its messages, who is typing, and the box to write in. */
 export function RoomView({
@@ -20,10 +23,26 @@ export function RoomView({
   const room = state.rooms.find((item) => item.id === state.activeRoomId);
   const [draft, setDraft] = useState('');
   const [inviting, setInviting] = useState(false);
+  const composer = useRef<HTMLTextAreaElement>(null);
+  const member = room ? state.memberOf.has(room.id) : false;
+
+  // Choosing a room means writing in it next; a touch screen would cover it with its keyboard, so not there.
+  useEffect(() => {
+    if (member && !matchMedia('(pointer: coarse)').matches) composer.current?.focus();
+  }, [room?.id, member]);
+
+  // The box is as tall as its text (one line at least, COMPOSER_MAX_PX at most).
+  useEffect(() => {
+    const element = composer.current;
+    if (!element) return;
+    element.style.height = 'auto';
+    element.style.height = `${Math.min(element.scrollHeight + 2, COMPOSER_MAX_PX)}px`;
+  }, [draft]);
+
   if (!room) return null;
   const label = roomLabel(state, room);
-  const member = state.memberOf.has(room.id);
   const peer = directPeer(state, room);
+  const presence = peer ? presenceOf(state, peer) : undefined;
   const typing = typingText(Object.values(state.typing[room.id] ?? {}));
   const pending = state.pending.filter((item) => item.roomId === room.id);
 
@@ -36,36 +55,52 @@ export function RoomView({
   return (
     <section class="room-view" aria-labelledby="room-title">
       <header class="room-header">
-        <button type="button" class="back small" onClick={onBack}>
+        <button type="button" class="back ghost" onClick={onBack}>
           ← Rooms
         </button>
         <h2 id="room-title">
-          {peer ? <OnlineDot online={state.online.has(peer)} /> : null}
-          {label}
+          {room.kind === 'direct' ? (
+            <OnlineDot presence={presence} />
+          ) : (
+            <span class="room-mark" aria-hidden="true">
+              {room.kind === 'private' ? '🔒' : '#'}
+            </span>
+          )}
+          <span class="title-text">{label}</span>
         </h2>
-        {peer && <span class="visually-hidden">{presenceText(state.online.has(peer))}</span>}
+        {peer && <span class="visually-hidden">{presenceText(presence)}</span>}
         <span class="muted room-meta">
           {room.kind === 'direct'
             ? 'direct message'
             : `${room.kind} · ${room.memberCount} ${room.memberCount === 1 ? 'member' : 'members'}`}
         </span>
         {member && room.kind !== 'direct' && (
-          <button type="button" class="small" aria-expanded={inviting} onClick={() => setInviting(!inviting)}>
-            {inviting ? 'Done inviting' : 'Invite people'}
-          </button>
+          <div class="room-actions">
+            <button type="button" class="ghost" onClick={() => setInviting(true)}>
+              Invite people
+            </button>
+            <button type="button" class="ghost" onClick={() => void store.leaveRoom(room.id)}>
+              Leave room
+            </button>
+          </div>
         )}
       </header>
-      {inviting && member && (
-        <div class="invite-panel">
+      {inviting && (
+        <Dialog title={`Invite people to ${label}`} onClose={() => setInviting(false)}>
           <UserSearch
             store={store}
-            online={state.online}
+            state={state}
             id="invite-search"
             label={`Invite someone to ${label}`}
             actionLabel="Invite"
             onAction={(user) => store.invite(user)}
           />
-        </div>
+          <div class="dialog-actions">
+            <button type="button" onClick={() => setInviting(false)}>
+              Done
+            </button>
+          </div>
+        </Dialog>
       )}
       {member ? (
         <>
@@ -74,9 +109,10 @@ export function RoomView({
             roomId={room.id}
             label={label}
             messages={state.messages[room.id] ?? []}
+            notices={state.notices[room.id] ?? []}
             pending={pending}
             history={state.history[room.id]}
-            myId={state.me.id}
+            me={state.me}
           />
           <p class="typing" aria-live="polite">
             {typing}
@@ -93,11 +129,12 @@ export function RoomView({
             </label>
             <textarea
               id="composer"
-              autoFocus
+              ref={composer}
               rows={1}
               maxLength={MAX_LENGTH}
-              placeholder={`Message ${label}`}
+              placeholder={`Message ${room.kind === 'direct' ? label : `#${label}`}`}
               value={draft}
+              aria-describedby="composer-hint"
               onInput={(event) => {
                 setDraft(event.currentTarget.value);
                 if (event.currentTarget.value.trim()) store.typed();
@@ -110,7 +147,12 @@ export function RoomView({
                 }
               }}
             />
-            <button type="submit">Send</button>
+            <button type="submit" class="send">
+              Send
+            </button>
+            <span id="composer-hint" class="visually-hidden">
+              Enter sends, Shift+Enter starts a new line.
+            </span>
           </form>
         </>
       ) : (

@@ -6,14 +6,14 @@ interface FieldProps {
   type?: 'text' | 'password' | 'email';
   autocomplete?: string;
   required?: boolean;
-  autoFocus?: boolean;
   hint?: string;
   error?: string | undefined;
 }
 
 /** A labelled input with an optional hint and the error the API gave for it, both tied to it for readers. */
 export function Field({ id, label, hint, error, type = 'text', ...input }: FieldProps) {
-  const described = [hint && `${id}-hint`, error && `${id}-error`].filter(Boolean).join(' ') || undefined;
+  // The error, when there is one, says what the hint says and more: one of the two is shown.
+  const described = error ? `${id}-error` : hint ? `${id}-hint` : undefined;
   const common = {
     id,
     name: id,
@@ -34,7 +34,7 @@ export function Field({ id, label, hint, error, type = 'text', ...input }: Field
     <div class="field">
       <label for={id}>{label}</label>
       {control}
-      {hint && (
+      {hint && !error && (
         <p id={`${id}-hint`} class="hint">
           {hint}
         </p>

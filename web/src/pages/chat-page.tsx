@@ -1,13 +1,16 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { ChatStore } from '../chat/chat-store';
 import { RoomView } from '../chat/room-view';
-import { CreateRoomForm, RoomList } from '../chat/room-list';
+import { Sidebar } from '../chat/sidebar';
 import { useChatState } from '../chat/use-store';
-import { UserSearch } from '../chat/user-search';
+import { navigate } from '../router';
 import type { Session } from '../session';
 
-/** The chat: rooms and people on the side, the open room in the middle; one pane at a time on a phone. */
-export function ChatPage({ session }: { session: Session }) {
+/**
+ * The chat: the conversation list on the side, the open room beside it; one of the two at a time on a phone.
+ * The URL names the open room (`roomId`), so a reload or the back button keeps the user where they were.
+ */
+export function ChatPage({ session, roomId }: { session: Session; roomId: string | undefined }) {
   const [store] = useState(() => new ChatStore(session));
   const state = useChatState(store);
 
@@ -16,64 +19,58 @@ export function ChatPage({ session }: { session: Session }) {
     return () => store.stop();
   }, [store]);
 
-  const reconnecting = state.connection === 'reconnecting';
+  // The URL leads: a room named in it (a reload, a link, back and forward) is the one shown.
+  useEffect(() => {
+    if (roomId !== store.state.activeRoomId) void store.openRoom(roomId);
+  }, [store, roomId]);
+
+  // The store may open a room itself (one joined or messaged) or close it (left): the URL follows that change.
+  const shown = useRef(state.activeRoomId);
+  useEffect(() => {
+    if (shown.current === state.activeRoomId) return;
+    shown.current = state.activeRoomId;
+    if (state.activeRoomId !== roomId) navigate({ page: 'chat', roomId: state.activeRoomId });
+  }, [state.activeRoomId]);
+
+  const open = (id: string | undefined) => navigate({ page: 'chat', roomId: id });
+  const skip = (event: Event) => {
+    event.preventDefault();
+    (document.getElementById('composer') ?? document.getElementById('main'))?.focus();
+  };
   return (
     <div class="chat" data-pane={state.activeRoomId ? 'room' : 'list'}>
-      <header class="top">
-        <h1>Chat</h1>
-        <span class="me">
-          Signed in as <strong>{state.me.username}</strong>
-        </span>
-        <button type="button" class="small" onClick={() => void store.logout()}>
-          Log out
-        </button>
-      </header>
-      {reconnecting && (
-        <p class="banner" role="status">
-          Connection lost. Reconnecting…
-        </p>
-      )}
-      {state.disconnected && (
-        <p class="banner error" role="alert">
-          {state.disconnected}{' '}
-          <button type="button" class="small" onClick={() => store.reconnect()}>
-            Reconnect
-          </button>
-        </p>
-      )}
-      {state.alert && (
-        <p class="banner error" role="alert">
-          {state.alert}{' '}
-          <button type="button" class="small" onClick={() => store.dismissAlert()}>
-            Dismiss
-          </button>
-        </p>
-      )}
-      <aside class="side">
-        <RoomList store={store} state={state} />
-        <CreateRoomForm store={store} />
-        <section class="people" aria-labelledby="people-title">
-          <h2 id="people-title">People</h2>
-          <UserSearch
-            store={store}
-            online={state.online}
-            id="people-search"
-            label="Find someone to message"
-            actionLabel="Message"
-            onAction={(user) => store.startDirect(user)}
-          />
-        </section>
-      </aside>
-      <main class="main">
+      <a class="skip-link" href="#main" onClick={skip}>
+        Skip to the conversation
+      </a>
+      <div class="banners">
+        {state.connection === 'reconnecting' && (
+          <p class="banner" role="status">
+            Connection lost. Reconnecting…
+          </p>
+        )}
+        {state.disconnected && (
+          <p class="banner error" role="alert">
+            {state.disconnected}{' '}
+            <button type="button" class="small" onClick={() => store.reconnect()}>
+              Reconnect
+            </button>
+          </p>
+        )}
+        {state.alert && (
+          <p class="banner error" role="alert">
+            {state.alert}{' '}
+            <button type="button" class="small" onClick={() => store.dismissAlert()}>
+              Dismiss
+            </button>
+          </p>
+        )}
+      </div>
+      <Sidebar store={store} state={state} onOpen={open} />
+      <main class="main" id="main" tabIndex={-1}>
         {state.activeRoomId ? (
-          <RoomView
-            key={state.activeRoomId}
-            store={store}
-            state={state}
-            onBack={() => void store.openRoom(undefined)}
-          />
+          <RoomView key={state.activeRoomId} store={store} state={state} onBack={() => open(undefined)} />
         ) : (
-          <p class="empty muted">Pick a room, create one, or message someone.</p>
+          <p class="empty muted">Pick a conversation, or start one with +.</p>
         )}
       </main>
     </div>

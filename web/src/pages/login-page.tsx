@@ -13,14 +13,13 @@ function loginError(error: unknown): string {
 }
 
 interface LoginPageProps {
-  /** Why the user is here: the session ended, they logged out, or they just signed up. */
+  /** Why the user is here: the session ended, or they logged out. */
   notice: string | undefined;
-  username: string;
   onLoggedIn: (result: LoginResult) => void;
 }
 
-export function LoginPage({ notice, username: initialUsername, onLoggedIn }: LoginPageProps) {
-  const [username, setUsername] = useState(initialUsername);
+export function LoginPage({ notice, onLoggedIn }: LoginPageProps) {
+  const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
   const [error, setError] = useState<string>();
   const [busy, setBusy] = useState(false);
@@ -60,7 +59,6 @@ export function LoginPage({ notice, username: initialUsername, onLoggedIn }: Log
           type="password"
           autocomplete="current-password"
           required
-          autoFocus={Boolean(initialUsername)}
           value={password}
           onInput={(event: Event) => setPassword((event.target as HTMLInputElement).value)}
         />

@@ -1,35 +1,48 @@
 import { useRef, useState } from 'preact/hooks';
-import { ApiError, signup, type SignupInput } from '../api';
+import { ApiError, login, signup, type LoginResult, type SignupInput } from '../api';
 import { Field, FormError } from '../components/field';
 
 type FieldName = 'username' | 'password' | 'name' | 'email';
+type Values = Record<FieldName, string>;
 const FIELDS: readonly FieldName[] = ['username', 'password', 'name', 'email'];
 
-/** The API's error as messages per field (validation details, or the taken username or email) plus the rest. */
-function errorsOf(error: unknown): { fields: Partial<Record<FieldName, string>>; form?: string } {
-  if (!(error instanceof ApiError)) return { fields: {}, form: 'Something went wrong. Please try again.' };
-  if (error.code === 'USERNAME_TAKEN') return { fields: { username: error.message } };
-  if (error.code === 'EMAIL_TAKEN') return { fields: { email: error.message } };
-  const fields: Partial<Record<FieldName, string>> = {};
-  const rest: string[] = [];
-  for (const issue of error.details) {
-    const field = FIELDS.find((name) => name === issue.path.split('.')[0]);
-    if (field) fields[field] = fields[field] ? `${fields[field]} ${issue.message}` : issue.message;
-    else rest.push(issue.message);
-  }
-  const form =
-    rest.length > 0 ? rest.join(' ') : Object.keys(fields).length === 0 ? error.message : undefined;
-  return { fields, form };
+/** What each field takes, in plain words: shown as its hint, and as its error when the value does not fit. */
+const RULES: Record<FieldName, string> = {
+  username: '3 to 32 characters: letters, digits, . _ -',
+  password: 'At least 8 characters.',
+  name: 'At most 100 characters.',
+  email: 'An email address, like name@example.com.',
+};
+
+/** The fields whose values break the rules, checked here before the server is asked. */
+function check(values: Values): Partial<Record<FieldName, string>> {
+  const errors: Partial<Record<FieldName, string>> = {};
+  if (!/^[A-Za-z0-9_.-]{3,32}$/.test(values.username.trim())) errors.username = RULES.username;
+  if (values.password.length < 8 || values.password.length > 128)
+    errors.password = values.password.length > 128 ? 'At most 128 characters.' : RULES.password;
+  if (values.name.trim().length > 100) errors.name = RULES.name;
+  if (values.email.trim() && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(values.email.trim()))
+    errors.email = RULES.email;
+  return errors;
 }
 
-/** Creating an account; the API's validation messages appear next to the fields they are about. */
-export function SignupPage({ onSignedUp }: { onSignedUp: (username: string) => void }) {
-  const [values, setValues] = useState<Record<FieldName, string>>({
-    username: '',
-    password: '',
-    name: '',
-    email: '',
-  });
+/** The API's error as messages per field (in plain words, never the schema's) plus the rest. */
+function errorsOf(error: unknown): { fields: Partial<Record<FieldName, string>>; form?: string } {
+  if (!(error instanceof ApiError)) return { fields: {}, form: 'Something went wrong. Please try again.' };
+  if (error.code === 'USERNAME_TAKEN') return { fields: { username: 'That username is taken.' } };
+  if (error.code === 'EMAIL_TAKEN') return { fields: { email: 'An account with that email exists.' } };
+  if (error.status === 429) return { fields: {}, form: 'Too many sign-ups from here. Try again later.' };
+  const fields: Partial<Record<FieldName, string>> = {};
+  for (const issue of error.details) {
+    const field = FIELDS.find((name) => name === issue.path.split('.')[0]);
+    if (field) fields[field] = RULES[field];
+  }
+  return Object.keys(fields).length > 0 ? { fields } : { fields, form: error.message };
+}
+
+/** Creating an account, then straight into the chat: the new account logs in with the password just chosen. */
+export function SignupPage({ onSignedUp }: { onSignedUp: (result: LoginResult) => void }) {
+  const [values, setValues] = useState<Values>({ username: '', password: '', name: '', email: '' });
   const [errors, setErrors] = useState<ReturnType<typeof errorsOf>>({ fields: {} });
   const [busy, setBusy] = useState(false);
   const form = useRef<HTMLFormElement>(null);
@@ -40,8 +53,16 @@ export function SignupPage({ onSignedUp }: { onSignedUp: (username: string) => v
     onInput: (event: Event) => setValues({ ...values, [field]: (event.target as HTMLInputElement).value }),
   });
 
+  function show(found: ReturnType<typeof errorsOf>) {
+    setErrors(found);
+    const first = FIELDS.find((field) => found.fields[field]);
+    if (first) form.current?.querySelector<HTMLInputElement>(`#${first}`)?.focus();
+  }
+
   async function submit(event: Event) {
     event.preventDefault();
+    const invalid = check(values);
+    if (Object.keys(invalid).length > 0) return show({ fields: invalid });
     setBusy(true);
     // Optional fields left empty are left out: the API refuses an empty email rather than ignoring it.
     const input: SignupInput = { username: values.username.trim(), password: values.password };
@@ -49,13 +70,10 @@ export function SignupPage({ onSignedUp }: { onSignedUp: (username: string) => v
     if (values.email.trim()) input.email = values.email.trim();
     try {
       await signup(input);
-      onSignedUp(input.username);
+      onSignedUp(await login(input.username, input.password));
     } catch (error) {
-      const found = errorsOf(error);
-      setErrors(found);
       setBusy(false);
-      const first = FIELDS.find((field) => found.fields[field]);
-      if (first) form.current?.querySelector<HTMLInputElement>(`#${first}`)?.focus();
+      show(errorsOf(error));
     }
   }
 
@@ -66,7 +84,7 @@ export function SignupPage({ onSignedUp }: { onSignedUp: (username: string) => v
         <Field
           id="username"
           label="Username"
-          hint="3 to 32 letters, digits, dots, dashes or underscores."
+          hint={RULES.username}
           autocomplete="username"
           required
           {...bind('username')}
@@ -75,7 +93,7 @@ export function SignupPage({ onSignedUp }: { onSignedUp: (username: string) => v
           id="password"
           label="Password"
           type="password"
-          hint="At least 8 characters."
+          hint={RULES.password}
           autocomplete="new-password"
           required
           {...bind('password')}
