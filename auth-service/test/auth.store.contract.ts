@@ -162,6 +162,9 @@ export function authStoreContractSuite(
       await expect(stores.sessions.findById(already.id)).resolves.toMatchObject({ endReason: 'logout' });
       await expect(stores.sessions.findById(other.id)).resolves.toMatchObject({ endedAt: null });
       await expect(stores.sessions.endAllForUser(userId, 'user_deleted', at)).resolves.toEqual([]);
+      await expect(stores.sessions.removeAllForUser(userId)).resolves.toBe(3);
+      await expect(stores.sessions.findById(already.id)).resolves.toBeNull();
+      await expect(stores.sessions.findById(other.id)).resolves.toMatchObject({ endedAt: null });
     });
 
     it("finds a user's live sessions, but the one excepted", async () => {

@@ -23,7 +23,11 @@ import { PresenceBus } from './bus/presence.bus';
 import { BusUserDirectory } from './bus/user-directory.bus';
 import type { ChatConfig } from './config';
 import { chatMetrics } from './metrics';
+import { startAttachments } from './attachments';
+import { attachmentRoutes } from './http/attachments.routes';
 import { ChatService } from './domain/chat.service';
+import { PeopleService } from './domain/people.service';
+import { consumeUserDeletions } from './bus/user-erasure.consumer';
 import { roomsRouter } from './http/rooms.router';
 import { chatRoutes } from './http/rooms.routes';
 import { EmbeddedChatStore } from './store/chat.store.embedded';
@@ -100,8 +104,19 @@ export function createApp(config: ChatConfig, deps: ChatAppDeps = {}): ChatApp {
         await users.start();
         closers.push(() => users.stop());
 
+        const attachments = await startAttachments(config, {
+          bus,
+          logger,
+          verifier: verification.verifier,
+          isMember: (roomId, userId) => store.isMember(roomId, userId),
+        });
+        closers.push(() => attachments.stop());
+
         const instanceId = config.CHAT_INSTANCE_ID;
-        const hub = new SocketHub(new ChatFeed({ bus, instanceId, logger }), logger);
+        const feed = new ChatFeed({ bus, instanceId, logger });
+        const hub = new SocketHub(feed, logger);
+        const announcements = feed.announcements((announcement) => hub.deliverAnnouncement(announcement));
+        closers.push(() => announcements.unsubscribe());
         const uncountSockets = chatMetrics.countSockets(() => hub.size);
         closers.push(async () => uncountSockets());
         const stopResync = bus.onReconnect(() => hub.resyncAll());
@@ -111,6 +126,8 @@ export function createApp(config: ChatConfig, deps: ChatAppDeps = {}): ChatApp {
           store,
           users,
           events: publisher,
+          attachments: attachments.service,
+          linked: attachments.links.message,
           limits: {
             roomsPerUser: config.ROOMS_PER_USER,
             invitationsPerMinute: config.INVITATIONS_PER_MINUTE,
@@ -118,12 +135,16 @@ export function createApp(config: ChatConfig, deps: ChatAppDeps = {}): ChatApp {
             reactionsPerUserPerMessage: config.REACTIONS_PER_USER_PER_MESSAGE,
           },
         });
+        const people = new PeopleService({ store, users, events: publisher, chat });
+        const erasure = await consumeUserDeletions(bus, people, logger);
+        closers.push(() => erasure.unsubscribe());
         const server = new ChatSocketServer({
           config,
           logger,
           hub,
           presenceBus: new PresenceBus(bus, instanceId, logger),
           chat,
+          people,
           users,
           verification,
         });
@@ -135,11 +156,12 @@ export function createApp(config: ChatConfig, deps: ChatAppDeps = {}): ChatApp {
           createServiceApp({
             logger,
             trustProxy: config.TRUST_PROXY,
-            described: chatRoutes,
+            described: [...chatRoutes, ...attachmentRoutes],
+            uploads: [attachments.router],
             routes: [
               healthRouter({ store: () => store.ping(), ...busReadiness(bus, verification) }),
               metricsRouter({ token: config.METRICS_TOKEN }),
-              roomsRouter({ chat, verifier: verification.verifier }),
+              roomsRouter({ chat, people, verifier: verification.verifier }),
             ],
           }),
           config.PORT,

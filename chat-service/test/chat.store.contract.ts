@@ -84,6 +84,7 @@ export function chatStoreContract(newDatabase: () => Promise<StoreOpener>): void
         memberCount: 1,
         createdBy: 'owner-1',
         createdAt: input.createdAt.toISOString(),
+        topic: null,
       });
       expect(Object.getPrototypeOf(room)).toBe(Object.prototype);
       expect(await store.getRoom(input.id)).toEqual(room);
@@ -514,6 +515,7 @@ export function chatStoreContract(newDatabase: () => Promise<StoreOpener>): void
       await send('other');
       await store.changeMessage(gone.id, { kind: 'delete', at: at() });
       expect((await store.readStates('reader', [room.id, 'not-mine'])).get(room.id)).toEqual({
+        myRole: 'member',
         lastSeq: 5,
         lastReadSeq: 0,
         unread: 3,
@@ -524,7 +526,13 @@ export function chatStoreContract(newDatabase: () => Promise<StoreOpener>): void
       expect(await store.markRead(room.id, 'reader', 3)).toBe(false);
       const states = await store.readStates('reader', [room.id, 'not-mine']);
       expect([...states.keys()]).toEqual([room.id]);
-      expect(states.get(room.id)).toEqual({ lastSeq: 5, lastReadSeq: 3, unread: 1, mentions: 0 });
+      expect(states.get(room.id)).toEqual({
+        myRole: 'member',
+        lastSeq: 5,
+        lastReadSeq: 3,
+        unread: 1,
+        mentions: 0,
+      });
       expect(await store.lastSeq(room.id)).toBe(5);
       expect(await store.lastSeq('empty-room')).toBe(0);
     });

@@ -42,6 +42,8 @@ describe('rooms over REST', () => {
         memberCount: 1,
         createdBy: ann.id,
         createdAt: expect.any(String),
+        topic: null,
+        myRole: 'owner',
         lastSeq: 0,
         lastReadSeq: 0,
         unread: 0,

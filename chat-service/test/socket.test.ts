@@ -160,6 +160,7 @@ describe('the WebSocket protocol', () => {
         sessionId: ann.sid,
         rooms: [expect.objectContaining({ id: room.id, kind: 'private', memberCount: 2 })],
         online: [{ id: bob.id, username: bob.username, name: 'bob', createdAt: expect.any(String) }],
+        announcements: [],
       });
       expect(client.events[0].type).toBe('hello');
     });
@@ -210,6 +211,7 @@ describe('the WebSocket protocol', () => {
         createdAt: expect.any(String),
         reactions: [],
         mentions: [],
+        attachments: [],
       });
       for (const socket of [annFirst, annSecond, bobSocket]) {
         const event = await socket.waitFor((e) => e.type === 'message' && e.message.id === ack.message.id);

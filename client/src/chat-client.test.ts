@@ -39,8 +39,16 @@ const room = {
   memberCount: 2,
   createdBy: 'u1',
   createdAt: user.createdAt,
+  topic: null,
 };
-const hello: ServerEvent = { type: 'hello', user, sessionId: 's1', rooms: [room], online: [] };
+const hello: ServerEvent = {
+  type: 'hello',
+  user,
+  sessionId: 's1',
+  rooms: [room],
+  online: [],
+  announcements: [],
+};
 
 function message(seq: number): Message {
   return {
@@ -53,6 +61,7 @@ function message(seq: number): Message {
     createdAt: user.createdAt,
     reactions: [],
     mentions: [],
+    attachments: [],
   };
 }
 
@@ -553,6 +562,18 @@ const samples: { [K in ServerEventType]: ServerEventOf<K> } = {
   'member.joined': { type: 'member.joined', roomId: 'r1', user },
   'member.left': { type: 'member.left', roomId: 'r1', user },
   'room.invited': { type: 'room.invited', room },
+  'room.updated': { type: 'room.updated', room: { ...room, topic: 'plans' } },
+  'room.deleted': { type: 'room.deleted', roomId: 'r2' },
+  'room.removed': { type: 'room.removed', roomId: 'r3' },
+  announcement: {
+    type: 'announcement',
+    announcement: {
+      id: 'a1',
+      text: 'maintenance at noon',
+      createdAt: user.createdAt,
+      sender: { id: 'u9', username: 'admin' },
+    },
+  },
   presence: { type: 'presence', user, status: 'online' },
   'session.expiring': { type: 'session.expiring', expiresAt: user.createdAt },
   resync: { type: 'resync' },

@@ -1,6 +1,7 @@
 import {
   CloseCode,
   FINAL_CLOSE_CODES,
+  type Announcement,
   type ClientFrameInput,
   type Message,
   type Room,
@@ -72,6 +73,13 @@ export interface ClientEvents {
   'member.joined': { roomId: string; user: UserPublic };
   'member.left': { roomId: string; user: UserPublic };
   'room.invited': { room: Room };
+  /** A room of yours was renamed, got a topic, or your role in it changed: merge its fields. */
+  'room.updated': { room: Room };
+  /** A room of yours was deleted. */
+  'room.deleted': { roomId: string };
+  /** You were removed (or banned) from a room, or left it on another device. */
+  'room.removed': { roomId: string };
+  announcement: Announcement;
   'session.expiring': { expiresAt: string };
   /** The server took a fresh token (`refresh`): the socket now lives until `expiresAt`. */
   refreshed: { expiresAt: string };
@@ -309,6 +317,11 @@ export class ChatClient extends Emitter<ClientEvents> {
 
   async leave(roomId: string): Promise<void> {
     await this.request({ type: 'leave', roomId });
+    this.forget(roomId);
+  }
+
+  /** The room is no longer the user's: nothing of it is rejoined or sent. */
+  private forget(roomId: string): void {
     clearTimeout(this.rooms.get(roomId)?.readTimer);
     this.rooms.delete(roomId);
   }
@@ -502,6 +515,14 @@ export class ChatClient extends Emitter<ClientEvents> {
       case 'room.invited':
         this.cursor(event.room.id);
         return this.emit('room.invited', { room: event.room });
+      case 'room.updated':
+        return this.emit('room.updated', { room: event.room });
+      case 'room.deleted':
+      case 'room.removed':
+        this.forget(event.roomId);
+        return this.emit(event.type, { roomId: event.roomId });
+      case 'announcement':
+        return this.emit('announcement', event.announcement);
       case 'session.expiring':
         return this.emit('session.expiring', { expiresAt: event.expiresAt });
       case 'resync':

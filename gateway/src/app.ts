@@ -46,6 +46,12 @@ export interface GatewayDeps {
   localSockets?: LocalSockets;
 }
 
+/**
+ * What a multipart upload may add to its file (boundaries, part headers, small fields): the gateway lets a
+ * file upload this much past the file cap through, and the service holds the file itself to the exact cap.
+ */
+const UPLOAD_ENVELOPE_BYTES = 16 * 1024;
+
 /** How long `/readyz` waits for each upstream's `/readyz`. */
 const READINESS_TIMEOUT_MS = 1_000;
 
@@ -67,11 +73,25 @@ export function createApp(config: GatewayConfig, deps: GatewayDeps = {}): Servic
     pick: (except: ReadonlySet<string>) => chat.pick(except),
     unreachable: (origin: string) => chat.markDown(origin),
   };
+  // First match wins: a user's blocks live in chat-service, which enforces them, under users' prefix.
   const routes: UpstreamRoute[] = [
+    { prefix: '/api/users/me/blocks', ...chatRoute },
+    {
+      prefix: '/api/users/me/avatar',
+      service: 'users',
+      pick: () => config.USERS_URL,
+      bodyLimitBytes: config.AVATAR_MAX_BYTES + UPLOAD_ENVELOPE_BYTES,
+    },
     { prefix: '/api/users', service: 'users', pick: () => config.USERS_URL },
     { prefix: '/api/auth', service: 'auth', pick: () => config.AUTH_URL },
     { prefix: '/api/rooms', ...chatRoute },
     { prefix: '/api/direct', ...chatRoute },
+    {
+      prefix: '/api/attachments',
+      ...chatRoute,
+      bodyLimitBytes: config.ATTACHMENT_MAX_BYTES + UPLOAD_ENVELOPE_BYTES,
+    },
+    { prefix: '/api/announcements', ...chatRoute },
   ];
   const probeTimeoutMs = Math.min(READINESS_TIMEOUT_MS, config.UPSTREAM_TIMEOUT_MS);
   const checks: Record<string, ReadinessCheck> = {

@@ -31,6 +31,10 @@ export const userPublicSchema = z.object({
 export type UserPublic = z.infer<typeof userPublicSchema>;
 
 export const roomKindSchema = z.enum(['public', 'private', 'direct']);
+
+/** A member's role in a room: its creator owns it; owners make moderators, who may remove members. */
+export const memberRoleSchema = z.enum(['owner', 'moderator', 'member']);
+export type MemberRole = z.infer<typeof memberRoleSchema>;
 export type RoomKind = z.infer<typeof roomKindSchema>;
 
 const count = z.number().int().min(0);
@@ -42,6 +46,10 @@ export const roomSchema = z.object({
   memberCount: count,
   createdBy: z.string(),
   createdAt: z.string(),
+  /** What the room is about, set by its owner; null when unset. */
+  topic: z.string().nullable(),
+  /** Your role in the room, on rooms you belong to. */
+  myRole: memberRoleSchema.optional(),
   /** The room's newest seq (0 before its first message). With the read state below, on rooms you belong to. */
   lastSeq: count.optional(),
   /** Your read position: the highest seq you have read (it never moves back). */
@@ -72,10 +80,32 @@ export const reactionSchema = z.object({
 export type Reaction = z.infer<typeof reactionSchema>;
 
 /**
+ * A file attached to messages (contract v1.1, "Attachments and avatars"). `type` is decided from the
+ * content, never from what the uploader said. `url` and `thumbnailUrl` are signed links that expire (they
+ * work in `<img src>` without the access token); fetch the message or `GET /api/attachments/{id}` again for
+ * fresh ones. Images (PNG, JPEG, GIF, WebP) have `width`, `height` and a WebP `thumbnailUrl`; every other
+ * type is served as a download only.
+ */
+export const attachmentSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  type: z.string(),
+  size: z.number().int().min(0),
+  width: z.number().int().positive().optional(),
+  height: z.number().int().positive().optional(),
+  url: z.string(),
+  thumbnailUrl: z.string().optional(),
+});
+export type Attachment = z.infer<typeof attachmentSchema>;
+
+/** Attachments one message may carry. */
+export const ATTACHMENTS_PER_MESSAGE = 10;
+
+/**
  * A stored message; `seq` counts up by exactly 1 per room, so a jump tells a client it missed some. `rev` is
  * the room's revision at the message's last change (its creation, an edit, its deletion or a reaction): a
  * client keeps the version with the highest `rev`. A deleted message stays as a tombstone (`deletedAt` set,
- * `text` empty, no reactions), so `seq` has no gap.
+ * `text` empty, no reactions, no attachments), so `seq` has no gap.
  */
 export const messageSchema = z.object({
   id: z.string(),
@@ -93,6 +123,8 @@ export const messageSchema = z.object({
   reactions: z.array(reactionSchema),
   /** The ids of the room's members named as `@username` in the text when it was sent or edited. */
   mentions: z.array(z.string()),
+  /** The files sent with it, in the order given (none on a deleted message). */
+  attachments: z.array(attachmentSchema),
 });
 export type Message = z.infer<typeof messageSchema>;
 
@@ -158,3 +190,26 @@ export const emojiSchema = z
   .min(1)
   .max(32)
   .regex(EMOJI, 'must be one emoji or short symbol without spaces');
+
+/** The longest room topic. */
+export const TOPIC_MAX_LENGTH = 250;
+
+/** A room's member, as the members list shows them. */
+export const memberSchema = z.object({
+  user: userPublicSchema,
+  role: memberRoleSchema,
+  joinedAt: z.string(),
+});
+export type Member = z.infer<typeof memberSchema>;
+
+/** A server-wide announcement from an admin; `hello` carries the latest. */
+export const announcementSchema = z.object({
+  id: z.string(),
+  text: z.string(),
+  createdAt: z.string(),
+  sender: senderSchema,
+});
+export type Announcement = z.infer<typeof announcementSchema>;
+
+/** What a deleted user's messages show as their sender. */
+export const DELETED_USER = 'deleted-user';

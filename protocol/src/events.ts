@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { messageSchema, roomSchema, userPublicSchema } from './entities';
+import { announcementSchema, messageSchema, roomSchema, userPublicSchema } from './entities';
 import { errorShape } from './errors';
 import { refSchema } from './frames';
 
@@ -16,12 +16,13 @@ const reply = <K extends string, T extends z.ZodRawShape>(type: K, description: 
 
 export const helloEvent = event(
   'hello',
-  'First on every socket: who you are, your rooms, and who of the users sharing a room with you is online.',
+  'First on every socket: who you are, your rooms, who of the users sharing a room with you is online, and the latest announcements (at most 20, newest first).',
   {
     user: userPublicSchema,
     sessionId: z.string(),
     rooms: z.array(roomSchema),
     online: z.array(userPublicSchema),
+    announcements: z.array(announcementSchema),
   },
 );
 export const joinedReply = reply(
@@ -83,6 +84,22 @@ export const roomInvitedEvent = event(
   'You were invited to a room (or a direct room with you was opened); your sockets receive it from now on.',
   { room: roomSchema },
 );
+export const roomUpdatedEvent = event(
+  'room.updated',
+  'A room of yours was renamed or its topic changed, or your role in it changed: its new state.',
+  { room: roomSchema },
+);
+export const roomDeletedEvent = event('room.deleted', 'A room of yours was deleted, with its messages.', {
+  roomId: z.string(),
+});
+export const roomRemovedEvent = event(
+  'room.removed',
+  'You were removed (or banned) from a room: your sockets no longer receive it.',
+  { roomId: z.string() },
+);
+export const announcementEvent = event('announcement', 'An admin announced something to everyone.', {
+  announcement: announcementSchema,
+});
 export const presenceEvent = event(
   'presence',
   'A user sharing a room with you came online (first socket anywhere) or went offline (last socket gone).',
@@ -111,6 +128,8 @@ export const roomEventSchema = z.discriminatedUnion('type', [
   typingEvent,
   memberJoinedEvent,
   memberLeftEvent,
+  roomUpdatedEvent,
+  roomDeletedEvent,
 ]);
 export type RoomEvent = z.infer<typeof roomEventSchema>;
 
@@ -130,6 +149,10 @@ export const serverEventSchema = z.discriminatedUnion('type', [
   memberJoinedEvent,
   memberLeftEvent,
   roomInvitedEvent,
+  roomUpdatedEvent,
+  roomDeletedEvent,
+  roomRemovedEvent,
+  announcementEvent,
   presenceEvent,
   sessionExpiringEvent,
   resyncEvent,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { clientMsgIdSchema, emojiSchema, messageTextSchema } from './entities';
+import { ATTACHMENTS_PER_MESSAGE, clientMsgIdSchema, emojiSchema, messageTextSchema } from './entities';
 import { idSchema } from './ids';
 
 /**
@@ -28,14 +28,18 @@ export const leaveFrame = frame(
 );
 export const sendFrame = frame(
   'send',
-  'Store a message: `ack` once stored, then every socket receiving the room, on every instance, gets `message` once. The same `clientMsgId` from the same user again answers the first message and broadcasts nothing.',
+  'Store a message: `ack` once stored, then every socket receiving the room, on every instance, gets `message` once. The same `clientMsgId` from the same user again answers the first message and broadcasts nothing. `attachmentIds` (at most 10, each an upload of yours from `POST /api/attachments`) become the message’s `attachments`; with at least one, `text` may be empty or left out.',
   {
     roomId: idSchema,
-    text: messageTextSchema,
+    text: z.union([z.literal(''), messageTextSchema]).default(''),
     clientMsgId: clientMsgIdSchema.optional(),
     replyTo: idSchema.optional(),
+    attachmentIds: z.array(idSchema).min(1).max(ATTACHMENTS_PER_MESSAGE).optional(),
   },
-);
+).refine((send) => send.text !== '' || send.attachmentIds !== undefined, {
+  path: ['text'],
+  message: 'must be 1 to 4000 characters long once trimmed, unless the message has attachments',
+});
 export const editFrame = frame(
   'edit',
   "Change your message's text, within MESSAGE_EDIT_WINDOW_SECONDS of sending it: `ack` with the message's new state, and `message.updated` to every socket receiving the room.",

@@ -14,6 +14,7 @@ let roomCounter = 0;
 const roomName = (prefix: string) => `${prefix} ${process.pid}-${(roomCounter += 1)}`;
 
 const MESSAGE_KEYS = [
+  'attachments',
   'clientMsgId',
   'createdAt',
   'id',

@@ -137,7 +137,14 @@ describe('contract: WebSocket', () => {
 
     it('hello: {user: UserPublic, sessionId, rooms: [Room], online: [UserPublic]} first', async () => {
       const hello = benSocket.events[0];
-      expect(Object.keys(hello).sort()).toEqual(['online', 'rooms', 'sessionId', 'type', 'user']);
+      expect(Object.keys(hello).sort()).toEqual([
+        'announcements',
+        'online',
+        'rooms',
+        'sessionId',
+        'type',
+        'user',
+      ]);
       expect(hello.type).toBe('hello');
       expect(hello.user).toEqual(publicOf(ben));
       expect(hello.sessionId).toBe(ben.sid);

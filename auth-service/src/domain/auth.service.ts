@@ -149,6 +149,8 @@ export class AuthService {
   async userDeleted(userId: string): Promise<void> {
     const count = await this.endSessions(userId, 'user_deleted');
     if (count > 0) this.deps.logger.info('sessions ended for a deleted user', { userId, count });
+    // Announced and ended first (verifiers refuse their tokens from now on), then nothing of them is kept.
+    await this.deps.sessions.removeAllForUser(userId);
   }
 
   /**

@@ -101,6 +101,12 @@ class EmbeddedSessionStore implements SessionStore {
     );
     return numAffected;
   }
+
+  async removeAllForUser(userId: string): Promise<number> {
+    const removed = await this.db.removeAsync({ userId }, { multi: true });
+    if (removed > 0) await this.db.compactDatafileAsync();
+    return removed;
+  }
 }
 
 class EmbeddedSigningKeyStore implements SigningKeyStore {

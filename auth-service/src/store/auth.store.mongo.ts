@@ -167,6 +167,10 @@ class MongoSessionStore implements SessionStore {
     const result = await this.model.updateMany({ userId, endedAt: null }, { $set: profile });
     return result.modifiedCount;
   }
+
+  async removeAllForUser(userId: string): Promise<number> {
+    return (await this.model.deleteMany({ userId })).deletedCount;
+  }
 }
 
 class MongoSigningKeyStore implements SigningKeyStore {

@@ -57,4 +57,9 @@ export interface SessionStore {
   endAllForUser(userId: string, reason: SessionEndReason, at: Date, exceptId?: string): Promise<Session[]>;
   /** Copies a user's new username and role onto their live sessions; resolves with how many changed. */
   updateUser(userId: string, profile: { username: string; role: Role }): Promise<number>;
+  /**
+   * Removes every session of a deleted user, ended or not, so nothing of theirs stays (issue 13); resolves
+   * with how many went. Gone from disk too (the embedded file is rewritten).
+   */
+  removeAllForUser(userId: string): Promise<number>;
 }

@@ -1,16 +1,24 @@
 import type { Bus, BusMessage, Logger, Subscription } from '@chat/shared';
-import type { Message, Room, RoomEvent, UserPublic } from '@chat/protocol';
+import type { Announcement, Message, Room, RoomEvent, UserPublic } from '@chat/protocol';
 import type { ChatEvents } from '../domain/ports';
 import { chatMetrics } from '../metrics';
-import { roomSubject, roomSubjectOf, userSubject, userSubjectOf, type UserNotice } from './chat.subjects';
+import {
+  announcementSubject,
+  roomSubject,
+  roomSubjectOf,
+  userSubject,
+  userSubjectOf,
+  type UserNotice,
+} from './chat.subjects';
 
 /** How long a join waits for its new subscription to reach NATS before it reads what was missed. */
 const SETTLE_TIMEOUT_MS = 1_000;
 
 /** Where this instance's own events go at once, without a trip through NATS (the socket hub). */
 export interface LocalDelivery {
-  deliverRoomEvent(event: RoomEvent): void;
+  deliverRoomEvent(event: RoomEvent, hiddenFrom?: readonly string[]): void;
   deliverUserNotice(userId: string, notice: UserNotice): void;
+  deliverAnnouncement(announcement: Announcement): void;
 }
 
 export interface ChatEventsOptions {
@@ -22,7 +30,8 @@ export interface ChatEventsOptions {
 
 /** The room an event belongs to. */
 export function roomOf(event: RoomEvent): string {
-  return event.type === 'message' || event.type === 'message.updated' ? event.message.roomId : event.roomId;
+  if (event.type === 'message' || event.type === 'message.updated') return event.message.roomId;
+  return event.type === 'room.updated' ? event.room.id : event.roomId;
 }
 
 /**
@@ -70,13 +79,43 @@ export class ChatPublisher implements ChatEvents {
     else this.toUser(userId, { type: 'read', roomId: room.id, seq });
   }
 
-  typing(roomId: string, user: UserPublic, active: boolean): void {
-    this.toRoom({ type: 'typing', roomId, user, active });
+  typing(roomId: string, user: UserPublic, active: boolean, hiddenFrom: readonly string[]): void {
+    this.toRoom({ type: 'typing', roomId, user, active }, hiddenFrom);
   }
 
-  private toRoom(event: RoomEvent): void {
-    this.deliverLocally(() => this.options.local.deliverRoomEvent(event));
-    this.publish(roomSubjectOf(roomOf(event)), { origin: this.options.instanceId, event });
+  /** Everyone's view of the room: without the fields that are one member's own (role, read state). */
+  roomUpdated(room: Room): void {
+    const {
+      myRole: _role,
+      lastSeq: _last,
+      lastReadSeq: _read,
+      unread: _unread,
+      mentions: _mentions,
+      ...shared
+    } = room;
+    this.toRoom({ type: 'room.updated', room: shared });
+  }
+
+  roomDeleted(roomId: string): void {
+    this.toRoom({ type: 'room.deleted', roomId });
+  }
+
+  roomChangedFor(userId: string, room: Room): void {
+    this.toUser(userId, { type: 'room.updated', room });
+  }
+
+  announced(announcement: Announcement): void {
+    this.deliverLocally(() => this.options.local.deliverAnnouncement(announcement));
+    this.publish(announcementSubject.subject, { origin: this.options.instanceId, announcement });
+  }
+
+  private toRoom(event: RoomEvent, hiddenFrom: readonly string[] = []): void {
+    this.deliverLocally(() => this.options.local.deliverRoomEvent(event, hiddenFrom));
+    this.publish(roomSubjectOf(roomOf(event)), {
+      origin: this.options.instanceId,
+      event,
+      ...(hiddenFrom.length > 0 ? { hiddenFrom } : {}),
+    });
   }
 
   private toUser(userId: string, event: UserNotice): void {
@@ -114,12 +153,22 @@ export class ChatPublisher implements ChatEvents {
 export class ChatFeed {
   constructor(private readonly options: Omit<ChatEventsOptions, 'local'>) {}
 
-  room(roomId: string, handler: (event: RoomEvent) => void): Subscription {
+  room(roomId: string, handler: (event: RoomEvent, hiddenFrom?: readonly string[]) => void): Subscription {
     return this.options.bus.subscribe(roomSubjectOf(roomId), (message) => {
       if (this.isOwn(message)) return;
       const parsed = roomSubject.schema.safeParse(message.data);
       if (!parsed.success || roomOf(parsed.data.event) !== roomId) return this.malformed(message);
-      handler(parsed.data.event);
+      handler(parsed.data.event, parsed.data.hiddenFrom);
+    });
+  }
+
+  /** Announcements from the other instances. */
+  announcements(handler: (announcement: Announcement) => void): Subscription {
+    return this.options.bus.subscribe(announcementSubject.subject, (message) => {
+      if (this.isOwn(message)) return;
+      const parsed = announcementSubject.schema.safeParse(message.data);
+      if (!parsed.success) return this.malformed(message);
+      handler(parsed.data.announcement);
     });
   }
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineSubject, subjects } from '@chat/shared';
-import { roomEventSchema, roomSchema } from '@chat/protocol';
+import { announcementSchema, roomEventSchema, roomSchema } from '@chat/protocol';
 
 /**
  * Subjects chat-service owns: core NATS (at most once, no history), between chat instances and for the
@@ -10,7 +10,12 @@ import { roomEventSchema, roomSchema } from '@chat/protocol';
 /** One room's events, for every instance with a local socket of one of its members. */
 export const roomSubject = defineSubject(
   'chat.room.*',
-  z.object({ origin: z.string(), event: roomEventSchema }),
+  z.object({
+    origin: z.string(),
+    event: roomEventSchema,
+    /** Users whose sockets must not get the event (typing between users in a block). */
+    hiddenFrom: z.array(z.string()).optional(),
+  }),
 );
 export const roomSubjectOf = (roomId: string) => `chat.room.${roomId}`;
 
@@ -23,11 +28,18 @@ export const userSubject = defineSubject(
       z.object({ type: z.literal('room.added'), room: roomSchema, invited: z.boolean() }),
       z.object({ type: z.literal('room.removed'), roomId: z.string() }),
       z.object({ type: z.literal('read'), roomId: z.string(), seq: z.number().int().min(0) }),
+      z.object({ type: z.literal('room.updated'), room: roomSchema }),
     ]),
   }),
 );
 export const userSubjectOf = (userId: string) => `chat.user.${userId}`;
 export type UserNotice = z.infer<typeof userSubject.schema>['event'];
+
+/** An admin's announcement, for every socket on every instance. */
+export const announcementSubject = defineSubject(
+  'chat.announcements',
+  z.object({ origin: z.string(), announcement: announcementSchema }),
+);
 
 /** An instance gained its first socket of a user (online) or lost its last one for good (offline). */
 export const presenceSubject = defineSubject(

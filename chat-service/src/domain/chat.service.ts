@@ -19,6 +19,8 @@ import {
   type ReadState,
   type ReplyPreviewDocument,
 } from '../store/chat.store';
+import type { AttachedFile } from '../store/attachment.store';
+import type { AttachmentService } from './attachments.service';
 import type { Actor } from './entities';
 import { RoomCache } from './room-cache';
 import type { ChatEvents, UserDirectory } from './ports';
@@ -44,6 +46,8 @@ export interface NewSend {
   clientMsgId?: string;
   /** The id of a message of the same room this one answers. */
   replyTo?: string;
+  /** Uploads of the sender's the message carries. */
+  attachmentIds?: string[];
 }
 
 /** A change a member asks for: an edit, a deletion, or a reaction on or off. */
@@ -103,6 +107,10 @@ export class ChatService {
       users: UserDirectory;
       events: ChatEvents;
       limits: ChatLimits;
+      /** Files in messages; without it, a send with `attachmentIds` is refused. */
+      attachments?: AttachmentService;
+      /** Signs the attachment links of every message handed out (`AttachmentLinks.message`). */
+      linked?: (message: Message) => Message;
       now?: () => Date;
     },
   ) {
@@ -122,9 +130,12 @@ export class ChatService {
     return this.withReadStates(userId, rooms.sort(byCreation));
   }
 
-  /** Tells the room's other users that `user`, a member (the caller checked), is typing or stopped. */
-  typing(user: UserPublic, roomId: string, active: boolean): void {
-    this.deps.events.typing(roomId, user, active);
+  /**
+   * Tells the room's other users that `user`, a member (the caller checked), is typing or stopped; users
+   * in a block with them (either way) are not told.
+   */
+  async typing(user: UserPublic, roomId: string, active: boolean): Promise<void> {
+    this.deps.events.typing(roomId, user, active, await this.deps.store.people.blockedWith(user.id));
   }
 
   /** Whether the store can be reached now (no round trip): sockets are refused while it cannot. */
@@ -197,7 +208,7 @@ export class ChatService {
       createdBy: actor.id,
       createdAt: this.now(),
     });
-    const mine = { ...room, lastSeq: 0, lastReadSeq: 0, unread: 0, mentions: 0 };
+    const mine: Room = { ...room, myRole: 'owner', lastSeq: 0, lastReadSeq: 0, unread: 0, mentions: 0 };
     this.deps.events.roomAdded(actor.id, mine, false);
     return mine;
   }
@@ -207,6 +218,9 @@ export class ChatService {
     const room = await this.existingRoom(roomId);
     if (await this.deps.store.isMember(roomId, actor.id)) return this.withReadState(actor.id, room);
     if (room.kind !== 'public') throw new ForbiddenError('This room is only open to its members.');
+    if (await this.deps.store.people.isBanned(roomId, actor.id)) {
+      throw new ForbiddenError('You were banned from this room.');
+    }
     await this.assertRoomFor(actor.id, 'actor');
     const added = await this.addMembership(roomId, actor.id);
     this.cache.forget(roomId);
@@ -220,12 +234,25 @@ export class ChatService {
 
   /** Leaves a room; leaving a room you are not in changes nothing. */
   async leaveRoom(actor: Actor, roomId: string): Promise<void> {
-    const room = await this.existingRoom(roomId);
-    if (!(await this.deps.store.removeMember(roomId, actor.id))) return;
+    await this.existingRoom(roomId);
+    await this.removeFromRoom(roomId, actor.id, await this.profileOf(actor));
+  }
+
+  /**
+   * Ends `user`'s membership (a leave, a removal, a ban, a deletion): the room's others get `member.left`,
+   * the user's sockets stop receiving it. Nothing happens for someone who is not a member.
+   */
+  async removeFromRoom(roomId: string, userId: string, user: UserPublic): Promise<void> {
+    if (!(await this.deps.store.removeMember(roomId, userId))) return;
     this.cache.forget(roomId);
-    const left = (await this.deps.store.getRoom(roomId)) ?? room;
-    this.deps.events.memberLeft(left, await this.profileOf(actor));
-    this.deps.events.roomRemoved(actor.id, roomId);
+    const left = await this.deps.store.getRoom(roomId);
+    if (left) this.deps.events.memberLeft(left, user);
+    this.deps.events.roomRemoved(userId, roomId);
+  }
+
+  /** The room as `userId` sees it: with their role and read state when they belong to it. */
+  async roomFor(userId: string, room: Room): Promise<Room> {
+    return this.withReadState(userId, room);
   }
 
   /**
@@ -238,6 +265,12 @@ export class ChatService {
     const invitee = await this.deps.users.get(inviteeId);
     if (!invitee) throw new NotFoundError('The user');
     if (await this.deps.store.isMember(roomId, inviteeId)) return room;
+    const { people } = this.deps.store;
+    if (await people.isBanned(roomId, inviteeId))
+      throw new ForbiddenError('That user is banned from this room.');
+    if (await people.blockedBetween(actor.id, inviteeId)) {
+      throw new ForbiddenError('You cannot invite this user.');
+    }
     await this.reserveInvitation(actor, inviteeId);
     const added = await this.addMembership(roomId, inviteeId);
     if (!added) this.invitations.release(actor.id);
@@ -260,6 +293,9 @@ export class ChatService {
     const peer = profiles.get(peerId);
     if (!peer) throw new NotFoundError('The user');
     const me = profiles.get(actor.id) ?? this.missingActor();
+    if (await this.deps.store.people.blockedBetween(actor.id, peerId)) {
+      throw new ForbiddenError('You cannot open a direct room with this user.');
+    }
     const { room, created } = await this.deps.store.findOrCreateDirectRoom({
       id: randomUUID(),
       key: directKeyOf(actor.id, peerId),
@@ -297,7 +333,8 @@ export class ChatService {
       query.after === undefined ? undefined : this.seqOf(roomId, query.after, 'after'),
       query.before === undefined ? undefined : this.seqOf(roomId, query.before, 'before'),
     ]);
-    return this.deps.store.listMessages(roomId, { afterSeq, beforeSeq, limit: query.limit });
+    const page = await this.deps.store.listMessages(roomId, { afterSeq, beforeSeq, limit: query.limit });
+    return { ...page, items: page.items.map(this.linked) };
   }
 
   /**
@@ -317,10 +354,10 @@ export class ChatService {
         : this.deps.store.changedSince(roomId, { sinceRev, uptoSeq: sinceSeq, limit: CHANGED_LIMIT }),
     ]);
     return {
-      missed: page.items,
+      missed: page.items.map(this.linked),
       hasMore: page.hasMore,
       rev,
-      changed: changed.items,
+      changed: changed.items.map(this.linked),
       changedHasMore: changed.hasMore,
     };
   }
@@ -344,12 +381,15 @@ export class ChatService {
     input: NewSend,
   ): Promise<{ stored: Promise<{ message: Message; created: boolean }> }> {
     await this.requireMember(actor, input.roomId);
+    await this.assertNotBlockedInDirect(actor, input.roomId);
     const [replyTo, mentions] = await Promise.all([
       input.replyTo === undefined ? undefined : this.replyPreview(input.roomId, input.replyTo),
       this.mentionsIn(input.roomId, input.text, actor.id),
     ]);
+    const id = randomUUID();
+    const attachments = await this.attachmentsFor(actor, input, id);
     const appended = this.deps.store.appendMessage({
-      id: randomUUID(),
+      id,
       roomId: input.roomId,
       senderId: actor.id,
       senderUsername: actor.username,
@@ -358,13 +398,27 @@ export class ChatService {
       createdAt: this.now(),
       ...(replyTo ? { replyTo } : {}),
       mentions,
+      ...(attachments.length > 0 ? { attachments } : {}),
     });
-    const stored = appended.then((result) => {
-      if (result.created) this.deps.events.messageCreated(result.message);
-      return result;
+    const stored = appended.then(async (result) => {
+      const message = this.linked(result.message);
+      if (result.created) this.deps.events.messageCreated(message);
+      else if (attachments.length > 0) await this.deps.attachments?.unattach(id);
+      return { message, created: result.created };
     });
     return { stored };
   }
+
+  /** The files a send carries, now used by message `id`: none without `attachmentIds`. */
+  private async attachmentsFor(actor: Actor, input: NewSend, id: string): Promise<AttachedFile[]> {
+    if (input.attachmentIds === undefined) return [];
+    if (!this.deps.attachments) {
+      throw new ValidationError([{ path: 'attachmentIds', message: 'attachments are not kept here' }]);
+    }
+    return this.deps.attachments.attach(actor, input.attachmentIds, { messageId: id, roomId: input.roomId });
+  }
+
+  private readonly linked = (message: Message): Message => this.deps.linked?.(message) ?? message;
 
   /**
    * Edits, deletes or reacts to a message of a room the actor belongs to, and announces the new state
@@ -420,8 +474,10 @@ export class ChatService {
     }
     const result = await this.deps.store.changeMessage(message.id, change);
     if (!result) throw new NotFoundError('The message');
-    if (result.changed) this.deps.events.messageUpdated(result.message);
-    return result.message;
+    const changed = this.linked(result.message);
+    if (result.changed) this.deps.events.messageUpdated(changed);
+    if (result.changed && change.kind === 'delete') await this.deps.attachments?.messageDeleted(message.id);
+    return changed;
   }
 
   /**
@@ -483,6 +539,17 @@ export class ChatService {
   private async reserveInvitation(actor: Actor, inviteeId: string): Promise<void> {
     await this.assertRoomFor(inviteeId, 'invitee');
     this.invitations.reserve(actor.id, this.now());
+  }
+
+  /** A direct room between two users in a block (either way) takes no messages. */
+  private async assertNotBlockedInDirect(actor: Actor, roomId: string): Promise<void> {
+    const [room] = await this.cache.getRooms([roomId]);
+    if (room?.kind !== 'direct') return;
+    const members = (await this.cache.memberIdsOf([roomId])).get(roomId) ?? new Set<string>();
+    const peer = [...members].find((id) => id !== actor.id) ?? room.createdBy;
+    if (peer !== actor.id && (await this.deps.store.people.blockedBetween(actor.id, peer))) {
+      throw new ForbiddenError('You cannot send to this user.');
+    }
   }
 
   /** Adds a member whose read position starts at the room's newest message. */

@@ -1,12 +1,10 @@
 import type { AccessClaims } from '@chat/shared';
-import type { Role } from '@chat/protocol';
+import type { MemberRole, Role } from '@chat/protocol';
 
 /**
  * The chat domain's own types. Rooms and messages as clients see them (`Room`, `Message`) are the
  * protocol's (`@chat/protocol`); these are what only the domain and its store know.
  */
-
-export type MemberRole = 'owner' | 'member';
 
 export interface Membership {
   roomId: string;

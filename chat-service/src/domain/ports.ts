@@ -1,5 +1,5 @@
 import type { UserPublic } from '@chat/shared';
-import type { Message, Room } from '@chat/protocol';
+import type { Announcement, Message, Room } from '@chat/protocol';
 
 /** Public profiles, owned by users-service. */
 export interface UserDirectory {
@@ -24,6 +24,14 @@ export interface ChatEvents {
   messageUpdated(message: Message): void;
   /** `userId`'s read position in `room` is now `seq`: their sockets, and the other member's in a direct room. */
   read(room: Room, userId: string, seq: number): void;
-  /** `user` started or stopped typing in `roomId` (no reply, nothing stored). */
-  typing(roomId: string, user: UserPublic, active: boolean): void;
+  /** `user` started or stopped typing in `roomId` (no reply, nothing stored); `hiddenFrom` are not told. */
+  typing(roomId: string, user: UserPublic, active: boolean, hiddenFrom: readonly string[]): void;
+  /** A room's name or topic changed: its members see its new state. */
+  roomUpdated(room: Room): void;
+  /** A room was deleted: its members' sockets stop receiving it. */
+  roomDeleted(roomId: string): void;
+  /** `userId`'s own view of a room changed (their role): their sockets get `room.updated`. */
+  roomChangedFor(userId: string, room: Room): void;
+  /** An admin announced something: every socket gets it. */
+  announced(announcement: Announcement): void;
 }

@@ -1,8 +1,15 @@
 import { Router } from 'express';
 import { authOf, parseInput, requireAuth, type TokenVerifier } from '@chat/shared';
 import type { ChatService } from '../domain/chat.service';
+import type { PeopleService } from '../domain/people.service';
 import { actorOf } from '../domain/entities';
 import {
+  announcementBody,
+  banBody,
+  memberParams,
+  pageQuery,
+  roleBody,
+  updateRoomBody,
   createRoomBody,
   editBody,
   historyQuery,
@@ -15,8 +22,12 @@ import {
 } from './rooms.schemas';
 
 /** The `/api/rooms` and `/api/direct` routes of the public contract. */
-export function roomsRouter(options: { chat: ChatService; verifier: TokenVerifier }): Router {
-  const { chat } = options;
+export function roomsRouter(options: {
+  chat: ChatService;
+  people: PeopleService;
+  verifier: TokenVerifier;
+}): Router {
+  const { chat, people } = options;
   const auth = requireAuth(options.verifier);
   const router = Router();
 
@@ -82,6 +93,72 @@ export function roomsRouter(options: { chat: ChatService; verifier: TokenVerifie
       res.json(await chat.changeMessage(actorOf(authOf(req)), request));
     });
   }
+
+  router.get('/api/rooms/:id/members', auth, async (req, res) => {
+    const { id } = parseInput(roomIdParams, req.params);
+    res.json(await people.members(actorOf(authOf(req)), id, parseInput(pageQuery, req.query)));
+  });
+
+  router.patch('/api/rooms/:id', auth, async (req, res) => {
+    const { id } = parseInput(roomIdParams, req.params);
+    res.json(await people.updateRoom(actorOf(authOf(req)), id, parseInput(updateRoomBody, req.body)));
+  });
+
+  router.delete('/api/rooms/:id', auth, async (req, res) => {
+    const { id } = parseInput(roomIdParams, req.params);
+    await people.deleteRoom(actorOf(authOf(req)), id);
+    res.status(204).end();
+  });
+
+  router.put('/api/rooms/:id/members/:userId/role', auth, async (req, res) => {
+    const { id, userId } = parseInput(memberParams, req.params);
+    const { role } = parseInput(roleBody, req.body);
+    res.json(await people.setRole(actorOf(authOf(req)), id, userId, role));
+  });
+
+  router.delete('/api/rooms/:id/members/:userId', auth, async (req, res) => {
+    const { id, userId } = parseInput(memberParams, req.params);
+    await people.removeMember(actorOf(authOf(req)), id, userId);
+    res.status(204).end();
+  });
+
+  router.post('/api/rooms/:id/bans', auth, async (req, res) => {
+    const { id } = parseInput(roomIdParams, req.params);
+    const { userId } = parseInput(banBody, req.body);
+    await people.ban(actorOf(authOf(req)), id, userId);
+    res.status(204).end();
+  });
+
+  router.delete('/api/rooms/:id/bans/:userId', auth, async (req, res) => {
+    const { id, userId } = parseInput(memberParams, req.params);
+    await people.unban(actorOf(authOf(req)), id, userId);
+    res.status(204).end();
+  });
+
+  router.get('/api/users/me/blocks', auth, async (req, res) => {
+    res.json(await people.blocks(actorOf(authOf(req))));
+  });
+
+  router.put('/api/users/me/blocks/:userId', auth, async (req, res) => {
+    const { userId } = parseInput(userIdParams, req.params);
+    await people.block(actorOf(authOf(req)), userId);
+    res.status(204).end();
+  });
+
+  router.delete('/api/users/me/blocks/:userId', auth, async (req, res) => {
+    const { userId } = parseInput(userIdParams, req.params);
+    await people.unblock(actorOf(authOf(req)), userId);
+    res.status(204).end();
+  });
+
+  router.post('/api/announcements', auth, async (req, res) => {
+    const { text } = parseInput(announcementBody, req.body);
+    res.status(201).json(await people.announce(actorOf(authOf(req)), text));
+  });
+
+  router.get('/api/announcements', auth, async (req, res) => {
+    res.json(await people.announcements(parseInput(pageQuery, req.query)));
+  });
 
   return router;
 }

@@ -1,6 +1,15 @@
 import { errorBodySchema, type RouteDescription } from '@chat/shared';
-import { messageSchema, roomSchema } from '@chat/protocol';
+import { announcementSchema, memberSchema, messageSchema, roomSchema } from '@chat/protocol';
 import {
+  announcementBody,
+  announcementPageSchema,
+  banBody,
+  blockListSchema,
+  memberPageSchema,
+  memberParams,
+  pageQuery,
+  roleBody,
+  updateRoomBody,
   createRoomBody,
   editBody,
   historyQuery,
@@ -126,5 +135,110 @@ export const chatRoutes: readonly RouteDescription[] = [
     auth: true,
     params: reactionParams,
     responses: { 200: messageSchema, 403: error, 404: error },
+  },
+  {
+    method: 'get',
+    path: '/api/rooms/{id}/members',
+    summary:
+      'The members of a room you belong to (or any, as an admin), by the time they joined, a page at a time',
+    auth: true,
+    params: roomIdParams,
+    query: pageQuery,
+    responses: { 200: memberPageSchema, 403: error, 404: error },
+  },
+  {
+    method: 'patch',
+    path: '/api/rooms/{id}',
+    summary:
+      'Rename a room or set its topic (null clears it): its owner or an admin; members get `room.updated`. A direct room keeps its name (403); a public name in use is 409 ROOM_NAME_TAKEN',
+    auth: true,
+    params: roomIdParams,
+    body: updateRoomBody,
+    responses: { 200: roomSchema, 403: error, 404: error, 409: error },
+  },
+  {
+    method: 'delete',
+    path: '/api/rooms/{id}',
+    summary: 'Delete a room with its messages: its owner or an admin; members get `room.deleted`',
+    auth: true,
+    params: roomIdParams,
+    responses: { 204: null, 403: error, 404: error },
+  },
+  {
+    method: 'put',
+    path: '/api/rooms/{id}/members/{userId}/role',
+    summary: 'Make a member a moderator, or a member again: the owner or an admin; they get `room.updated`',
+    auth: true,
+    params: memberParams,
+    body: roleBody,
+    responses: { 200: memberSchema, 403: error, 404: error },
+  },
+  {
+    method: 'delete',
+    path: '/api/rooms/{id}/members/{userId}',
+    summary:
+      'Remove a member: the owner, a moderator (members only) or an admin; never the owner. Their sockets get `room.removed`, the others `member.left`',
+    auth: true,
+    params: memberParams,
+    responses: { 204: null, 403: error, 404: error },
+  },
+  {
+    method: 'post',
+    path: '/api/rooms/{id}/bans',
+    summary:
+      'Ban a user: removed as by `DELETE /api/rooms/{id}/members/{userId}`, and they can no longer join or be invited',
+    auth: true,
+    params: roomIdParams,
+    body: banBody,
+    responses: { 204: null, 403: error, 404: error },
+  },
+  {
+    method: 'delete',
+    path: '/api/rooms/{id}/bans/{userId}',
+    summary: 'Lift a ban: the owner, a moderator or an admin',
+    auth: true,
+    params: memberParams,
+    responses: { 204: null, 403: error, 404: error },
+  },
+  {
+    method: 'get',
+    path: '/api/users/me/blocks',
+    summary: 'The users you blocked, oldest first',
+    auth: true,
+    responses: { 200: blockListSchema },
+  },
+  {
+    method: 'put',
+    path: '/api/users/me/blocks/{userId}',
+    summary:
+      'Block a user: they cannot invite you or open a direct room with you, sends between you in a direct room are refused, and neither sees the other typing',
+    auth: true,
+    params: userIdParams,
+    responses: { 204: null, 404: error },
+  },
+  {
+    method: 'delete',
+    path: '/api/users/me/blocks/{userId}',
+    summary: 'Unblock a user',
+    auth: true,
+    params: userIdParams,
+    responses: { 204: null },
+  },
+  {
+    method: 'post',
+    path: '/api/announcements',
+    summary:
+      'Announce something to everyone (admins only): every connected socket gets `announcement`, and `hello` carries the latest 20',
+    auth: true,
+    body: announcementBody,
+    responses: { 201: announcementSchema, 403: error },
+  },
+  {
+    method: 'get',
+    path: '/api/announcements',
+    summary: 'Announcements, newest first, a page at a time',
+    auth: true,
+    query: pageQuery,
+    responses: { 200: announcementPageSchema },
   },
 ];

@@ -1,6 +1,17 @@
 import { z } from 'zod';
 import { blankAsAbsent, idSchema } from '@chat/shared';
-import { emojiSchema, messageSchema, messageTextSchema, roomNameSchema, roomSchema } from '@chat/protocol';
+import {
+  announcementSchema,
+  emojiSchema,
+  memberSchema,
+  messageSchema,
+  messageTextSchema,
+  roomNameSchema,
+  roomSchema,
+  TOPIC_MAX_LENGTH,
+  trimmedText,
+  userPublicSchema,
+} from '@chat/protocol';
 
 /** `POST /api/rooms`. */
 export const createRoomBody = z.strictObject({
@@ -49,3 +60,44 @@ export const reactionParams = z.strictObject({ id: idSchema, messageId: idSchema
 
 /** `PATCH /api/rooms/:id/messages/:messageId`. */
 export const editBody = z.strictObject({ text: messageTextSchema });
+
+/** `/api/rooms/:id/members/:userId` and `/api/rooms/:id/bans/:userId`. */
+export const memberParams = z.strictObject({ id: idSchema, userId: idSchema });
+
+/** `PATCH /api/rooms/:id`: a new name, a topic (null clears it), or both. */
+export const updateRoomBody = z
+  .strictObject({
+    name: roomNameSchema.optional(),
+    topic: trimmedText(TOPIC_MAX_LENGTH, { controlCharacters: false }).nullable().optional(),
+  })
+  .refine((body) => body.name !== undefined || body.topic !== undefined, {
+    message: 'must change name or topic',
+  })
+  .meta({ minProperties: 1 });
+
+/** `PUT /api/rooms/:id/members/:userId/role`. */
+export const roleBody = z.strictObject({ role: z.enum(['moderator', 'member']) });
+
+/** `POST /api/rooms/:id/bans`. */
+export const banBody = z.strictObject({ userId: idSchema });
+
+/** `GET /api/rooms/:id/members` and `GET /api/announcements`. */
+export const pageQuery = z.strictObject({
+  limit: blankAsAbsent(z.coerce.number().int().min(1).max(100).default(50)),
+  cursor: blankAsAbsent(z.string().max(512).optional()),
+});
+
+export const memberPageSchema = z.object({ items: z.array(memberSchema), nextCursor: z.string().nullable() });
+
+/** `GET /api/users/me/blocks`. */
+export const blockListSchema = z.object({
+  items: z.array(z.object({ user: userPublicSchema, createdAt: z.string() })),
+});
+
+/** `POST /api/announcements`. */
+export const announcementBody = z.strictObject({ text: messageTextSchema });
+
+export const announcementPageSchema = z.object({
+  items: z.array(announcementSchema),
+  nextCursor: z.string().nullable(),
+});

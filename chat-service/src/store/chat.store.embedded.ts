@@ -33,6 +33,8 @@ import {
 } from './chat.store';
 import { MessageAppender } from './message-appender';
 import { MessageChanges } from './message-changes';
+import { nedbCollection } from './document-collection';
+import { PeopleStore, type AnnouncementDocument, type BanDocument, type BlockDocument } from './people.store';
 import { Revisions } from './revisions';
 
 type Collection<T> = Datastore<T & Record<string, unknown>>;
@@ -83,6 +85,7 @@ export class EmbeddedChatStore implements ChatStore {
   private readonly appender: MessageAppender;
   private readonly changes: MessageChanges;
   private readonly revisions: Revisions;
+  readonly people: PeopleStore;
   /**
    * Each room's newest seq, read from the messages once at open and kept by every append: one process
    * writes here, so it is exact, and `hello` reads it for every room of the user without a query.
@@ -95,7 +98,20 @@ export class EmbeddedChatStore implements ChatStore {
     private readonly messages: Collection<MessageDocument>,
     private readonly revisionLog: Collection<RevisionDocument>,
     private readonly reactions: Collection<ReactionDocument>,
+    private readonly bans: Collection<BanDocument>,
+    private readonly blocks: Collection<BlockDocument>,
+    private readonly announcementLog: Collection<AnnouncementDocument>,
   ) {
+    this.people = new PeopleStore({
+      rooms: nedbCollection<RoomDocument>(rooms),
+      memberships: nedbCollection(memberships),
+      messages: nedbCollection(messages),
+      revisions: nedbCollection(revisionLog),
+      reactions: nedbCollection(reactions),
+      bans: nedbCollection(bans),
+      blocks: nedbCollection(blocks),
+      announcements: nedbCollection(announcementLog),
+    });
     this.revisions = new Revisions({
       lastRev: async (roomId) => {
         const [last] = await this.revisionLog.findAsync({ roomId }).sort({ rev: -1 }).limit(1);
@@ -233,7 +249,26 @@ export class EmbeddedChatStore implements ChatStore {
       'chat-reactions',
     );
     await reactions.ensureIndexAsync({ fieldName: 'messageId' });
-    const store = new EmbeddedChatStore(rooms, memberships, messages, revisions, reactions);
+    const bans = await openEmbeddedCollection<BanDocument & Record<string, unknown>>(dataDir, 'chat-bans');
+    const blocks = await openEmbeddedCollection<BlockDocument & Record<string, unknown>>(
+      dataDir,
+      'chat-blocks',
+    );
+    await blocks.ensureIndexAsync({ fieldName: 'userId' });
+    const announcements = await openEmbeddedCollection<AnnouncementDocument & Record<string, unknown>>(
+      dataDir,
+      'chat-announcements',
+    );
+    const store = new EmbeddedChatStore(
+      rooms,
+      memberships,
+      messages,
+      revisions,
+      reactions,
+      bans,
+      blocks,
+      announcements,
+    );
     for (const { roomId, seq } of messages.getAllData()) {
       if (seq > (store.lastSeqs.get(roomId) ?? 0)) store.lastSeqs.set(roomId, seq);
     }
@@ -418,6 +453,9 @@ export class EmbeddedChatStore implements ChatStore {
       this.messages,
       this.revisionLog,
       this.reactions,
+      this.bans,
+      this.blocks,
+      this.announcementLog,
     ]);
   }
 }

@@ -34,6 +34,8 @@ import {
 } from './chat.store';
 import { MessageAppender } from './message-appender';
 import { MessageChanges } from './message-changes';
+import { mongoCollection } from './document-collection';
+import { PeopleStore, type AnnouncementDocument, type BanDocument, type BlockDocument } from './people.store';
 import { Revisions } from './revisions';
 
 const roomSchema = new Schema<RoomDocument>(
@@ -45,6 +47,7 @@ const roomSchema = new Schema<RoomDocument>(
     kind: { type: String, enum: ['public', 'private', 'direct'], required: true },
     createdBy: { type: String, required: true },
     createdAt: { type: Date, required: true },
+    topic: String,
   },
   { versionKey: false, strict: 'throw' },
 );
@@ -57,7 +60,7 @@ const membershipSchema = new Schema<MembershipDocument>(
     _id: { type: String, required: true },
     roomId: { type: String, required: true },
     userId: { type: String, required: true },
-    role: { type: String, enum: ['owner', 'member'], required: true },
+    role: { type: String, enum: ['owner', 'moderator', 'member'], required: true },
     joinedAt: { type: Date, required: true },
     lastReadSeq: Number,
   },
@@ -85,6 +88,21 @@ const messageSchema = new Schema<MessageDocument>(
       default: undefined,
     },
     mentions: { type: [String], default: undefined },
+    attachments: {
+      type: [
+        {
+          _id: false,
+          id: String,
+          name: String,
+          type: { type: String },
+          size: Number,
+          width: Number,
+          height: Number,
+          thumbnail: Boolean,
+        },
+      ],
+      default: undefined,
+    },
   },
   { versionKey: false, strict: 'throw' },
 );
@@ -131,6 +149,7 @@ export class MongoChatStore implements ChatStore {
   private readonly appender: MessageAppender;
   private readonly changes: MessageChanges;
   private readonly revisions: Revisions;
+  readonly people: PeopleStore;
   /** The driver's collections, for plain inserts: no mongoose document per write. */
   private readonly raw: {
     rooms: mongo.Collection<RoomDocument>;
@@ -138,6 +157,9 @@ export class MongoChatStore implements ChatStore {
     messages: mongo.Collection<MessageDocument>;
     revisions: mongo.Collection<RevisionDocument>;
     reactions: mongo.Collection<ReactionDocument>;
+    bans: mongo.Collection<BanDocument>;
+    blocks: mongo.Collection<BlockDocument>;
+    announcements: mongo.Collection<AnnouncementDocument>;
   };
 
   private constructor(private readonly connection: Connection) {
@@ -152,7 +174,20 @@ export class MongoChatStore implements ChatStore {
       messages: connection.collection<MessageDocument>('messages'),
       revisions: connection.collection<RevisionDocument>('revisions'),
       reactions: connection.collection<ReactionDocument>('reactions'),
+      bans: connection.collection<BanDocument>('bans'),
+      blocks: connection.collection<BlockDocument>('blocks'),
+      announcements: connection.collection<AnnouncementDocument>('announcements'),
     };
+    this.people = new PeopleStore({
+      rooms: mongoCollection(this.raw.rooms),
+      memberships: mongoCollection(this.raw.memberships),
+      messages: mongoCollection(this.raw.messages),
+      revisions: mongoCollection(this.raw.revisions),
+      reactions: mongoCollection(this.raw.reactions),
+      bans: mongoCollection(this.raw.bans),
+      blocks: mongoCollection(this.raw.blocks),
+      announcements: mongoCollection(this.raw.announcements),
+    });
     this.revisions = new Revisions({
       lastRev: (roomId) => this.roomRev(roomId),
       insert: async (documents) => {
@@ -267,6 +302,9 @@ export class MongoChatStore implements ChatStore {
       await store.raw.rooms.updateMany(PRIVATE_NAMES_TO_DROP, { $unset: { nameLower: '' } });
       await store.migrateLegacyDedupeKeys();
       for (const model of models) await model.createIndexes();
+      await store.raw.memberships.createIndex({ roomId: 1, joinedAt: 1, userId: 1 });
+      await store.raw.blocks.createIndex({ userId: 1, createdAt: 1 });
+      await store.raw.announcements.createIndex({ createdAt: -1, _id: -1 });
       return store;
     } catch (error) {
       await connection.close();

@@ -1,6 +1,8 @@
 import { ConflictError } from '@chat/shared';
-import type { Message, Reaction, Room, RoomKind } from '@chat/protocol';
+import type { MemberRole, Message, Reaction, Room, RoomKind } from '@chat/protocol';
 import type { Membership } from '../domain/entities';
+import { toAttachment, type AttachedFile } from './attachment.store';
+import type { PeopleStore } from './people.store';
 
 /** A public or private room to create, with its owner as the first member. */
 export interface NewRoom {
@@ -30,6 +32,8 @@ export interface NewMessage {
   createdAt: Date;
   replyTo?: ReplyPreviewDocument;
   mentions: string[];
+  /** The files it carries (uploads of the sender's, checked by the domain). */
+  attachments?: AttachedFile[];
 }
 
 /** What a reply keeps of the message it answers. */
@@ -49,6 +53,7 @@ export type MessageChange =
 
 /** A user's read state in one of their rooms (contract v1.1, "Read state and unread counts"). */
 export interface ReadState {
+  myRole: MemberRole;
   lastSeq: number;
   lastReadSeq: number;
   unread: number;
@@ -91,6 +96,8 @@ export interface MessagePage {
  * indexes, not the processes, keep names, pairs, memberships and sequence numbers unique.
  */
 export interface ChatStore {
+  /** Roles, members, bans, blocks, announcements and erasure, the same over every adapter. */
+  readonly people: PeopleStore;
   /**
    * Creates the room and the owner's membership. A public room's name is unique among public rooms in any
    * case (ROOM_NAME_TAKEN); a private room's name is unique nowhere, so creating one tells nothing about
@@ -196,6 +203,7 @@ export interface RoomDocument {
   kind: RoomKind;
   createdBy: string;
   createdAt: Date;
+  topic?: string;
 }
 
 export interface MembershipDocument {
@@ -278,6 +286,8 @@ export interface MessageDocument {
   replyTo?: ReplyPreviewDocument;
   /** Absent on messages from before mentions (none). */
   mentions?: string[];
+  /** Absent on messages without files (and on deleted ones). */
+  attachments?: AttachedFile[];
   /**
    * `<roomId>/<senderId>/<clientMsgId>` when the client gave an id, absent otherwise: one message per
    * (sender, room, clientMsgId). A sparse unique index on one field stands in for a partial compound index,
@@ -322,6 +332,7 @@ export function toRoom(document: RoomDocument, memberCount: number): Room {
     memberCount,
     createdBy: document.createdBy,
     createdAt: new Date(document.createdAt).toISOString(),
+    topic: document.topic ?? null,
   };
 }
 
@@ -333,7 +344,7 @@ export function messageUpdateOf(change: Exclude<MessageChange, { kind: 'react' }
   if (change.kind === 'edit') {
     return { set: { text: change.text, mentions: change.mentions, editedAt: change.at }, unset: [] };
   }
-  return { set: { text: '', mentions: [], deletedAt: change.at }, unset: ['replyTo'] };
+  return { set: { text: '', mentions: [], deletedAt: change.at }, unset: ['replyTo', 'attachments'] };
 }
 
 export function toMessage(document: MessageDocument, reactions: readonly ReactionDocument[] = []): Message {
@@ -363,6 +374,7 @@ export function toMessage(document: MessageDocument, reactions: readonly Reactio
       : {}),
     reactions: document.deletedAt ? [] : reactionsOf(reactions),
     mentions: document.mentions ?? [],
+    attachments: document.deletedAt ? [] : (document.attachments ?? []).map(toAttachment),
   };
 }
 
@@ -431,6 +443,7 @@ export function messageDocumentOf(message: NewMessage, seq: number, rev: number)
     createdAt: message.createdAt,
     ...(message.replyTo ? { replyTo: message.replyTo } : {}),
     mentions: message.mentions,
+    ...(message.attachments?.length ? { attachments: message.attachments } : {}),
   };
 }
 

@@ -121,14 +121,16 @@ export class MessageChanges {
   async readStates(userId: string, roomIds: readonly string[]): Promise<Map<string, ReadState>> {
     const memberships = await this.log.memberships(userId, roomIds);
     const states = await Promise.all(
-      memberships.map(async ({ roomId, lastReadSeq = 0 }): Promise<[string, ReadState]> => {
+      memberships.map(async ({ roomId, role, lastReadSeq = 0 }): Promise<[string, ReadState]> => {
         const lastSeq = await this.lastSeq(roomId);
-        if (lastSeq <= lastReadSeq) return [roomId, { lastSeq, lastReadSeq, unread: 0, mentions: 0 }];
+        if (lastSeq <= lastReadSeq) {
+          return [roomId, { myRole: role, lastSeq, lastReadSeq, unread: 0, mentions: 0 }];
+        }
         const [unread, mentions] = await Promise.all([
           this.log.countUnread(roomId, userId, lastReadSeq, false),
           this.log.countUnread(roomId, userId, lastReadSeq, true),
         ]);
-        return [roomId, { lastSeq, lastReadSeq, unread, mentions }];
+        return [roomId, { myRole: role, lastSeq, lastReadSeq, unread, mentions }];
       }),
     );
     return new Map(states);

@@ -123,6 +123,7 @@ async function dispatch(
         text: frame.text,
         ...(frame.clientMsgId === undefined ? {} : { clientMsgId: frame.clientMsgId }),
         ...(frame.replyTo === undefined ? {} : { replyTo: frame.replyTo }),
+        ...(frame.attachmentIds === undefined ? {} : { attachmentIds: frame.attachmentIds }),
       });
       return { answered: stored.then(({ message }) => client.send({ type: 'ack', ...ref, message })) };
     }

@@ -1,5 +1,5 @@
 import type { Logger, Subscription } from '@chat/shared';
-import type { RoomEvent, UserPublic } from '@chat/protocol';
+import type { Announcement, RoomEvent, ServerEvent, UserPublic } from '@chat/protocol';
 import { roomOf, type ChatFeed, type LocalDelivery } from '../bus/chat-events.bus';
 import type { UserNotice } from '../bus/chat.subjects';
 import { chatMetrics } from '../metrics';
@@ -14,6 +14,8 @@ export interface MembershipObserver {
   memberJoined?(roomId: string, user: UserPublic): void;
   /** `user` left `roomId`, which sockets here receive. */
   memberLeft?(roomId: string, user: UserPublic): void;
+  /** `roomId`, which sockets here receive, was renamed, given a topic or deleted. */
+  roomChanged?(roomId: string): void;
 }
 
 /**
@@ -108,8 +110,8 @@ export class SocketHub implements LocalDelivery {
       return;
     }
     this.byRoom.set(roomId, new Set([client]));
-    const subscription: Subscription = this.feed.room(roomId, (event) => {
-      if (this.roomSubs.get(roomId) === subscription) this.deliverRoomEvent(event);
+    const subscription: Subscription = this.feed.room(roomId, (event, hiddenFrom) => {
+      if (this.roomSubs.get(roomId) === subscription) this.deliverRoomEvent(event, hiddenFrom);
     });
     this.roomSubs.set(roomId, subscription);
   }
@@ -125,41 +127,64 @@ export class SocketHub implements LocalDelivery {
   }
 
   /** Queues a room event for the local sockets receiving its room. */
-  deliverRoomEvent(event: RoomEvent): void {
+  deliverRoomEvent(event: RoomEvent, hiddenFrom: readonly string[] = []): void {
     const roomId = roomOf(event);
     const sockets = this.byRoom.get(roomId);
     if (!sockets) return;
-    // Typing is for the room's other users: not back to any socket of the one typing.
-    const skipUser = event.type === 'typing' ? event.user.id : undefined;
+    // Typing is for the room's other users: not back to any socket of the one typing, nor to users in a
+    // block with them.
+    const skipped = new Set(hiddenFrom);
+    if (event.type === 'typing') skipped.add(event.user.id);
     const item = outgoing(event, event.type === 'typing');
     let pushed = 0;
     for (const client of sockets) {
-      if (client.userId === skipUser) continue;
+      if (skipped.has(client.userId)) continue;
       client.push(item);
       pushed += 1;
     }
     chatMetrics.deliveries.inc(pushed);
+    if (event.type === 'room.deleted') for (const client of [...sockets]) this.leave(client, roomId);
     if (event.type === 'member.joined')
       for (const observer of this.observers) observer.memberJoined?.(roomId, event.user);
     if (event.type === 'member.left')
       for (const observer of this.observers) observer.memberLeft?.(roomId, event.user);
+    if (event.type === 'room.updated' || event.type === 'room.deleted')
+      for (const observer of this.observers) observer.roomChanged?.(roomId);
   }
 
   /** Applies a membership change to the local sockets of `userId`. */
   deliverUserNotice(userId: string, notice: UserNotice): void {
     if (!this.byUser.has(userId)) return;
-    if (notice.type === 'room.removed') return this.leaveForUser(userId, notice.roomId);
-    if (notice.type === 'read') {
-      const item = outgoing({ type: 'read', roomId: notice.roomId, userId, seq: notice.seq });
-      const sockets = this.byUser.get(userId);
-      for (const client of sockets ?? []) client.push(item);
-      chatMetrics.deliveries.inc(sockets?.size ?? 0);
-      return;
+    switch (notice.type) {
+      case 'room.removed':
+        this.toUser(userId, { type: 'room.removed', roomId: notice.roomId });
+        return this.leaveForUser(userId, notice.roomId);
+      case 'read':
+        return this.toUser(userId, { type: 'read', roomId: notice.roomId, userId, seq: notice.seq });
+      case 'room.updated':
+        return this.toUser(userId, { type: 'room.updated', room: notice.room });
+      case 'room.added':
+        break;
     }
     this.enterForUser(userId, notice.room.id);
     for (const observer of this.observers) observer.roomAdded?.(userId, notice.room.id);
     if (!notice.invited) return;
     const item = outgoing({ type: 'room.invited', room: notice.room });
+    const sockets = this.byUser.get(userId);
+    for (const client of sockets ?? []) client.push(item);
+    chatMetrics.deliveries.inc(sockets?.size ?? 0);
+  }
+
+  /** An announcement for every local socket. */
+  deliverAnnouncement(announcement: Announcement): void {
+    if (this.clients.size === 0) return;
+    const item = outgoing({ type: 'announcement', announcement });
+    for (const client of this.clients) client.push(item);
+    chatMetrics.deliveries.inc(this.clients.size);
+  }
+
+  private toUser(userId: string, event: ServerEvent): void {
+    const item = outgoing(event);
     const sockets = this.byUser.get(userId);
     for (const client of sockets ?? []) client.push(item);
     chatMetrics.deliveries.inc(sockets?.size ?? 0);

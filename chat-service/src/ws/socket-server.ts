@@ -15,6 +15,7 @@ import { CloseCode, type UserPublic } from '@chat/protocol';
 import type { PresenceBus } from '../bus/presence.bus';
 import type { ChatConfig } from '../config';
 import type { ChatService } from '../domain/chat.service';
+import type { PeopleService } from '../domain/people.service';
 import type { UserDirectory } from '../domain/ports';
 import { ClientSocket } from './client-socket';
 import { drainSockets } from './drain';
@@ -57,6 +58,7 @@ export interface SocketServerOptions {
   hub: SocketHub;
   presenceBus: PresenceBus;
   chat: ChatService;
+  people: PeopleService;
   users: UserDirectory;
   verification: TokenVerification;
 }
@@ -116,6 +118,7 @@ export class ChatSocketServer {
     hub.observe({
       memberJoined: (roomId) => options.chat.roomChanged(roomId),
       memberLeft: (roomId) => options.chat.roomChanged(roomId),
+      roomChanged: (roomId) => options.chat.roomChanged(roomId),
     });
     this.lifetime = new SessionLifetime({
       hub,
@@ -277,13 +280,23 @@ export class ChatSocketServer {
    */
   private async setUp(client: ClientSocket): Promise<void> {
     try {
-      const rooms = await this.options.chat.helloRooms(client.userId);
+      const [rooms, announcements] = await Promise.all([
+        this.options.chat.helloRooms(client.userId),
+        this.options.people.latestAnnouncements(),
+      ]);
       for (const room of rooms) this.options.hub.enter(client, room.id);
       const online = await this.delivery.onlineAmong(
         client.userId,
         rooms.map((room) => room.id),
       );
-      client.open({ type: 'hello', user: client.user, sessionId: client.claims.sid, rooms, online });
+      client.open({
+        type: 'hello',
+        user: client.user,
+        sessionId: client.claims.sid,
+        rooms,
+        online,
+        announcements,
+      });
     } catch (error) {
       const unavailable = clientVisible(error)?.code === 'UPSTREAM_UNAVAILABLE';
       this.options.logger[unavailable ? 'warn' : 'error']('socket session could not be set up', {

@@ -374,9 +374,16 @@ export function expectInvalidField(reply: Reply, field: string): void {
 /** The User view's fields, in any order. */
 export const USER_KEYS = ['createdAt', 'email', 'id', 'name', 'phone', 'role', 'updatedAt', 'username'];
 export const USER_PUBLIC_KEYS = ['createdAt', 'id', 'name', 'username'];
-export const ROOM_KEYS = ['createdAt', 'createdBy', 'id', 'kind', 'memberCount', 'name'];
-/** A room as its members see it (v1.1): with their read state. */
-export const MEMBER_ROOM_KEYS = [...ROOM_KEYS, 'lastReadSeq', 'lastSeq', 'mentions', 'unread'].sort();
+export const ROOM_KEYS = ['createdAt', 'createdBy', 'id', 'kind', 'memberCount', 'name', 'topic'];
+/** A room as its members see it (v1.1): with their role and read state. */
+export const MEMBER_ROOM_KEYS = [
+  ...ROOM_KEYS,
+  'lastReadSeq',
+  'lastSeq',
+  'mentions',
+  'myRole',
+  'unread',
+].sort();
 
 export const isIsoTime = (value: unknown) =>
   typeof value === 'string' &&

@@ -91,8 +91,11 @@ export class EmbeddedUserStore implements UserStore {
     }
   }
 
+  /** Gone from disk too: the append-only file is rewritten without the user's lines (issue 13). */
   async remove(id: string): Promise<boolean> {
-    return (await this.collection.removeAsync({ _id: id }, {})) === 1;
+    if ((await this.collection.removeAsync({ _id: id }, {})) !== 1) return false;
+    await this.collection.compactDatafileAsync();
+    return true;
   }
 
   async setRole(
