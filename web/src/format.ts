@@ -6,6 +6,20 @@ const dateTimeFormat = new Intl.DateTimeFormat(undefined, {
   minute: '2-digit',
 });
 
+const shortTimeFormat = new Intl.DateTimeFormat(undefined, { hour: 'numeric', minute: '2-digit' });
+
+/** The clock time alone, without AM/PM ("1:30"): beside a run of messages whose header has the full time. */
+export function formatShortTime(iso: string): string {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return '';
+  return shortTimeFormat
+    .formatToParts(date)
+    .filter((part) => part.type !== 'dayPeriod')
+    .map((part) => part.value)
+    .join('')
+    .trim();
+}
+
 /** A message time: the clock time today, the date as well before today. */
 export function formatTime(iso: string, now = new Date()): string {
   const date = new Date(iso);

@@ -721,6 +721,28 @@ describeWithChromium('the browser client, on the whole system in one process', (
   it(
     'takes screenshots of the main screens, desktop and phone, light and dark',
     async () => {
+      // A conversation as people have it, for the pictures.
+      await createRoom(ann, 'launch-plan', 'private');
+      await ann.page.getByRole('button', { name: 'Invite people' }).click();
+      const invite = ann.page.getByRole('dialog', { name: 'Invite people to launch-plan' });
+      await invite.getByLabel('Invite someone to launch-plan').fill('bo');
+      await invite.getByRole('button', { name: 'Invite bob' }).click();
+      await invite.getByText('bob was added to launch-plan.').waitFor();
+      await invite.getByRole('button', { name: 'Done' }).click();
+      await openRoom(bob, 'launch-plan');
+      const conversation: Array<[Person, string]> = [
+        [ann, 'Morning! The draft launch notes are up: https://example.com/launch-notes'],
+        [ann, 'Could you read the pricing section before lunch?'],
+        [bob, 'On it. The table reads well on my phone too.'],
+        [bob, 'One typo in the second paragraph ("recieve"), otherwise good to go.'],
+        [ann, 'Fixed, thanks. Shipping it at 3.'],
+      ];
+      for (const [person, text] of conversation) {
+        await send(person, text);
+        await message(ann, text).locator('time').waitFor();
+      }
+      await message(bob, conversation.at(-1)![1]).waitFor();
+
       const login = await browser.newContext({ baseURL: baseUrl, viewport: DESKTOP });
       const loginPage = await login.newPage();
       for (const scheme of ['light', 'dark'] as const) {
@@ -733,14 +755,14 @@ describeWithChromium('the browser client, on the whole system in one process', (
         await screenshot(loginPage, `login-phone-${scheme}`);
 
         await ann.page.emulateMedia({ colorScheme: scheme });
-        await openRoom(ann, 'project-x');
+        await openRoom(ann, 'launch-plan');
         await screenshot(ann.page, `room-desktop-${scheme}`);
         await ann.page.getByRole('button', { name: 'New room' }).click();
         await screenshot(ann.page, `new-room-desktop-${scheme}`);
         await ann.page.keyboard.press('Escape');
 
         await bob.page.emulateMedia({ colorScheme: scheme });
-        await openRoom(bob, 'project-x');
+        await openRoom(bob, 'launch-plan');
         await screenshot(bob.page, `room-phone-${scheme}`);
         await showList(bob);
         await screenshot(bob.page, `rooms-phone-${scheme}`);

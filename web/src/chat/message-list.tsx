@@ -1,7 +1,7 @@
 import type { Message, UserPublic } from '@chat/protocol';
 import { useLayoutEffect, useMemo, useRef } from 'preact/hooks';
 import { Avatar } from '../components/avatar';
-import { formatTime } from '../format';
+import { formatShortTime, formatTime } from '../format';
 import type { ChatStore, PendingMessage, RoomHistory } from './chat-store';
 import { buildTimeline, linkify, type MemberNotice } from './timeline';
 
@@ -128,8 +128,8 @@ export function MessageList({
               class={`message${continued ? ' continued' : ''}${message.sender.id === me.id ? ' mine' : ''}`}
             >
               {continued ? (
-                <time class="gutter" dateTime={message.createdAt}>
-                  {formatTime(message.createdAt)}
+                <time class="gutter" dateTime={message.createdAt} title={formatTime(message.createdAt)}>
+                  {formatShortTime(message.createdAt)}
                 </time>
               ) : (
                 <Avatar user={message.sender} />

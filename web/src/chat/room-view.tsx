@@ -1,4 +1,5 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
+import { RoomMark } from '../components/avatar';
 import { Dialog } from '../components/dialog';
 import { typingText } from '../format';
 import { directPeer, roomLabel, type ChatState, type ChatStore } from './chat-store';
@@ -59,13 +60,7 @@ export function RoomView({
           ← Rooms
         </button>
         <h2 id="room-title">
-          {room.kind === 'direct' ? (
-            <OnlineDot presence={presence} />
-          ) : (
-            <span class="room-mark" aria-hidden="true">
-              {room.kind === 'private' ? '🔒' : '#'}
-            </span>
-          )}
+          {room.kind === 'direct' ? <OnlineDot presence={presence} /> : <RoomMark kind={room.kind} />}
           <span class="title-text">{label}</span>
         </h2>
         {peer && <span class="visually-hidden">{presenceText(presence)}</span>}

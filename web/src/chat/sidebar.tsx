@@ -1,7 +1,7 @@
 import type { Room } from '@chat/protocol';
 import { useState } from 'preact/hooks';
 import { ApiError } from '../api';
-import { Avatar } from '../components/avatar';
+import { Avatar, RoomMark } from '../components/avatar';
 import { Dialog } from '../components/dialog';
 import { directPeer, roomLabel, type ChatState, type ChatStore } from './chat-store';
 import { OnlineDot, presenceOf, presenceText } from './online-dot';
@@ -44,9 +44,7 @@ export function Sidebar({
               <OnlineDot presence={presence} />
             </span>
           ) : (
-            <span class="room-mark" aria-hidden="true">
-              {room.kind === 'private' ? '🔒' : '#'}
-            </span>
+            <RoomMark kind={room.kind} />
           )}
           <span class="room-name">{label}</span>
           <span class="visually-hidden">

@@ -24,3 +24,18 @@ export function Avatar({ user, small }: { user: { id: string; username: string }
     </span>
   );
 }
+
+/** A room's mark: `#` for a public room, a padlock for a private one; for the eye only. */
+export function RoomMark({ kind }: { kind: 'public' | 'private' }) {
+  return (
+    <span class="room-mark" aria-hidden="true">
+      {kind === 'private' ? (
+        <svg viewBox="0 0 16 16" width="12" height="12" fill="currentColor">
+          <path d="M4 7V5a4 4 0 1 1 8 0v2h1v8H3V7h1Zm2 0h4V5a2 2 0 1 0-4 0v2Z" />
+        </svg>
+      ) : (
+        '#'
+      )}
+    </span>
+  );
+}
