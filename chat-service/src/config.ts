@@ -55,6 +55,18 @@ export const chatConfigShape = {
   INSTANCE_ANNOUNCE_INTERVAL_MS: positiveMs.default(2_000),
   /** On shutdown, sockets close with 1012 spread over this long, so clients do not reconnect at once. */
   DRAIN_SPREAD_MS: z.coerce.number().int().min(0).default(3_000),
+  /** Largest attachment; the byte past it is refused 413 while the upload streams. */
+  ATTACHMENT_MAX_BYTES: z.coerce.number().int().min(1).default(10_485_760),
+  /** Bytes one user's attachments may take together (each counts at least 4 KiB); past it 403 LIMIT_REACHED. */
+  ATTACHMENT_QUOTA_BYTES: z.coerce.number().int().min(4096).default(104_857_600),
+  /** Pixels an image may have, all frames together; more is refused before anything is decoded. */
+  IMAGE_MAX_PIXELS: z.coerce.number().int().min(1).default(40_000_000),
+  /** Attachment links are valid for one to two of these windows and identical within one (cacheable). */
+  ATTACHMENT_LINK_TTL_SECONDS: z.coerce.number().int().min(60).default(43_200),
+  /** An upload no message uses is removed once this old. */
+  ATTACHMENT_UNREFERENCED_TTL_SECONDS: z.coerce.number().int().min(1).default(86_400),
+  /** How often each instance looks for such uploads. */
+  ATTACHMENT_SWEEP_INTERVAL_MS: positiveMs.default(600_000),
 };
 
 export type ChatConfig = Readonly<z.infer<z.ZodObject<typeof chatConfigShape>>>;

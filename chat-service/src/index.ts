@@ -5,6 +5,7 @@
 export { createApp, type ChatApp, type ChatAppDeps } from './app';
 export { chatConfigShape, loadChatConfig, type ChatConfig } from './config';
 export { chatRoutes } from './http/rooms.routes';
+export { attachmentRoutes } from './http/attachments.routes';
 export {
   createRoomBody,
   historyQuery,

@@ -110,6 +110,7 @@ export function avatarOf(file: string, info: ImageInfo, maxPixels: number): Read
  * not decode as a plain Error with no code), else as it is (a store or file system error keeps its own).
  */
 export function asImageError(error: unknown): unknown {
-  const plain = error instanceof Error && error.name === 'Error' && !('code' in error);
+  const plain =
+    typeof error === 'object' && error !== null && (error as Error).name === 'Error' && !('code' in error);
   return plain ? undecodable(error) : error;
 }

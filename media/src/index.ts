@@ -11,3 +11,5 @@ export { openBlobStore } from './open-blob-store';
 export * from './sniff';
 export * from './images';
 export * from './upload';
+export { ConcurrencyGate } from './gate';
+export * from './serve';

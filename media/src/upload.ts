@@ -7,7 +7,7 @@ import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import busboy from 'busboy';
-import { BadRequestError, ValidationError } from '@chat/shared';
+import { BadRequestError, UnsupportedMediaTypeError, ValidationError } from '@chat/shared';
 
 /** An upload received whole into a temporary file, which {@link ReceivedUpload.discard} removes. */
 export interface ReceivedUpload {
@@ -30,6 +30,9 @@ export interface UploadOptions {
 
 // eslint-disable-next-line no-control-regex -- removing control characters is the point
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/g;
+
+/** How a body that stopped arriving fails: the client (or the gateway, at its cap) went away. */
+const CUT_SHORT = new Set(['ERR_STREAM_PREMATURE_CLOSE', 'ECONNRESET', 'ECONNABORTED']);
 
 /** Longest file name kept, in characters. */
 export const FILE_NAME_MAX_LENGTH = 255;
@@ -64,9 +67,14 @@ function isMultipart(req: IncomingMessage): boolean {
  * Receives the file of an upload request into a temporary file, streamed: a raw body (the file itself) or
  * `multipart/form-data` with one `file` part (other fields ignored). The size cap is checked as bytes arrive,
  * so a body over it is refused at the byte past the cap (what was written is removed) and the rest is never
- * read. An empty file is VALIDATION_FAILED; a body that does not arrive whole is BAD_REQUEST.
+ * read. An empty file is VALIDATION_FAILED; a body that does not arrive whole is BAD_REQUEST; a
+ * Content-Encoding other than identity is UNSUPPORTED_MEDIA_TYPE (nothing is inflated).
  */
 export async function receiveUpload(req: IncomingMessage, options: UploadOptions): Promise<ReceivedUpload> {
+  const encoding = req.headers['content-encoding']?.trim().toLowerCase();
+  if (encoding && encoding !== 'identity') {
+    throw new UnsupportedMediaTypeError('Files are accepted without a Content-Encoding only.');
+  }
   const file = path.join(options.tmpDir ?? os.tmpdir(), `chat-upload-${randomUUID()}`);
   const discard = () => rm(file, { force: true });
   const counter = capped(options.maxBytes, options.overLimit);
@@ -79,7 +87,7 @@ export async function receiveUpload(req: IncomingMessage, options: UploadOptions
     return { file, size: counter.seen, name: safeFileName(name), discard };
   } catch (error) {
     await discard();
-    if (error instanceof Error && (error as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE') {
+    if (CUT_SHORT.has((error as NodeJS.ErrnoException | undefined)?.code ?? '')) {
       throw new BadRequestError('The body did not arrive whole.', error);
     }
     throw error;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { authRoutes } from '@chat/auth-service';
-import { chatRoutes } from '@chat/chat-service';
+import { attachmentRoutes, chatRoutes } from '@chat/chat-service';
 import { gatewayRoutes } from '@chat/gateway';
 import { usersRoutes } from '@chat/users-service';
 import { errorBodySchema, type RouteDescription } from '@chat/shared';
@@ -129,7 +129,8 @@ function kindResponses(route: RouteDescription, proxied: boolean): Record<number
   const responses: Record<number, z.ZodType> = {};
   if (route.params || route.query || route.body) responses[400] = errorBodySchema;
   if (route.auth === true) responses[401] = errorBodySchema;
-  if (route.body) Object.assign(responses, { 413: errorBodySchema, 415: errorBodySchema });
+  if (route.body || route.upload) Object.assign(responses, { 413: errorBodySchema, 415: errorBodySchema });
+  if (route.upload) responses[400] = errorBodySchema;
   if (route.path.startsWith('/api/')) responses[429] = errorBodySchema;
   if (proxied) responses[503] = errorBodySchema;
   return responses;
@@ -175,6 +176,16 @@ export function buildOpenApiDocument(services: readonly DocumentedService[]): Js
               },
             }
           : {}),
+        ...(route.upload
+          ? {
+              requestBody: {
+                required: true,
+                content: Object.fromEntries(
+                  Object.entries(route.upload).map(([mediaType, schema]) => [mediaType, { schema }]),
+                ),
+              },
+            }
+          : {}),
         responses,
       };
     }
@@ -210,6 +221,7 @@ export function systemOpenApiDocument(): JsonSchema {
     { tag: 'users', routes: usersRoutes, proxied: true },
     { tag: 'auth', routes: authRoutes, proxied: true },
     { tag: 'rooms', routes: chatRoutes, proxied: true },
+    { tag: 'attachments', routes: attachmentRoutes, proxied: true },
     { tag: 'gateway', routes: gatewayRoutes, proxied: false },
   ]);
 }

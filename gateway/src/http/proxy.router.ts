@@ -6,6 +6,8 @@ import type { UpstreamProxy } from './upstream-proxy';
 export interface UpstreamRoute {
   /** Matches the prefix itself and everything under it (`/api/users`, `/api/users/...`), nothing else. */
   prefix: string;
+  /** Largest request body under this prefix, when it is not BODY_LIMIT_BYTES (file uploads). */
+  bodyLimitBytes?: number;
   /** Names the service in 503 answers. */
   service: string;
   /** The origin to send this request to, `except` ones already tried, or undefined when none is left. */
@@ -42,6 +44,7 @@ export function proxyRouter(routes: readonly UpstreamRoute[], proxy: UpstreamPro
       proxy.forward(req, res, next, {
         origin,
         service: route.service,
+        ...(route.bodyLimitBytes === undefined ? {} : { bodyLimitBytes: route.bodyLimitBytes }),
         ...(unreachable && {
           unreachable: (resendable: boolean) => {
             unreachable(origin);

@@ -37,10 +37,17 @@ export class UpstreamProxy {
     req: Request,
     res: Response,
     next: NextFunction,
-    upstream: { origin: string; service: string; unreachable?: (resendable: boolean) => boolean },
+    upstream: {
+      origin: string;
+      service: string;
+      unreachable?: (resendable: boolean) => boolean;
+      /** This request's body limit, when it is not the proxy's own. */
+      bodyLimitBytes?: number;
+    },
   ): void {
     const { origin, service } = upstream;
-    const { bodyLimitBytes, timeoutMs } = this.options;
+    const { timeoutMs } = this.options;
+    const bodyLimitBytes = upstream.bodyLimitBytes ?? this.options.bodyLimitBytes;
     const declared = req.headers['content-length'];
     if (declared !== undefined && Number(declared) > bodyLimitBytes) {
       refuseBody(res, next, bodyLimitBytes);

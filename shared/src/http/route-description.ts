@@ -16,6 +16,8 @@ export interface RouteDescription {
   /** The media type of the route's own answers when it is not JSON (error answers are always JSON). */
   mediaType?: string;
   body?: ZodType;
+  /** A body that is a file, not JSON: each media type the route takes, with its JSON Schema. */
+  upload?: Readonly<Record<string, Record<string, unknown>>>;
   /** The object schema the router parses `req.params` with: one property per `{name}` in `path`. */
   params?: ZodType;
   query?: ZodType;

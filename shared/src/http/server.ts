@@ -21,6 +21,8 @@ export interface ServiceAppOptions {
   bodyLimit?: string;
   /** Mounted in order after the common middleware, before the 404 and error handlers. */
   routes: RequestHandler[];
+  /** Routes that stream their request bodies themselves (file uploads): mounted before the JSON parser. */
+  uploads?: RequestHandler[];
   /**
    * Express `trust proxy` (TRUST_PROXY): which proxies in front (the gateway) are believed about the client
    * address, as a hop count or a list of addresses and subnets. Default 0: the peer is the client, so a
@@ -43,6 +45,7 @@ export function createServiceApp(options: ServiceAppOptions): Express {
   if (options.described) app.use(allowedMethods([...probeRoutes, ...options.described]));
   // Bodies are read as sent: a Content-Encoding other than identity is 415 UNSUPPORTED_MEDIA_TYPE (never
   // inflated, so no decompression bomb and no 500 for a "gzip" body that is not gzip; issue 9, finding 4).
+  for (const route of options.uploads ?? []) app.use(route);
   app.use(express.json({ limit: options.bodyLimit ?? '64kb', strict: true, inflate: false }));
   for (const route of options.routes) app.use(route);
   app.use(notFoundHandler);
