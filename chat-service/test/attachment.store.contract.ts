@@ -55,6 +55,9 @@ export function attachmentStoreContract(newDatabase: () => Promise<AttachmentSto
     expect(await store.usage('u1')).toBe(11_000 + 4096);
     expect(await store.usage('nobody')).toBe(0);
     expect((await store.ownedBy('u2')).map((document) => document.size)).toEqual([99]);
+    await store.disown((await store.ownedBy('u1')).map((document) => document._id));
+    expect(await store.ownedBy('u1')).toEqual([]);
+    expect(await store.usage('u1')).toBe(0);
   });
 
   it('knows which messages and rooms use an attachment, and forgets a message’s uses', async () => {

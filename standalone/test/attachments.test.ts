@@ -418,4 +418,39 @@ describe('attachment quota and lifecycle', () => {
     }
     expect(status).toBe(201);
   });
+
+  it('removes a deleted user’s unused uploads and keeps the files their messages carry, owned by no one', async () => {
+    const [zoe, yan] = [await system.account('zoe'), await system.account('yan')];
+    const room = await system.call('POST', '/api/rooms', {
+      token: zoe.accessToken,
+      body: { name: `erasure ${process.pid}`, kind: 'public' },
+    });
+    await system.call('POST', `/api/rooms/${room.body.id}/members`, { token: yan.accessToken });
+    const asZoe = (bytes: string) =>
+      fetch(`${system.url}/api/attachments`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${zoe.accessToken}`, 'content-type': 'application/octet-stream' },
+        body: new TextEncoder().encode(bytes),
+      }).then(async (response) => (await response.json()) as Json);
+    const [posted, unused] = [await asZoe('posted'), await asZoe('unused')];
+    const socket = await system.connect(zoe.accessToken);
+    const ack = await socket.request({ type: 'send', roomId: room.body.id, attachmentIds: [posted.id] });
+    socket.ws.close();
+    expect(ack.type).toBe('ack');
+    expect((await system.call('DELETE', `/api/users/${zoe.id}`, { token: zoe.accessToken })).status).toBe(
+      204,
+    );
+
+    const deadline = Date.now() + 5_000;
+    while (Date.now() < deadline && (await fetch(`${system.url}${unused.url}`)).status !== 404) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect((await fetch(`${system.url}${unused.url}`)).status).toBe(404);
+    const kept = await fetch(`${system.url}${ack.message.attachments[0].url}`);
+    expect(kept.status).toBe(200);
+    expect(await kept.text()).toBe('posted');
+    expect(
+      (await system.call('GET', `/api/attachments/${posted.id}`, { token: yan.accessToken })).status,
+    ).toBe(200);
+  });
 });

@@ -215,11 +215,12 @@ export class AttachmentService {
 
   /**
    * A deleted user: their uploads no message uses go now. Files their messages carry stay with those
-   * messages, which stay too (contract v1, "Deleting a user").
+   * messages, which stay too (contract v1, "Deleting a user"), owned by no one, so nothing names the user.
    */
   async userDeleted(userId: string): Promise<void> {
-    const owned = await this.deps.store.ownedBy(userId);
-    await this.removeUnused(owned.map((document) => document._id));
+    const owned = (await this.deps.store.ownedBy(userId)).map((document) => document._id);
+    const unused = new Set(await this.removeUnused(owned));
+    await this.deps.store.disown(owned.filter((id) => !unused.has(id)));
   }
 
   /** Removes uploads no message used within ATTACHMENT_UNREFERENCED_TTL_SECONDS; how many went. */
@@ -239,9 +240,11 @@ export class AttachmentService {
     return false;
   }
 
-  private async removeUnused(ids: readonly string[]): Promise<void> {
+  /** Removes those of `ids` no message uses; their ids. */
+  private async removeUnused(ids: readonly string[]): Promise<string[]> {
     const unused = await this.deps.store.unreferenced(ids);
     for (const document of await this.deps.store.find(unused)) await this.remove(document);
+    return unused;
   }
 
   /** The bytes first: a crash in between leaves a document the next sweep removes, never a lost file. */

@@ -5,6 +5,7 @@ import { closeEmbeddedCollections, openEmbeddedCollection, uniqueViolationKey } 
 import { FileBlobStore, type BlobStore } from '@chat/media';
 import {
   chargedBytes,
+  DELETED_OWNER,
   LINK_SECRET_ID,
   type AttachmentDocument,
   type AttachmentRefDocument,
@@ -97,6 +98,14 @@ export class EmbeddedAttachmentStore implements AttachmentStore {
       .sort({ createdAt: 1, _id: 1 });
     const unused = new Set(await this.unreferenced(old.map((document) => document._id)));
     return old.filter((document) => unused.has(document._id)).slice(0, limit);
+  }
+
+  async disown(ids: readonly string[]): Promise<void> {
+    await this.attachments.updateAsync(
+      { _id: { $in: [...ids] } },
+      { $set: { ownerId: DELETED_OWNER } },
+      { multi: true },
+    );
   }
 
   async remove(id: string): Promise<boolean> {

@@ -4,6 +4,7 @@ import { connectMongo, duplicateKeyField, type Logger } from '@chat/shared';
 import { GridFsBlobStore, type BlobStore } from '@chat/media';
 import {
   chargedBytes,
+  DELETED_OWNER,
   LINK_SECRET_ID,
   type AttachmentDocument,
   type AttachmentRefDocument,
@@ -133,6 +134,11 @@ export class MongoAttachmentStore implements AttachmentStore {
       afterId = last._id;
     }
     return found.slice(0, limit);
+  }
+
+  async disown(ids: readonly string[]): Promise<void> {
+    if (ids.length > 0)
+      await this.attachments.updateMany({ _id: { $in: [...ids] } }, { $set: { ownerId: DELETED_OWNER } });
   }
 
   async remove(id: string): Promise<boolean> {

@@ -50,6 +50,9 @@ export function chargedBytes(document: Pick<AttachmentDocument, 'size' | 'thumbn
   return Math.max(MIN_CHARGED_BYTES, document.size + (document.thumbnailSize ?? 0));
 }
 
+/** The owner of files a deleted user's messages still carry: nothing in the store names them any more. */
+export const DELETED_OWNER = 'deleted-user';
+
 export const attachmentRefId = (attachmentId: string, messageId: string) => `${attachmentId}/${messageId}`;
 
 /** The blob ids of an attachment: the file, and the thumbnail when it is an image. */
@@ -107,6 +110,8 @@ export interface AttachmentStore {
   unreferenced(ids: readonly string[]): Promise<string[]>;
   /** Up to `limit` attachments created before `before`, oldest first, that no message uses. */
   staleUnreferenced(before: Date, limit: number): Promise<AttachmentDocument[]>;
+  /** Gives the attachments to another owner (a deleted user's, to no one: {@link DELETED_OWNER}). */
+  disown(ids: readonly string[]): Promise<void>;
   /** Removes the attachment's document; false when there was none. */
   remove(id: string): Promise<boolean>;
   /**
