@@ -1,6 +1,6 @@
 /** The gateway's REST API as the pages use it (docs/openapi.json); same origin, JSON in and out. */
 
-import type { FieldIssue, Room, User, UserPublic } from '@chat/protocol';
+import type { FieldIssue, Member, Room, User, UserPublic } from '@chat/protocol';
 
 export type { User };
 
@@ -104,6 +104,13 @@ export function authedApi(call: <T>(path: string, options?: RequestOptions) => P
         method: 'POST',
         body: { userId },
       }),
+    members: (roomId: string, cursor: string | undefined) =>
+      call<{ items: Member[]; nextCursor: string | null }>(
+        `/api/rooms/${encodeURIComponent(roomId)}/members?${new URLSearchParams({
+          limit: '100',
+          ...(cursor ? { cursor } : {}),
+        }).toString()}`,
+      ),
     direct: (userId: string) => call<Room>(`/api/direct/${encodeURIComponent(userId)}`, { method: 'POST' }),
     users: (q: string) =>
       call<{ items: UserPublic[]; nextCursor: string | null }>(

@@ -208,6 +208,13 @@ describeWithChromium('the browser client, on the whole system in one process', (
     await person.page.getByRole('heading', { name }).waitFor();
   }
 
+  /** The room's details (members, Invite people, Leave room), opened if they are not. */
+  async function showMembers(person: Person) {
+    const toggle = person.page.getByRole('button', { name: /^Members/ });
+    if ((await toggle.getAttribute('aria-expanded')) !== 'true') await toggle.click();
+    return person.page.getByRole('complementary', { name: 'Members' });
+  }
+
   /** The id of the focused element, waited for: focus moves after a render. */
   async function focused(person: Person, id: string) {
     await person.page.waitForFunction((expected) => document.activeElement?.id === expected, id);
@@ -287,13 +294,24 @@ describeWithChromium('the browser client, on the whole system in one process', (
       await createRoom(ann, 'project-x', 'private');
       await focused(ann, 'composer');
 
-      await ann.page.getByRole('button', { name: 'Invite people' }).click();
+      const members = await showMembers(ann);
+      await members.locator('li', { hasText: 'ann (you)' }).getByText('owner').waitFor();
+      await members.getByRole('button', { name: 'Invite people' }).click();
       const invite = ann.page.getByRole('dialog', { name: 'Invite people to project-x' });
       await invite.getByLabel('Invite someone to project-x').fill('bo');
       await invite.getByRole('button', { name: 'Invite bob' }).click();
       await invite.getByText('bob was added to project-x.').waitFor();
       await invite.getByRole('button', { name: 'Done' }).click();
       await ann.page.getByText('private · 2 members').waitFor();
+      await members.locator('li', { hasText: 'bob' }).waitFor();
+      expect(await members.locator('li').count()).toBe(2);
+      // Who is in already is not offered again.
+      await members.getByRole('button', { name: 'Invite people' }).click();
+      await invite.getByLabel('Invite someone to project-x').fill('bo');
+      await invite.getByText('Nobody found.').waitFor();
+      expect(await invite.getByRole('button', { name: 'Invite bob' }).count()).toBe(0);
+      await invite.getByRole('button', { name: 'Done' }).click();
+      await ann.page.getByRole('button', { name: 'Close members' }).click();
       // The timeline says who came in, from member.joined.
       await ann.page.locator('.member-notice', { hasText: /^bob joined$/ }).waitFor();
 
@@ -619,7 +637,7 @@ describeWithChromium('the browser client, on the whole system in one process', (
   it(
     'leaves a room: it goes back to the rooms to join, and the others read "ann left"',
     async () => {
-      await ann.page.getByRole('button', { name: 'Leave room' }).click();
+      await (await showMembers(ann)).getByRole('button', { name: 'Leave room' }).click();
       await ann.page.getByText('Pick a conversation, or start one with +.').waitFor();
       await ann.page.waitForURL(/#\/chat$/);
       await ann.page
@@ -723,7 +741,7 @@ describeWithChromium('the browser client, on the whole system in one process', (
     async () => {
       // A conversation as people have it, for the pictures.
       await createRoom(ann, 'launch-plan', 'private');
-      await ann.page.getByRole('button', { name: 'Invite people' }).click();
+      await (await showMembers(ann)).getByRole('button', { name: 'Invite people' }).click();
       const invite = ann.page.getByRole('dialog', { name: 'Invite people to launch-plan' });
       await invite.getByLabel('Invite someone to launch-plan').fill('bo');
       await invite.getByRole('button', { name: 'Invite bob' }).click();
@@ -757,6 +775,9 @@ describeWithChromium('the browser client, on the whole system in one process', (
         await ann.page.emulateMedia({ colorScheme: scheme });
         await openRoom(ann, 'launch-plan');
         await screenshot(ann.page, `room-desktop-${scheme}`);
+        await showMembers(ann);
+        await screenshot(ann.page, `members-desktop-${scheme}`);
+        await ann.page.getByRole('button', { name: 'Close members' }).click();
         await ann.page.getByRole('button', { name: 'New room' }).click();
         await screenshot(ann.page, `new-room-desktop-${scheme}`);
         await ann.page.keyboard.press('Escape');
@@ -764,6 +785,9 @@ describeWithChromium('the browser client, on the whole system in one process', (
         await bob.page.emulateMedia({ colorScheme: scheme });
         await openRoom(bob, 'launch-plan');
         await screenshot(bob.page, `room-phone-${scheme}`);
+        await showMembers(bob);
+        await screenshot(bob.page, `members-phone-${scheme}`);
+        await bob.page.getByRole('button', { name: 'Close members' }).click();
         await showList(bob);
         await screenshot(bob.page, `rooms-phone-${scheme}`);
       }

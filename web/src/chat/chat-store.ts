@@ -1,5 +1,5 @@
 import { ChatClient, newClientMsgId, type ConnectionState } from '@chat/client';
-import { CloseCode, type Message, type Room, type UserPublic } from '@chat/protocol';
+import { CloseCode, type Member, type Message, type Room, type UserPublic } from '@chat/protocol';
 import { ApiError, authedApi, logout, type AuthedApi } from '../api';
 import type { Session } from '../session';
 import { loadMemberships, loadOutbox, saveMemberships, saveOutbox } from './tab-storage';
@@ -44,6 +44,8 @@ export interface ChatState {
    * or offline; anyone else's presence is unknown and shows no dot.
    */
   presenceKnown: ReadonlySet<string>;
+  /** Per room whose member list was asked for: its members, kept up to date by member events. */
+  members: Readonly<Record<string, readonly Member[]>>;
   /** Per room, who joined or left while the page was open. */
   notices: Readonly<Record<string, readonly MemberNotice[]>>;
   unread: Readonly<Record<string, number>>;
@@ -126,6 +128,7 @@ export class ChatStore {
       typing: {},
       online: new Set([me.id]),
       presenceKnown: new Set([me.id]),
+      members: {},
       notices: {},
       unread: {},
       users: {},
@@ -245,6 +248,26 @@ export class ChatStore {
       await this.openRoom(room.id);
     } catch (error) {
       this.fail(error, 'Could not join the room');
+    }
+  }
+
+  /** Reads a room's whole member list (a page of 100 at a time); member events keep it current after. */
+  async loadMembers(roomId: string): Promise<void> {
+    try {
+      const members: Member[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await this.api.members(roomId, cursor);
+        members.push(...page.items);
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor);
+      this.rememberUsers(members.map((member) => member.user));
+      this.set({
+        members: { ...this.current.members, [roomId]: members },
+        presenceKnown: new Set([...this.current.presenceKnown, ...members.map((member) => member.user.id)]),
+      });
+    } catch (error) {
+      this.fail(error, 'The member list could not be loaded');
     }
   }
 
@@ -460,8 +483,11 @@ export class ChatStore {
       at: new Date().toISOString(),
       afterSeq: this.current.messages[roomId]?.at(-1)?.seq ?? 0,
     };
+    const members = this.current.members[roomId]?.filter((member) => member.user.id !== user.id);
+    if (members && joined) members.push({ user, role: 'member', joinedAt: notice.at });
     this.set({
       notices: { ...this.current.notices, [roomId]: [...(this.current.notices[roomId] ?? []), notice] },
+      ...(members ? { members: { ...this.current.members, [roomId]: members } } : {}),
     });
     if (joined && user.id !== this.current.me.id)
       this.set({ presenceKnown: new Set([...this.current.presenceKnown, user.id]) });

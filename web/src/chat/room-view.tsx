@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { RoomMark } from '../components/avatar';
+import { Avatar, RoomMark } from '../components/avatar';
 import { Dialog } from '../components/dialog';
 import { typingText } from '../format';
 import { directPeer, roomLabel, type ChatState, type ChatStore } from './chat-store';
@@ -24,8 +24,15 @@ export function RoomView({
   const room = state.rooms.find((item) => item.id === state.activeRoomId);
   const [draft, setDraft] = useState('');
   const [inviting, setInviting] = useState(false);
+  const [details, setDetails] = useState(false);
   const composer = useRef<HTMLTextAreaElement>(null);
   const member = room ? state.memberOf.has(room.id) : false;
+
+  // The member list is read when it is first shown, or when inviting (who is in already is not offered).
+  const loaded = room ? state.members[room.id] !== undefined : true;
+  useEffect(() => {
+    if (room && member && (details || inviting) && !loaded) void store.loadMembers(room.id);
+  }, [room?.id, member, details, inviting, loaded]);
 
   // Choosing a room means writing in it next; a touch screen would cover it with its keyboard, so not there.
   useEffect(() => {
@@ -70,14 +77,15 @@ export function RoomView({
             : `${room.kind} · ${room.memberCount} ${room.memberCount === 1 ? 'member' : 'members'}`}
         </span>
         {member && room.kind !== 'direct' && (
-          <div class="room-actions">
-            <button type="button" class="ghost" onClick={() => setInviting(true)}>
-              Invite people
-            </button>
-            <button type="button" class="ghost" onClick={() => void store.leaveRoom(room.id)}>
-              Leave room
-            </button>
-          </div>
+          <button
+            type="button"
+            class="ghost members-button"
+            aria-expanded={details}
+            aria-controls="room-details"
+            onClick={() => setDetails(!details)}
+          >
+            Members <span class="count">{room.memberCount}</span>
+          </button>
         )}
       </header>
       {inviting && (
@@ -89,6 +97,7 @@ export function RoomView({
             label={`Invite someone to ${label}`}
             actionLabel="Invite"
             onAction={(user) => store.invite(user)}
+            exclude={new Set(state.members[room.id]?.map((item) => item.user.id))}
           />
           <div class="dialog-actions">
             <button type="button" onClick={() => setInviting(false)}>
@@ -98,58 +107,69 @@ export function RoomView({
         </Dialog>
       )}
       {member ? (
-        <>
-          <MessageList
-            store={store}
-            roomId={room.id}
-            label={label}
-            messages={state.messages[room.id] ?? []}
-            notices={state.notices[room.id] ?? []}
-            pending={pending}
-            history={state.history[room.id]}
-            me={state.me}
-          />
-          <p class="typing" aria-live="polite">
-            {typing}
-          </p>
-          <form
-            class="composer"
-            onSubmit={(event) => {
-              event.preventDefault();
-              send();
-            }}
-          >
-            <label for="composer" class="visually-hidden">
-              Message {label}
-            </label>
-            <textarea
-              id="composer"
-              ref={composer}
-              rows={1}
-              maxLength={MAX_LENGTH}
-              placeholder={`Message ${room.kind === 'direct' ? label : `#${label}`}`}
-              value={draft}
-              aria-describedby="composer-hint"
-              onInput={(event) => {
-                setDraft(event.currentTarget.value);
-                if (event.currentTarget.value.trim()) store.typed();
-              }}
-              onKeyDown={(event) => {
-                // Enter sends; Shift+Enter is a new line; Enter that confirms an IME composition is neither.
-                if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
-                  event.preventDefault();
-                  send();
-                }
-              }}
+        <div class="room-body">
+          <div class="room-main">
+            <MessageList
+              store={store}
+              roomId={room.id}
+              label={label}
+              messages={state.messages[room.id] ?? []}
+              notices={state.notices[room.id] ?? []}
+              pending={pending}
+              history={state.history[room.id]}
+              me={state.me}
             />
-            <button type="submit" class="send">
-              Send
-            </button>
-            <span id="composer-hint" class="visually-hidden">
-              Enter sends, Shift+Enter starts a new line.
-            </span>
-          </form>
-        </>
+            <p class="typing" aria-live="polite">
+              {typing}
+            </p>
+            <form
+              class="composer"
+              onSubmit={(event) => {
+                event.preventDefault();
+                send();
+              }}
+            >
+              <label for="composer" class="visually-hidden">
+                Message {label}
+              </label>
+              <textarea
+                id="composer"
+                ref={composer}
+                rows={1}
+                maxLength={MAX_LENGTH}
+                placeholder={`Message ${room.kind === 'direct' ? label : `#${label}`}`}
+                value={draft}
+                aria-describedby="composer-hint"
+                onInput={(event) => {
+                  setDraft(event.currentTarget.value);
+                  if (event.currentTarget.value.trim()) store.typed();
+                }}
+                onKeyDown={(event) => {
+                  // Enter sends; Shift+Enter is a new line; Enter that confirms an IME composition is neither.
+                  if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+                    event.preventDefault();
+                    send();
+                  }
+                }}
+              />
+              <button type="submit" class="send">
+                Send
+              </button>
+              <span id="composer-hint" class="visually-hidden">
+                Enter sends, Shift+Enter starts a new line.
+              </span>
+            </form>
+          </div>
+          {details && (
+            <MembersPanel
+              state={state}
+              roomId={room.id}
+              onClose={() => setDetails(false)}
+              onInvite={() => setInviting(true)}
+              onLeave={() => void store.leaveRoom(room.id)}
+            />
+          )}
+        </div>
       ) : (
         <div class="join">
           <p>You are not in {label} yet.</p>
@@ -159,5 +179,67 @@ export function RoomView({
         </div>
       )}
     </section>
+  );
+}
+
+const ROLE_ORDER = { owner: 0, moderator: 1, member: 2 } as const;
+
+/** Who is in the room (owners and moderators first, then by name), and what one can do about the room. */
+function MembersPanel({
+  state,
+  roomId,
+  onClose,
+  onInvite,
+  onLeave,
+}: {
+  state: ChatState;
+  roomId: string;
+  onClose: () => void;
+  onInvite: () => void;
+  onLeave: () => void;
+}) {
+  const members = [...(state.members[roomId] ?? [])].sort(
+    (a, b) => ROLE_ORDER[a.role] - ROLE_ORDER[b.role] || a.user.username.localeCompare(b.user.username),
+  );
+  return (
+    <aside class="details" id="room-details" aria-labelledby="details-title">
+      <header class="details-header">
+        <h3 id="details-title">Members</h3>
+        <button type="button" class="icon" aria-label="Close members" onClick={onClose}>
+          ×
+        </button>
+      </header>
+      <div class="details-actions">
+        <button type="button" class="ghost" onClick={onInvite}>
+          Invite people
+        </button>
+        <button type="button" class="ghost" onClick={onLeave}>
+          Leave room
+        </button>
+      </div>
+      {state.members[roomId] === undefined ? (
+        <p class="muted details-note">Loading…</p>
+      ) : (
+        <ul class="users member-list">
+          {members.map(({ user, role }) => {
+            const presence = presenceOf(state, user.id);
+            return (
+              <li key={user.id}>
+                <span class="room-avatar">
+                  <Avatar user={user} small />
+                  <OnlineDot presence={presence} />
+                </span>
+                <span class="user-name">
+                  {user.username}
+                  {user.id === state.me.id && <span class="muted"> (you)</span>}
+                  <span class="visually-hidden">{presenceText(presence)}</span>
+                </span>
+                {role !== 'member' && <span class="badge">{role}</span>}
+              </li>
+            );
+          })}
+        </ul>
+      )}
+    </aside>
   );
 }

@@ -5,11 +5,15 @@ export function initials(name: string): string {
   return letters.toUpperCase();
 }
 
-/** A steady colour per user, so the same person looks the same everywhere. */
+/**
+ * A steady colour per user, so the same person looks the same everywhere: FNV-1a with a final mix, so ids
+ * that differ in one character (ids made one after another) still get far-apart hues.
+ */
 function hue(id: string): number {
-  let hash = 0;
-  for (const char of id) hash = (hash * 31 + char.charCodeAt(0)) | 0;
-  return Math.abs(hash) % 360;
+  let hash = 0x811c9dc5;
+  for (const char of id) hash = Math.imul(hash ^ char.charCodeAt(0), 0x01000193);
+  hash = Math.imul(hash ^ (hash >>> 15), 0x2c1b3c6d);
+  return ((hash ^ (hash >>> 12)) >>> 0) % 360;
 }
 
 /** A user's picture: their initials on their colour (until avatars can be uploaded); for the eye only. */
