@@ -47,8 +47,8 @@ export interface GatewayDeps {
 }
 
 /**
- * What a multipart upload may add to its file (boundaries, part headers, small fields): the gateway lets a
- * file upload this much past the file cap through, and the service holds the file itself to the exact cap.
+ * What a multipart upload may add to its file (boundaries, part headers, small fields): the gateway lets an
+ * attachment this much past ATTACHMENT_MAX_BYTES through, and chat-service holds the file to the exact cap.
  */
 const UPLOAD_ENVELOPE_BYTES = 16 * 1024;
 
@@ -76,12 +76,6 @@ export function createApp(config: GatewayConfig, deps: GatewayDeps = {}): Servic
   // First match wins: a user's blocks live in chat-service, which enforces them, under users' prefix.
   const routes: UpstreamRoute[] = [
     { prefix: '/api/users/me/blocks', ...chatRoute },
-    {
-      prefix: '/api/users/me/avatar',
-      service: 'users',
-      pick: () => config.USERS_URL,
-      bodyLimitBytes: config.AVATAR_MAX_BYTES + UPLOAD_ENVELOPE_BYTES,
-    },
     { prefix: '/api/users', service: 'users', pick: () => config.USERS_URL },
     { prefix: '/api/auth', service: 'auth', pick: () => config.AUTH_URL },
     { prefix: '/api/rooms', ...chatRoute },

@@ -45,11 +45,10 @@ const gatewayConfigShape = {
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(600),
   BODY_LIMIT_BYTES: z.coerce.number().int().positive().default(65_536),
   /**
-   * chat-service's and users-service's file caps (the same variables): `/api/attachments` and
-   * `/api/users/me/avatar` take bodies that large, plus a multipart envelope; the services enforce the exact cap.
+   * chat-service's file cap (the same variable): `/api/attachments` takes bodies that large, plus a multipart
+   * envelope; chat-service holds the file itself to the exact cap.
    */
   ATTACHMENT_MAX_BYTES: z.coerce.number().int().min(1).default(10_485_760),
-  AVATAR_MAX_BYTES: z.coerce.number().int().min(1).default(2_097_152),
   UPSTREAM_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   /** Proxies in front of the gateway whose X-Forwarded-* headers are believed (Express `trust proxy` hops). */
   TRUST_PROXY: z.coerce.number().int().min(0).default(0),
