@@ -1,6 +1,6 @@
 /** The gateway's REST API as the pages use it (docs/openapi.json); same origin, JSON in and out. */
 
-import type { FieldIssue, Member, Room, User, UserPublic } from '@chat/protocol';
+import type { Announcement, FieldIssue, Member, Room, User, UserPublic } from '@chat/protocol';
 
 export type { User };
 
@@ -35,7 +35,7 @@ export class ApiError extends Error {
 const TIMEOUT_MS = 15_000;
 
 export interface RequestOptions {
-  method?: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  method?: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   body?: unknown;
   token?: string;
 }
@@ -117,6 +117,27 @@ export function authedApi(call: <T>(path: string, options?: RequestOptions) => P
         `/api/users?${new URLSearchParams({ q, limit: '20' }).toString()}`,
       ),
     user: (userId: string) => call<UserPublic>(`/api/users/${encodeURIComponent(userId)}`),
+    updateRoom: (roomId: string, change: { name?: string; topic?: string | null }) =>
+      call<Room>(`/api/rooms/${encodeURIComponent(roomId)}`, { method: 'PATCH', body: change }),
+    deleteRoom: (roomId: string) =>
+      call<void>(`/api/rooms/${encodeURIComponent(roomId)}`, { method: 'DELETE' }),
+    setRole: (roomId: string, userId: string, role: 'moderator' | 'member') =>
+      call<Member>(`/api/rooms/${encodeURIComponent(roomId)}/members/${encodeURIComponent(userId)}/role`, {
+        method: 'PUT',
+        body: { role },
+      }),
+    removeMember: (roomId: string, userId: string) =>
+      call<void>(`/api/rooms/${encodeURIComponent(roomId)}/members/${encodeURIComponent(userId)}`, {
+        method: 'DELETE',
+      }),
+    ban: (roomId: string, userId: string) =>
+      call<void>(`/api/rooms/${encodeURIComponent(roomId)}/bans`, { method: 'POST', body: { userId } }),
+    blocks: () => call<{ items: Array<{ user: UserPublic; createdAt: string }> }>('/api/users/me/blocks'),
+    block: (userId: string) =>
+      call<void>(`/api/users/me/blocks/${encodeURIComponent(userId)}`, { method: 'PUT' }),
+    unblock: (userId: string) =>
+      call<void>(`/api/users/me/blocks/${encodeURIComponent(userId)}`, { method: 'DELETE' }),
+    announce: (text: string) => call<Announcement>('/api/announcements', { method: 'POST', body: { text } }),
   };
 }
 

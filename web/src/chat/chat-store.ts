@@ -1,8 +1,24 @@
 import { ChatClient, newClientMsgId, type ConnectionState } from '@chat/client';
-import { CloseCode, type Member, type Message, type Room, type UserPublic } from '@chat/protocol';
+import {
+  CloseCode,
+  type Announcement,
+  type Member,
+  type MemberRole,
+  type Message,
+  type Room,
+  type UserPublic,
+} from '@chat/protocol';
 import { ApiError, authedApi, logout, type AuthedApi } from '../api';
+import { navigate } from '../router';
 import type { Session } from '../session';
-import { loadMemberships, loadOutbox, saveMemberships, saveOutbox } from './tab-storage';
+import {
+  loadDismissed,
+  loadMemberships,
+  loadOutbox,
+  saveDismissed,
+  saveMemberships,
+  saveOutbox,
+} from './tab-storage';
 import type { MemberNotice } from './timeline';
 
 /**
@@ -13,6 +29,8 @@ export interface PendingMessage {
   clientMsgId: string;
   roomId: string;
   text: string;
+  /** The id of the message this one answers. */
+  replyTo?: string;
   failed?: string;
 }
 
@@ -48,7 +66,23 @@ export interface ChatState {
   members: Readonly<Record<string, readonly Member[]>>;
   /** Per room, who joined or left while the page was open. */
   notices: Readonly<Record<string, readonly MemberNotice[]>>;
+  /** Per room, messages from others after the read position; from `Room.unread`, then live messages. */
   unread: Readonly<Record<string, number>>;
+  /** Per room, those of them that mention the user. */
+  mentions: Readonly<Record<string, number>>;
+  /** Per room, the user's read position (the highest seq read), from any of their devices. */
+  readSeq: Readonly<Record<string, number>>;
+  /** Per room, the read position when it was opened with unread messages: the "New messages" line goes after it. */
+  newAfter: Readonly<Record<string, number>>;
+  /** Server-wide announcements, newest first, and those this user dismissed. */
+  announcements: readonly Announcement[];
+  dismissed: ReadonlySet<string>;
+  /** Users this user blocked. */
+  blocked: ReadonlySet<string>;
+  /** The token's role: admins may post announcements and do what room owners may. */
+  admin: boolean;
+  /** Whether the browser may show notifications; asked for only when the user says so. */
+  notifications: NotificationPermission | 'unsupported';
   /** Users seen anywhere (hello, presence, searches), to name the other side of a direct room. */
   users: Readonly<Record<string, UserPublic>>;
   /** Direct room id -> the other user's id, where known. */
@@ -78,10 +112,15 @@ function bySeq(a: Message, b: Message): number {
 
 /** Merges `incoming` into a room's messages: one entry per id, ordered by `seq`. */
 function mergeMessages(existing: readonly Message[] = [], incoming: readonly Message[]): Message[] {
-  const ids = new Set(existing.map((message) => message.id));
-  const added = incoming.filter((message) => !ids.has(message.id));
-  if (added.length === 0) return existing as Message[];
-  return [...existing, ...added].sort(bySeq);
+  const byId = new Map(existing.map((message) => [message.id, message]));
+  let changed = false;
+  for (const message of incoming) {
+    const known = byId.get(message.id);
+    if (known && known.rev >= message.rev) continue;
+    byId.set(message.id, message);
+    changed = true;
+  }
+  return changed ? [...byId.values()].sort(bySeq) : (existing as Message[]);
 }
 
 function errorText(error: unknown): string {
@@ -131,6 +170,14 @@ export class ChatStore {
       members: {},
       notices: {},
       unread: {},
+      mentions: {},
+      readSeq: {},
+      newAfter: {},
+      announcements: [],
+      dismissed: loadDismissed(me.id),
+      blocked: new Set(),
+      admin: me.role === 'admin',
+      notifications: typeof Notification === 'function' ? Notification.permission : 'unsupported',
       users: {},
       directPeers: {},
       alert: undefined,
@@ -153,6 +200,7 @@ export class ChatStore {
   start(): void {
     void this.client.connect().catch(() => undefined);
     void this.loadRooms();
+    void this.loadBlocks();
     for (const item of this.current.pending) if (!item.failed) this.dispatch(item);
     this.pollTimer = setInterval(() => {
       if (document.visibilityState === 'visible') void this.loadRooms();
@@ -209,6 +257,7 @@ export class ChatStore {
         (room) => !listed.has(room.id) && this.current.memberOf.has(room.id),
       );
       this.set({ rooms: [...items, ...kept] });
+      this.takeReadState(items);
       void this.resolveDirectPeers(items);
     } catch (error) {
       this.fail(error, 'The room list could not be loaded');
@@ -218,9 +267,10 @@ export class ChatStore {
   /** Shows a room: its latest page of history the first time, then whatever arrives live. */
   async openRoom(roomId: string | undefined): Promise<void> {
     this.stopTyping();
-    const unread = { ...this.current.unread };
-    if (roomId) delete unread[roomId];
-    this.set({ activeRoomId: roomId, unread });
+    const newAfter = { ...this.current.newAfter };
+    if (roomId && this.current.unread[roomId]) newAfter[roomId] = this.current.readSeq[roomId] ?? 0;
+    else if (roomId) delete newAfter[roomId];
+    this.set({ activeRoomId: roomId, newAfter });
     const history = this.current.history[roomId ?? ''];
     if (!roomId || !this.current.memberOf.has(roomId) || history?.loaded || history?.loading) return;
     await this.loadPage(roomId, undefined);
@@ -278,17 +328,135 @@ export class ChatStore {
     } catch (error) {
       return this.fail(error, 'Could not leave the room');
     }
+    this.forgetRoom(roomId, true);
+  }
+
+  /** The room is no longer the user's (left, removed, or deleted); a public one stays listed when `listed`. */
+  private forgetRoom(roomId: string, listed: boolean): void {
     const memberOf = new Set(this.current.memberOf);
     memberOf.delete(roomId);
     const { [roomId]: _history, ...history } = this.current.history;
     const { [roomId]: _messages, ...messages } = this.current.messages;
+    const { [roomId]: _unread, ...unread } = this.current.unread;
+    const { [roomId]: _mentions, ...mentions } = this.current.mentions;
     this.set({
       memberOf,
       history,
       messages,
-      rooms: this.current.rooms.filter((room) => room.id !== roomId || room.kind === 'public'),
+      unread,
+      mentions,
+      rooms: this.current.rooms.filter((room) => room.id !== roomId || (listed && room.kind === 'public')),
       activeRoomId: this.current.activeRoomId === roomId ? undefined : this.current.activeRoomId,
     });
+  }
+
+  /**
+   * The user has seen the room up to its newest message (it is open, in view, scrolled to the bottom): the
+   * server hears it (debounced by the client) and the room's counts clear here at once.
+   */
+  markRead(roomId: string): void {
+    const newest = this.current.messages[roomId]?.at(-1)?.seq;
+    if (newest === undefined) return;
+    const read = this.current.readSeq[roomId] ?? 0;
+    if (newest <= read && !this.current.unread[roomId] && !this.current.mentions[roomId]) return;
+    if (newest > read) this.client.markRead(roomId, newest);
+    this.set({
+      readSeq: { ...this.current.readSeq, [roomId]: Math.max(read, newest) },
+      unread: { ...this.current.unread, [roomId]: 0 },
+      mentions: { ...this.current.mentions, [roomId]: 0 },
+    });
+  }
+
+  /** Replaces the text of the user's own message. */
+  async edit(message: Message, text: string): Promise<void> {
+    try {
+      this.onUpdated(await this.client.edit(message.roomId, message.id, text.trim()));
+    } catch (error) {
+      this.fail(error, 'The message could not be edited');
+    }
+  }
+
+  async deleteMessage(message: Message): Promise<void> {
+    try {
+      this.onUpdated(await this.client.deleteMessage(message.roomId, message.id));
+    } catch (error) {
+      this.fail(error, 'The message could not be deleted');
+    }
+  }
+
+  /** Adds the user's reaction with `emoji`, or takes it back if they already reacted with it. */
+  async toggleReaction(message: Message, emoji: string): Promise<void> {
+    const mine = message.reactions.some(
+      (reaction) => reaction.emoji === emoji && reaction.userIds.includes(this.current.me.id),
+    );
+    try {
+      this.onUpdated(await this.client.react(message.roomId, message.id, emoji, !mine));
+    } catch (error) {
+      this.fail(error, 'The reaction could not be saved');
+    }
+  }
+
+  /** Renames the room or sets its topic (null clears it); rejects with the ApiError for the form. */
+  async updateRoom(roomId: string, change: { name?: string; topic?: string | null }): Promise<void> {
+    this.mergeRoom(await this.api.updateRoom(roomId, change));
+  }
+
+  async deleteRoom(roomId: string): Promise<void> {
+    try {
+      await this.api.deleteRoom(roomId);
+      this.forgetRoom(roomId, false);
+    } catch (error) {
+      this.fail(error, 'The room could not be deleted');
+    }
+  }
+
+  async setRole(roomId: string, userId: string, role: 'moderator' | 'member'): Promise<void> {
+    try {
+      const updated = await this.api.setRole(roomId, userId, role);
+      this.setMemberRole(roomId, userId, updated.role);
+    } catch (error) {
+      this.fail(error, 'The role could not be changed');
+    }
+  }
+
+  /** Removes a member from the room, or bans them (removed, and kept from coming back) when `ban`. */
+  async removeMember(roomId: string, userId: string, ban: boolean): Promise<void> {
+    try {
+      if (ban) await this.api.ban(roomId, userId);
+      else await this.api.removeMember(roomId, userId);
+    } catch (error) {
+      this.fail(error, ban ? 'Could not ban them' : 'Could not remove them');
+    }
+  }
+
+  async setBlocked(user: UserPublic, blocked: boolean): Promise<void> {
+    try {
+      if (blocked) await this.api.block(user.id);
+      else await this.api.unblock(user.id);
+      const set = new Set(this.current.blocked);
+      if (blocked) set.add(user.id);
+      else set.delete(user.id);
+      this.set({ blocked: set });
+    } catch (error) {
+      this.fail(error, blocked ? `Could not block ${user.username}` : `Could not unblock ${user.username}`);
+    }
+  }
+
+  /** Posts an announcement to everyone (admins only); rejects with the ApiError for the form. */
+  async announce(text: string): Promise<void> {
+    this.onAnnouncement(await this.api.announce(text.trim()));
+  }
+
+  dismissAnnouncement(id: string): void {
+    const dismissed = new Set(this.current.dismissed).add(id);
+    saveDismissed(this.current.me.id, dismissed);
+    this.set({ dismissed });
+  }
+
+  /** Asks the browser for permission to notify; call it from a user's click, as browsers require. */
+  async enableNotifications(): Promise<void> {
+    if (typeof Notification !== 'function') return;
+    this.set({ notifications: await Notification.requestPermission() });
   }
 
   /** Adds `user` to the open room; resolves with what to tell the user. */
@@ -326,13 +494,21 @@ export class ChatStore {
     return items.filter((user) => user.id !== this.current.me.id);
   }
 
-  /** Sends to the open room. While the socket is down the message waits and goes out on reconnect. */
-  send(text: string): void {
+  /**
+   * Sends to the open room, as an answer to the message with id `replyTo` when given. While the socket is
+   * down the message waits and goes out on reconnect.
+   */
+  send(text: string, replyTo?: string): void {
     const roomId = this.current.activeRoomId;
     const trimmed = text.trim();
     if (!roomId || !trimmed) return;
     this.stopTyping();
-    const item: PendingMessage = { clientMsgId: newClientMsgId(), roomId, text: trimmed };
+    const item: PendingMessage = {
+      clientMsgId: newClientMsgId(),
+      roomId,
+      text: trimmed,
+      ...(replyTo ? { replyTo } : {}),
+    };
     this.set({ pending: [...this.current.pending, item] });
     this.dispatch(item);
   }
@@ -341,7 +517,7 @@ export class ChatStore {
   retryPending(clientMsgId: string): void {
     const item = this.current.pending.find((pending) => pending.clientMsgId === clientMsgId);
     if (!item?.failed) return;
-    const retried = { clientMsgId, roomId: item.roomId, text: item.text };
+    const { failed: _failed, ...retried } = item;
     this.set({ pending: this.current.pending.map((pending) => (pending === item ? retried : pending)) });
     this.dispatch(retried);
   }
@@ -350,8 +526,8 @@ export class ChatStore {
     this.set({ pending: this.current.pending.filter((item) => item.clientMsgId !== clientMsgId) });
   }
 
-  private dispatch({ clientMsgId, roomId, text }: PendingMessage): void {
-    this.client.send(roomId, text, clientMsgId).then(
+  private dispatch({ clientMsgId, roomId, text, replyTo }: PendingMessage): void {
+    this.client.send(roomId, text, clientMsgId, replyTo).then(
       () => this.set({ pending: this.current.pending.filter((item) => item.clientMsgId !== clientMsgId) }),
       (error: unknown) =>
         this.set({
@@ -423,11 +599,21 @@ export class ChatStore {
           // Anyone typing before the drop has stopped or will say so again.
           typing: {},
         });
+        this.takeReadState(hello.rooms);
+        this.mergeAnnouncements(hello.announcements);
         void this.resolveDirectPeers(hello.rooms);
         // Public rooms created while the socket was down appear nowhere else.
         if (this.hellos++ > 0) void this.loadRooms();
       }),
       on('message', (message) => this.onMessage(message)),
+      on('message.updated', (message) => this.onUpdated(message)),
+      on('read', ({ roomId, userId, seq }) => {
+        if (userId === this.current.me.id) this.onReadElsewhere(roomId, seq);
+      }),
+      on('room.updated', ({ room }) => this.mergeRoom(room)),
+      on('room.deleted', ({ roomId }) => this.onRoomGone(roomId, 'was deleted')),
+      on('room.removed', ({ roomId }) => this.onRoomGone(roomId, 'is no longer one of your rooms')),
+      on('announcement', (announcement) => this.onAnnouncement(announcement)),
       on('presence', ({ user, status }) => {
         this.rememberUsers([user]);
         const online = new Set(this.current.online);
@@ -455,16 +641,25 @@ export class ChatStore {
 
   private onMessage(message: Message): void {
     const { roomId } = message;
-    const unread = { ...this.current.unread };
-    if (roomId !== this.current.activeRoomId && message.sender.id !== this.current.me.id)
-      unread[roomId] = (unread[roomId] ?? 0) + 1;
+    const me = this.current.me.id;
+    // Counted even in the open room: the view marks it read at once when the reader is at the bottom.
+    const counts =
+      message.sender.id !== me && message.seq > (this.current.readSeq[roomId] ?? 0) && !message.deletedAt;
+    const mentioned = counts && message.mentions.includes(me);
     this.set({
       messages: {
         ...this.current.messages,
         [roomId]: mergeMessages(this.current.messages[roomId], [message]),
       },
-      unread,
+      ...(counts
+        ? { unread: { ...this.current.unread, [roomId]: (this.current.unread[roomId] ?? 0) + 1 } }
+        : {}),
+      ...(mentioned
+        ? { mentions: { ...this.current.mentions, [roomId]: (this.current.mentions[roomId] ?? 0) + 1 } }
+        : {}),
     });
+    const room = this.current.rooms.find((item) => item.id === roomId);
+    if (counts && (mentioned || room?.kind === 'direct')) this.notify(message, room);
     const typing = this.current.typing[roomId];
     if (typing?.[message.sender.id])
       this.setTyping(roomId, { ...message.sender, name: null, createdAt: '' }, false);
@@ -472,6 +667,107 @@ export class ChatStore {
     if (!this.current.rooms.some((room) => room.id === roomId)) void this.loadRooms();
     if (!this.current.memberOf.has(roomId))
       this.set({ memberOf: new Set([...this.current.memberOf, roomId]) });
+  }
+
+  /** A message's new state (edit, deletion, reaction): replaces the one with its id, never adds a second. */
+  private onUpdated(message: Message): void {
+    const known = this.current.messages[message.roomId];
+    if (!known?.some((item) => item.id === message.id)) return;
+    this.set({ messages: { ...this.current.messages, [message.roomId]: mergeMessages(known, [message]) } });
+  }
+
+  /** Read on another device (or tab): what is read there is read here. */
+  private onReadElsewhere(roomId: string, seq: number): void {
+    if (seq <= (this.current.readSeq[roomId] ?? 0)) return;
+    this.set({ readSeq: { ...this.current.readSeq, [roomId]: seq } });
+    const newest = this.current.messages[roomId]?.at(-1)?.seq ?? 0;
+    if (seq >= newest)
+      this.set({
+        unread: { ...this.current.unread, [roomId]: 0 },
+        mentions: { ...this.current.mentions, [roomId]: 0 },
+      });
+    else this.reloadRoomsSoon();
+  }
+
+  /**
+   * Counts from the server's rooms (`Room.unread/mentions/lastReadSeq`), except where this page has read
+   * further than the server had heard when it answered (a read is sent half a second late).
+   */
+  private takeReadState(rooms: readonly Room[]): void {
+    const unread = { ...this.current.unread };
+    const mentions = { ...this.current.mentions };
+    const readSeq = { ...this.current.readSeq };
+    for (const room of rooms) {
+      if (room.lastReadSeq === undefined) continue;
+      const read = Math.max(readSeq[room.id] ?? 0, room.lastReadSeq);
+      readSeq[room.id] = read;
+      const caughtUp = read >= (room.lastSeq ?? 0);
+      unread[room.id] = caughtUp ? 0 : (room.unread ?? 0);
+      mentions[room.id] = caughtUp ? 0 : (room.mentions ?? 0);
+    }
+    this.set({ unread, mentions, readSeq });
+  }
+
+  /** A room's new name, topic or the user's role in it; this page's own counts stay. */
+  private mergeRoom(room: Room): void {
+    this.set({
+      rooms: this.current.rooms.map((item) => (item.id === room.id ? { ...item, ...room } : item)),
+    });
+    if (room.myRole) this.setMemberRole(room.id, this.current.me.id, room.myRole);
+  }
+
+  private setMemberRole(roomId: string, userId: string, role: MemberRole): void {
+    const members = this.current.members[roomId];
+    if (!members) return;
+    this.set({
+      members: {
+        ...this.current.members,
+        [roomId]: members.map((member) => (member.user.id === userId ? { ...member, role } : member)),
+      },
+    });
+  }
+
+  private onRoomGone(roomId: string, what: string): void {
+    const room = this.current.rooms.find((item) => item.id === roomId);
+    this.forgetRoom(roomId, what !== 'was deleted');
+    if (room) this.set({ alert: `${roomLabel(this.current, room)} ${what}.` });
+  }
+
+  private onAnnouncement(announcement: Announcement): void {
+    this.mergeAnnouncements([announcement]);
+  }
+
+  private mergeAnnouncements(incoming: readonly Announcement[]): void {
+    const byId = new Map(this.current.announcements.map((item) => [item.id, item]));
+    for (const item of incoming) byId.set(item.id, item);
+    this.set({
+      announcements: [...byId.values()].sort((a, b) => b.createdAt.localeCompare(a.createdAt)),
+    });
+  }
+
+  private async loadBlocks(): Promise<void> {
+    try {
+      const { items } = await this.api.blocks();
+      this.rememberUsers(items.map((item) => item.user));
+      this.set({ blocked: new Set(items.map((item) => item.user.id)) });
+    } catch (error) {
+      this.fail(error, 'Your blocked people could not be loaded');
+    }
+  }
+
+  /** A direct message or a mention while the page is out of sight: the system says so, if allowed. */
+  private notify(message: Message, room: Room | undefined): void {
+    if (document.visibilityState !== 'hidden' || this.current.notifications !== 'granted') return;
+    const where = room && room.kind !== 'direct' ? ` in ${room.name}` : '';
+    const notification = new Notification(`${message.sender.username}${where}`, {
+      body: message.text,
+      tag: message.roomId,
+    });
+    notification.onclick = () => {
+      window.focus();
+      navigate({ page: 'chat', roomId: message.roomId });
+      notification.close();
+    };
   }
 
   private onMember(roomId: string, user: UserPublic, joined: boolean): void {

@@ -1,3 +1,4 @@
+import type { Message } from '@chat/protocol';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { Avatar, RoomMark } from '../components/avatar';
 import { Dialog } from '../components/dialog';
@@ -5,6 +6,7 @@ import { typingText } from '../format';
 import { directPeer, roomLabel, type ChatState, type ChatStore } from './chat-store';
 import { MessageList } from './message-list';
 import { OnlineDot, presenceOf, presenceText } from './online-dot';
+import { MemberActions, ProfileCard, RoomSettings } from './people';
 import { UserSearch } from './user-search';
 
 const MAX_LENGTH = 4000;
@@ -25,14 +27,20 @@ export function RoomView({
   const [draft, setDraft] = useState('');
   const [inviting, setInviting] = useState(false);
   const [details, setDetails] = useState(false);
+  const [settings, setSettings] = useState(false);
+  const [replyingTo, setReplyingTo] = useState<Message>();
+  const [profile, setProfile] = useState<{ id: string; username: string }>();
+  /** The `@name` being typed before the caret, while there is one: its start and what is typed of it. */
+  const [mention, setMention] = useState<{ start: number; prefix: string; index: number }>();
   const composer = useRef<HTMLTextAreaElement>(null);
   const member = room ? state.memberOf.has(room.id) : false;
 
-  // The member list is read when it is first shown, or when inviting (who is in already is not offered).
+  // The member list is read when it is first shown, when inviting (who is in already is not offered), and
+  // for the room's mentions (highlighted, and offered after @).
   const loaded = room ? state.members[room.id] !== undefined : true;
   useEffect(() => {
-    if (room && member && (details || inviting) && !loaded) void store.loadMembers(room.id);
-  }, [room?.id, member, details, inviting, loaded]);
+    if (room && member && !loaded) void store.loadMembers(room.id);
+  }, [room?.id, member, loaded]);
 
   // Choosing a room means writing in it next; a touch screen would cover it with its keyboard, so not there.
   useEffect(() => {
@@ -53,11 +61,45 @@ export function RoomView({
   const presence = peer ? presenceOf(state, peer) : undefined;
   const typing = typingText(Object.values(state.typing[room.id] ?? {}));
   const pending = state.pending.filter((item) => item.roomId === room.id);
+  const moderates = state.admin || room.myRole === 'owner' || room.myRole === 'moderator';
+  const candidates = mention
+    ? (state.members[room.id] ?? [])
+        .map((item) => item.user)
+        .filter((user) => user.id !== state.me.id && user.username.toLowerCase().startsWith(mention.prefix))
+        .slice(0, 8)
+    : [];
 
   function send() {
     if (!draft.trim()) return;
-    store.send(draft);
+    store.send(draft, replyingTo?.id);
     setDraft('');
+    setReplyingTo(undefined);
+    setMention(undefined);
+  }
+
+  /** Finds an `@name` being typed right before the caret. */
+  function findMention(element: HTMLTextAreaElement) {
+    const before = element.value.slice(0, element.selectionStart ?? element.value.length);
+    const match = /(^|\s)@([a-z0-9._-]{0,32})$/i.exec(before);
+    setMention(
+      match
+        ? { start: before.length - match[2]!.length - 1, prefix: match[2]!.toLowerCase(), index: 0 }
+        : undefined,
+    );
+  }
+
+  function complete(username: string) {
+    const element = composer.current;
+    if (!mention || !element) return;
+    const end = element.selectionStart ?? draft.length;
+    const next = `${draft.slice(0, mention.start)}@${username} ${draft.slice(end)}`;
+    const caret = mention.start + username.length + 2;
+    setDraft(next);
+    setMention(undefined);
+    requestAnimationFrame(() => {
+      element.focus();
+      element.setSelectionRange(caret, caret);
+    });
   }
 
   return (
@@ -70,12 +112,22 @@ export function RoomView({
           {room.kind === 'direct' ? <OnlineDot presence={presence} /> : <RoomMark kind={room.kind} />}
           <span class="title-text">{label}</span>
         </h2>
+        {room.topic && (
+          <span class="topic" title={room.topic}>
+            {room.topic}
+          </span>
+        )}
         {peer && <span class="visually-hidden">{presenceText(presence)}</span>}
         <span class="muted room-meta">
           {room.kind === 'direct'
             ? 'direct message'
             : `${room.kind} · ${room.memberCount} ${room.memberCount === 1 ? 'member' : 'members'}`}
         </span>
+        {member && room.kind !== 'direct' && (state.admin || room.myRole === 'owner') && (
+          <button type="button" class="ghost settings-button" onClick={() => setSettings(true)}>
+            Settings
+          </button>
+        )}
         {member && room.kind !== 'direct' && (
           <button
             type="button"
@@ -106,11 +158,22 @@ export function RoomView({
           </div>
         </Dialog>
       )}
+      {settings && <RoomSettings store={store} room={room} onClose={() => setSettings(false)} />}
+      {profile && (
+        <ProfileCard store={store} state={state} user={profile} onClose={() => setProfile(undefined)} />
+      )}
       {member ? (
         <div class="room-body">
           <div class="room-main">
             <MessageList
               store={store}
+              state={state}
+              moderates={moderates}
+              onReply={(message) => {
+                setReplyingTo(message);
+                composer.current?.focus();
+              }}
+              onProfile={setProfile}
               roomId={room.id}
               label={label}
               messages={state.messages[room.id] ?? []}
@@ -122,6 +185,41 @@ export function RoomView({
             <p class="typing" aria-live="polite">
               {typing}
             </p>
+            {replyingTo && (
+              <div class="replying">
+                <span>
+                  Replying to <strong>{replyingTo.sender.username}</strong>:{' '}
+                  <span class="reply-text">{replyingTo.text}</span>
+                </span>
+                <button
+                  type="button"
+                  class="icon"
+                  aria-label="Cancel reply"
+                  onClick={() => setReplyingTo(undefined)}
+                >
+                  ×
+                </button>
+              </div>
+            )}
+            {candidates.length > 0 && (
+              <ul class="mention-list" id="mention-list" role="listbox" aria-label="People to mention">
+                {candidates.map((user, index) => (
+                  <li
+                    key={user.id}
+                    id={`mention-${user.id}`}
+                    role="option"
+                    aria-selected={index === mention!.index}
+                    onMouseDown={(event) => {
+                      event.preventDefault();
+                      complete(user.username);
+                    }}
+                  >
+                    <Avatar user={user} small /> {user.username}
+                    {user.name && <span class="muted"> {user.name}</span>}
+                  </li>
+                ))}
+              </ul>
+            )}
             <form
               class="composer"
               onSubmit={(event) => {
@@ -140,11 +238,39 @@ export function RoomView({
                 placeholder={`Message ${room.kind === 'direct' ? label : `#${label}`}`}
                 value={draft}
                 aria-describedby="composer-hint"
+                aria-autocomplete="list"
+                aria-controls={candidates.length > 0 ? 'mention-list' : undefined}
+                aria-activedescendant={
+                  candidates.length > 0
+                    ? `mention-${candidates[Math.min(mention!.index, candidates.length - 1)]!.id}`
+                    : undefined
+                }
                 onInput={(event) => {
                   setDraft(event.currentTarget.value);
+                  findMention(event.currentTarget);
                   if (event.currentTarget.value.trim()) store.typed();
                 }}
                 onKeyDown={(event) => {
+                  if (candidates.length > 0 && mention) {
+                    const step = event.key === 'ArrowDown' ? 1 : event.key === 'ArrowUp' ? -1 : 0;
+                    if (step) {
+                      event.preventDefault();
+                      const index = (mention.index + step + candidates.length) % candidates.length;
+                      return setMention({ ...mention, index });
+                    }
+                    if (event.key === 'Enter' || event.key === 'Tab') {
+                      event.preventDefault();
+                      return complete(candidates[Math.min(mention.index, candidates.length - 1)]!.username);
+                    }
+                    if (event.key === 'Escape') {
+                      event.preventDefault();
+                      return setMention(undefined);
+                    }
+                  }
+                  if (event.key === 'Escape' && replyingTo) {
+                    event.preventDefault();
+                    return setReplyingTo(undefined);
+                  }
                   // Enter sends; Shift+Enter is a new line; Enter that confirms an IME composition is neither.
                   if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
                     event.preventDefault();
@@ -156,13 +282,15 @@ export function RoomView({
                 Send
               </button>
               <span id="composer-hint" class="visually-hidden">
-                Enter sends, Shift+Enter starts a new line.
+                Enter sends, Shift+Enter starts a new line, @ mentions someone.
               </span>
             </form>
           </div>
           {details && (
             <MembersPanel
+              store={store}
               state={state}
+              onProfile={setProfile}
               roomId={room.id}
               onClose={() => setDetails(false)}
               onInvite={() => setInviting(true)}
@@ -186,18 +314,23 @@ const ROLE_ORDER = { owner: 0, moderator: 1, member: 2 } as const;
 
 /** Who is in the room (owners and moderators first, then by name), and what one can do about the room. */
 function MembersPanel({
+  store,
   state,
+  onProfile,
   roomId,
   onClose,
   onInvite,
   onLeave,
 }: {
+  store: ChatStore;
   state: ChatState;
+  onProfile: (user: { id: string; username: string }) => void;
   roomId: string;
   onClose: () => void;
   onInvite: () => void;
   onLeave: () => void;
 }) {
+  const myRole = state.rooms.find((room) => room.id === roomId)?.myRole;
   const members = [...(state.members[roomId] ?? [])].sort(
     (a, b) => ROLE_ORDER[a.role] - ROLE_ORDER[b.role] || a.user.username.localeCompare(b.user.username),
   );
@@ -221,20 +354,31 @@ function MembersPanel({
         <p class="muted details-note">Loading…</p>
       ) : (
         <ul class="users member-list">
-          {members.map(({ user, role }) => {
+          {members.map((item) => {
+            const { user, role } = item;
             const presence = presenceOf(state, user.id);
             return (
               <li key={user.id}>
-                <span class="room-avatar">
-                  <Avatar user={user} small />
-                  <OnlineDot presence={presence} />
-                </span>
-                <span class="user-name">
-                  {user.username}
-                  {user.id === state.me.id && <span class="muted"> (you)</span>}
-                  <span class="visually-hidden">{presenceText(presence)}</span>
-                </span>
+                <button type="button" class="member-button" onClick={() => onProfile(user)}>
+                  <span class="room-avatar">
+                    <Avatar user={user} small />
+                    <OnlineDot presence={presence} />
+                  </span>
+                  <span class="user-name">
+                    {user.username}
+                    {user.id === state.me.id && <span class="muted"> (you)</span>}
+                    <span class="visually-hidden">{presenceText(presence)}</span>
+                  </span>
+                </button>
                 {role !== 'member' && <span class="badge">{role}</span>}
+                <MemberActions
+                  store={store}
+                  roomId={roomId}
+                  member={item}
+                  myRole={myRole}
+                  admin={state.admin}
+                  self={user.id === state.me.id}
+                />
               </li>
             );
           })}

@@ -3,11 +3,12 @@ import { useState } from 'preact/hooks';
 import { ApiError } from '../api';
 import { Avatar, RoomMark } from '../components/avatar';
 import { Dialog } from '../components/dialog';
+import { formatTime } from '../format';
 import { directPeer, roomLabel, type ChatState, type ChatStore } from './chat-store';
 import { OnlineDot, presenceOf, presenceText } from './online-dot';
 import { UserSearch } from './user-search';
 
-type Open = 'room' | 'message' | undefined;
+type Open = 'room' | 'message' | 'announce' | undefined;
 
 /** The conversation list: the user, their rooms, their direct messages, and public rooms to join. */
 export function Sidebar({
@@ -28,13 +29,14 @@ export function Sidebar({
   const item = (room: Room) => {
     const peer = directPeer(state, room);
     const presence = peer ? presenceOf(state, peer) : undefined;
-    const unread = state.unread[room.id];
+    const unread = state.memberOf.has(room.id) ? state.unread[room.id] : 0;
+    const mentions = state.memberOf.has(room.id) ? state.mentions[room.id] : 0;
     const label = roomLabel(state, room);
     return (
       <li key={room.id}>
         <button
           type="button"
-          class="room"
+          class={unread ? 'room has-unread' : 'room'}
           aria-current={room.id === state.activeRoomId ? 'true' : undefined}
           onClick={() => onOpen(room.id)}
         >
@@ -51,6 +53,11 @@ export function Sidebar({
             , {room.kind === 'direct' ? 'direct message' : room.kind}
             {presenceText(presence)}
           </span>
+          {mentions ? (
+            <span class="mention-badge" title={`${mentions} mentioning you`}>
+              @<span class="visually-hidden"> {mentions} mentioning you</span>
+            </span>
+          ) : null}
           {unread ? (
             <span class="unread">
               {unread}
@@ -74,6 +81,20 @@ export function Sidebar({
           Log out
         </button>
       </header>
+      {(state.notifications === 'default' || state.admin) && (
+        <div class="workspace-actions">
+          {state.notifications === 'default' && (
+            <button type="button" class="small ghost" onClick={() => void store.enableNotifications()}>
+              Turn on notifications
+            </button>
+          )}
+          {state.admin && (
+            <button type="button" class="small ghost" onClick={() => setDialog('announce')}>
+              Post an announcement
+            </button>
+          )}
+        </div>
+      )}
       <section aria-labelledby="rooms-title">
         <div class="section-head">
           <h2 id="rooms-title">Rooms</h2>
@@ -129,6 +150,11 @@ export function Sidebar({
               onOpen(room.id);
             }}
           />
+        </Dialog>
+      )}
+      {dialog === 'announce' && (
+        <Dialog title="Announcement to everyone" onClose={() => setDialog(undefined)}>
+          <AnnounceForm store={store} state={state} onDone={() => setDialog(undefined)} />
         </Dialog>
       )}
       {dialog === 'message' && (
@@ -210,6 +236,64 @@ function CreateRoomForm({ store, onCreated }: { store: ChatStore; onCreated: (ro
       </fieldset>
       <button type="submit" disabled={busy}>
         Create room
+      </button>
+    </form>
+  );
+}
+
+/** An admin's announcement: every connected page shows it at once, and the others at their next login. */
+function AnnounceForm({ store, state, onDone }: { store: ChatStore; state: ChatState; onDone: () => void }) {
+  const [text, setText] = useState('');
+  const [error, setError] = useState<string>();
+  const [busy, setBusy] = useState(false);
+
+  async function submit(event: Event) {
+    event.preventDefault();
+    if (!text.trim()) return setError('Write the announcement first.');
+    setBusy(true);
+    try {
+      await store.announce(text);
+      onDone();
+    } catch (caught) {
+      setError(`It could not be posted: ${caught instanceof Error ? caught.message : String(caught)}`);
+      setBusy(false);
+    }
+  }
+
+  return (
+    <form class="announce" onSubmit={submit} noValidate>
+      <div class="field">
+        <label for="announcement-text">Announcement</label>
+        <textarea
+          id="announcement-text"
+          autoFocus
+          rows={3}
+          maxLength={4000}
+          value={text}
+          aria-invalid={error ? true : undefined}
+          aria-describedby={error ? 'announcement-error' : undefined}
+          onInput={(event) => setText(event.currentTarget.value)}
+        />
+        {error && (
+          <p id="announcement-error" class="field-error">
+            {error}
+          </p>
+        )}
+      </div>
+      {state.announcements.length > 0 && (
+        <section class="past-announcements" aria-labelledby="past-title">
+          <h3 id="past-title">Recent</h3>
+          <ul>
+            {state.announcements.slice(0, 5).map((item) => (
+              <li key={item.id}>
+                <span class="muted">{formatTime(item.createdAt)}</span> {item.text}
+              </li>
+            ))}
+          </ul>
+        </section>
+      )}
+      <button type="submit" disabled={busy}>
+        Post to everyone
       </button>
     </form>
   );

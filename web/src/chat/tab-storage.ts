@@ -8,6 +8,8 @@ import type { PendingMessage } from './chat-store';
  */
 const outboxKey = (userId: string) => `chat.outbox.${userId}`;
 const roomsKey = (userId: string) => `chat.rooms.${userId}`;
+/** Announcements the user dismissed: in `localStorage`, as a dismissed banner stays dismissed in every tab. */
+const dismissedKey = (userId: string) => `chat.dismissed.${userId}`;
 
 function read(key: string): unknown[] {
   try {
@@ -43,3 +45,16 @@ export const loadMemberships = (userId: string): Set<string> =>
 
 export const saveMemberships = (userId: string, roomIds: ReadonlySet<string>): void =>
   write(roomsKey(userId), [...roomIds]);
+
+export function loadDismissed(userId: string): ReadonlySet<string> {
+  try {
+    const stored: unknown = JSON.parse(localStorage.getItem(dismissedKey(userId)) ?? '[]');
+    return new Set(Array.isArray(stored) ? stored.filter((id): id is string => typeof id === 'string') : []);
+  } catch {
+    return new Set();
+  }
+}
+
+export function saveDismissed(userId: string, ids: ReadonlySet<string>): void {
+  localStorage.setItem(dismissedKey(userId), JSON.stringify([...ids]));
+}

@@ -1,5 +1,5 @@
 import type { Message } from '@chat/protocol';
-import { buildTimeline, dayLabel, linkify, type MemberNotice } from './timeline';
+import { buildTimeline, dayLabel, linkify, splitMentions, type MemberNotice } from './timeline';
 
 function message(seq: number, sender: string, createdAt: string): Message {
   return {
@@ -88,6 +88,41 @@ describe('links in message text', () => {
   it('never links another scheme', () => {
     expect(linkify('javascript:alert(1) data:text/html,<b>x</b>')).toEqual([
       { text: 'javascript:alert(1) data:text/html,<b>x</b>' },
+    ]);
+  });
+
+  it('puts "new messages" before the first message from someone else after the read position', () => {
+    const at = local('2026-03-04T10:00:00');
+    const items = buildTimeline(
+      [
+        message(1, 'bob', at),
+        message(2, 'ann', at),
+        message(3, 'ann', at),
+        message(4, 'bob', at),
+        message(5, 'bob', at),
+      ],
+      [],
+      now,
+      { seq: 1, me: 'ann' },
+    );
+    expect(
+      items.map((item) =>
+        item.kind === 'message' ? `${item.message.seq}${item.continued ? '+' : ''}` : item.kind,
+      ),
+    ).toEqual(['day', '1', '2', '3+', 'new', '4', '5+']);
+    expect(
+      buildTimeline([message(1, 'bob', at)], [], now, { seq: 1, me: 'ann' }).map((item) => item.kind),
+    ).toEqual(['day', 'message']);
+  });
+
+  it('finds mentions of the room’s members only, and marks the reader’s own', () => {
+    const names = new Set(['ann', 'bob.lee']);
+    expect(splitMentions('hi @Ann and @bob.lee. not @carl or me@ann', names, 'ann')).toEqual([
+      { text: 'hi ' },
+      { text: '@Ann', mention: 'me' },
+      { text: ' and ' },
+      { text: '@bob.lee', mention: 'other' },
+      { text: '. not @carl or me@ann' },
     ]);
   });
 });

@@ -13,7 +13,8 @@ export interface MemberNotice {
 export type TimelineItem =
   | { kind: 'day'; key: string; label: string }
   | { kind: 'message'; key: string; message: Message; continued: boolean }
-  | { kind: 'notice'; key: string; notice: MemberNotice };
+  | { kind: 'notice'; key: string; notice: MemberNotice }
+  | { kind: 'new'; key: string };
 
 /** Messages from one sender this close together share one header (avatar, name, time). */
 const GROUP_WITHIN_MS = 5 * 60_000;
@@ -37,14 +38,17 @@ export function dayLabel(date: Date, now = new Date()): string {
 
 /**
  * A room's timeline: its messages in seq order with member notices between them, a separator where the
- * (local) day changes, and each message marked `continued` when it follows one from the same sender
- * within a few minutes on the same day with nothing in between.
+ * (local) day changes, a "new messages" line before the first message from someone else after `newAfter`
+ * (the read position when the room was opened), and each message marked `continued` when it follows one
+ * from the same sender within a few minutes on the same day with nothing in between.
  */
 export function buildTimeline(
   messages: readonly Message[],
   notices: readonly MemberNotice[],
   now = new Date(),
+  newAfter?: { seq: number; me: string },
 ): TimelineItem[] {
+  let newLine = newAfter !== undefined;
   const items: TimelineItem[] = [];
   let day = '';
   let previous: Message | undefined;
@@ -68,6 +72,11 @@ export function buildTimeline(
   for (const message of messages) {
     flushNotices(message.seq - 1);
     const newDay = dayOf(message.createdAt);
+    if (newLine && newAfter && message.seq > newAfter.seq && message.sender.id !== newAfter.me) {
+      items.push({ kind: 'new', key: 'new-messages' });
+      newLine = false;
+      previous = undefined;
+    }
     const continued =
       !newDay &&
       previous !== undefined &&
@@ -97,6 +106,31 @@ export function linkify(text: string): TextPart[] {
     if (start > last) parts.push({ text: text.slice(last, start) });
     parts.push({ text: url, href: url });
     last = start + url.length;
+  }
+  if (last < text.length) parts.push({ text: text.slice(last) });
+  return parts;
+}
+
+/** A piece of plain text: as it is, or an `@username` naming someone (`me` when it names the reader). */
+export type MentionPart = { text: string; mention?: 'me' | 'other' };
+
+const MENTION_PATTERN = /(^|[^\w@.])@([a-z0-9._-]{3,32})/gi;
+
+/**
+ * Splits text around `@username` mentions of `usernames` (lower case), so they can be highlighted; an
+ * `@word` naming nobody in the room stays plain.
+ */
+export function splitMentions(text: string, usernames: ReadonlySet<string>, me: string): MentionPart[] {
+  const parts: MentionPart[] = [];
+  let last = 0;
+  for (const match of text.matchAll(MENTION_PATTERN)) {
+    const name = match[2]!.replace(/[._-]+$/, '').toLowerCase();
+    if (!usernames.has(name)) continue;
+    const start = match.index + match[1]!.length;
+    const end = start + 1 + name.length;
+    if (start > last) parts.push({ text: text.slice(last, start) });
+    parts.push({ text: text.slice(start, end), mention: name === me.toLowerCase() ? 'me' : 'other' });
+    last = end;
   }
   if (last < text.length) parts.push({ text: text.slice(last) });
   return parts;

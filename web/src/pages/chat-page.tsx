@@ -32,6 +32,14 @@ export function ChatPage({ session, roomId }: { session: Session; roomId: string
     if (state.activeRoomId !== roomId) navigate({ page: 'chat', roomId: state.activeRoomId });
   }, [state.activeRoomId]);
 
+  // The tab's title counts what the user has not read, so it shows among other tabs.
+  const unread = [...state.memberOf].reduce((sum, id) => sum + (state.unread[id] ?? 0), 0);
+  useEffect(() => {
+    document.title = unread > 0 ? `(${unread}) Chat` : 'Chat';
+  }, [unread]);
+  useEffect(() => () => void (document.title = 'Chat'), []);
+
+  const announcement = state.announcements.find((item) => !state.dismissed.has(item.id));
   const open = (id: string | undefined) => navigate({ page: 'chat', roomId: id });
   const skip = (event: Event) => {
     event.preventDefault();
@@ -43,6 +51,16 @@ export function ChatPage({ session, roomId }: { session: Session; roomId: string
         Skip to the conversation
       </a>
       <div class="banners">
+        {announcement && (
+          <section class="banner announcement" aria-label="Announcement">
+            <span>
+              <strong>Announcement from {announcement.sender.username}:</strong> {announcement.text}
+            </span>{' '}
+            <button type="button" class="small" onClick={() => store.dismissAnnouncement(announcement.id)}>
+              Dismiss
+            </button>
+          </section>
+        )}
         {state.connection === 'reconnecting' && (
           <p class="banner" role="status">
             Connection lost. Reconnecting…
