@@ -82,7 +82,19 @@ const suite = () => {
 
   const run = (args: string[], logoutToken = 'unused') =>
     schemathesis(
-      [`${system.url}/api/docs/openapi.json`, '--checks', 'all', '--max-examples', MAX_EXAMPLES, ...args],
+      [
+        `${system.url}/api/docs/openapi.json`,
+        '--checks',
+        'all',
+        // Every check but one: ensure_resource_availability takes a 404 for the user named in a body
+        // (`POST /api/rooms/{id}/invitations` or `/bans` {userId} of nobody) right after the stateful phase
+        // created the room as the room being gone. Those 404s are still checked against the document.
+        '--exclude-checks',
+        'ensure_resource_availability',
+        '--max-examples',
+        MAX_EXAMPLES,
+        ...args,
+      ],
       { CHAT_ACCESS_TOKEN: user.accessToken, CHAT_LOGOUT_TOKEN: logoutToken },
       work,
     );

@@ -1,12 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import {
-  decodeCursor,
-  encodeCursor,
-  ForbiddenError,
-  NotFoundError,
-  ValidationError,
-  type UserPublic,
-} from '@chat/shared';
+import { decodeCursor, encodeCursor, ForbiddenError, NotFoundError, type UserPublic } from '@chat/shared';
 import { DELETED_USER, type Announcement, type Member, type MemberRole, type Room } from '@chat/protocol';
 import type { ChatStore } from '../store/chat.store';
 import type { ChatService } from './chat.service';
@@ -131,7 +124,7 @@ export class PeopleService {
 
   /** `POST /api/rooms/:id/bans`: as a removal, and the user can no longer join or be invited. */
   async ban(actor: Actor, roomId: string, userId: string): Promise<void> {
-    if (userId === actor.id) throw new ValidationError([{ path: 'userId', message: 'must be another user' }]);
+    if (userId === actor.id) throw new ForbiddenError('You cannot ban yourself.');
     await this.assertMayRemove(actor, roomId, userId);
     await this.deps.store.people.ban(roomId, userId, actor.id, this.now());
     await this.deps.chat.removeFromRoom(roomId, userId, await this.profileOrGone(userId));
@@ -145,7 +138,7 @@ export class PeopleService {
 
   /** `PUT /api/users/me/blocks/:userId`. */
   async block(actor: Actor, userId: string): Promise<void> {
-    if (userId === actor.id) throw new ValidationError([{ path: 'userId', message: 'must be another user' }]);
+    if (userId === actor.id) throw new ForbiddenError('You cannot block yourself.');
     if (!(await this.deps.users.get(userId))) throw new NotFoundError('The user');
     await this.deps.store.people.block(actor.id, userId, this.now());
   }

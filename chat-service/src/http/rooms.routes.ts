@@ -140,7 +140,7 @@ export const chatRoutes: readonly RouteDescription[] = [
     method: 'get',
     path: '/api/rooms/{id}/members',
     summary:
-      'The members of a room you belong to (or any, as an admin), by the time they joined, a page at a time',
+      'The members of a room you belong to (or any, as an admin), by the time they joined, a page at a time; `cursor` is the `nextCursor` of the previous page (null on the last one; any other value is 400)',
     auth: true,
     params: roomIdParams,
     query: pageQuery,
@@ -186,7 +186,7 @@ export const chatRoutes: readonly RouteDescription[] = [
     method: 'post',
     path: '/api/rooms/{id}/bans',
     summary:
-      'Ban a user: removed as by `DELETE /api/rooms/{id}/members/{userId}`, and they can no longer join or be invited',
+      'Ban a user (403 for yourself): removed as by `DELETE /api/rooms/{id}/members/{userId}`, and they can no longer join or be invited',
     auth: true,
     params: roomIdParams,
     body: banBody,
@@ -211,10 +211,10 @@ export const chatRoutes: readonly RouteDescription[] = [
     method: 'put',
     path: '/api/users/me/blocks/{userId}',
     summary:
-      'Block a user: they cannot invite you or open a direct room with you, sends between you in a direct room are refused, and neither sees the other typing',
+      'Block a user (403 for yourself): they cannot invite you or open a direct room with you, sends between you in a direct room are refused, and neither sees the other typing',
     auth: true,
     params: userIdParams,
-    responses: { 204: null, 404: error },
+    responses: { 204: null, 403: error, 404: error },
   },
   {
     method: 'delete',
@@ -236,7 +236,8 @@ export const chatRoutes: readonly RouteDescription[] = [
   {
     method: 'get',
     path: '/api/announcements',
-    summary: 'Announcements, newest first, a page at a time',
+    summary:
+      'Announcements, newest first, a page at a time; `cursor` is the `nextCursor` of the previous page (null on the last one; any other value is 400)',
     auth: true,
     query: pageQuery,
     responses: { 200: announcementPageSchema },
