@@ -310,7 +310,9 @@ describeWithChromium('the browser client: messages, read state, rooms and people
   it(
     'lets the owner set the topic and roles and remove a member, whose page then shows the room gone',
     async () => {
-      await ann.page.getByRole('button', { name: 'Settings' }).click();
+      await ann.page.getByRole('button', { name: /^Members/ }).click();
+      const members = ann.page.getByRole('complementary', { name: 'Members' });
+      await members.getByRole('button', { name: 'Room settings' }).click();
       const settings = ann.page.getByRole('dialog', { name: 'Room settings' });
       await settings.getByLabel('Topic').fill('Launch on Friday, notes in the doc');
       await screenshot(ann.page, 'room-settings-desktop-light');
@@ -318,9 +320,12 @@ describeWithChromium('the browser client: messages, read state, rooms and people
       await bob.page
         .locator('.room-header .topic', { hasText: 'Launch on Friday, notes in the doc' })
         .waitFor();
+      await bob.page.getByRole('button', { name: /^Members/ }).click();
+      const bobsPanel = bob.page.getByRole('complementary', { name: 'Members' });
+      await bobsPanel.getByRole('button', { name: 'Leave room' }).waitFor();
+      expect(await bobsPanel.getByRole('button', { name: 'Room settings' }).count()).toBe(0);
+      expect(await bobsPanel.getByRole('button', { name: /^(Remove|Ban) / }).count()).toBe(0);
 
-      await ann.page.getByRole('button', { name: /^Members/ }).click();
-      const members = ann.page.getByRole('complementary', { name: 'Members' });
       await members.getByRole('button', { name: 'Make bob a moderator' }).click();
       await members.locator('li', { hasText: 'bob' }).getByText('moderator').waitFor();
       await screenshot(ann.page, 'members-roles-desktop-light');

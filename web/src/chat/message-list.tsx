@@ -36,29 +36,56 @@ const MORE_EMOJI = [
  * Message text as text: web addresses as links that open apart from this page, `@username` of the room's
  * members highlighted (the reader's own more strongly).
  */
-function MessageText({ text, names, me }: { text: string; names?: ReadonlySet<string>; me?: string }) {
+function MessageText({
+  text,
+  names,
+  me,
+  editedAt,
+}: {
+  text: string;
+  names?: ReadonlySet<string>;
+  me?: string;
+  editedAt?: string;
+}) {
   return (
-    <p class="text">
-      {linkify(text).map((part, index) =>
-        part.href ? (
-          <a key={index} href={part.href} target="_blank" rel="noopener noreferrer">
-            {part.text}
-          </a>
-        ) : names && me ? (
-          splitMentions(part.text, names, me).map((piece, inner) =>
-            piece.mention ? (
-              <span key={`${index}-${inner}`} class={`mention${piece.mention === 'me' ? ' me' : ''}`}>
-                {piece.text}
-              </span>
-            ) : (
-              piece.text
-            ),
-          )
-        ) : (
-          part.text
-        ),
+    <p class="text-line">
+      <span class="text">
+        {linkify(text).map((part, index) =>
+          part.href ? (
+            <a key={index} href={part.href} target="_blank" rel="noopener noreferrer">
+              {part.text}
+            </a>
+          ) : names && me ? (
+            splitMentions(part.text, names, me).map((piece, inner) =>
+              piece.mention ? (
+                <span key={`${index}-${inner}`} class={`mention${piece.mention === 'me' ? ' me' : ''}`}>
+                  {piece.text}
+                </span>
+              ) : (
+                piece.text
+              ),
+            )
+          ) : (
+            part.text
+          ),
+        )}
+      </span>
+      {editedAt && (
+        <span class="edited muted" title={`Edited ${formatTime(editedAt)}`}>
+          {' '}
+          (edited)
+        </span>
       )}
     </p>
+  );
+}
+
+/** A bin, drawn: the emoji one is missing from some systems' fonts. */
+function BinIcon() {
+  return (
+    <svg width="15" height="15" viewBox="0 0 16 16" aria-hidden="true" fill="none" stroke="currentColor">
+      <path d="M2.5 4h11M6 4V2.5h4V4M4 4l.7 9.5h6.6L12 4M6.8 6.5v5M9.2 6.5v5" stroke-width="1.4" />
+    </svg>
   );
 }
 
@@ -186,12 +213,7 @@ function MessageItem({
             onCancel={() => setEditing(false)}
           />
         ) : (
-          <MessageText text={message.text} names={names} me={me.username} />
-        )}
-        {message.editedAt && !deleted && (
-          <span class="edited muted" title={formatTime(message.editedAt)}>
-            (edited)
-          </span>
+          <MessageText text={message.text} names={names} me={me.username} editedAt={message.editedAt} />
         )}
         {message.reactions.length > 0 && (
           <ul class="reactions" aria-label="Reactions">
@@ -257,7 +279,7 @@ function MessageItem({
               title="Delete"
               onClick={() => setConfirming(true)}
             >
-              🗑
+              <BinIcon />
             </button>
           )}
           {picking && (

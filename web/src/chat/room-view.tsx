@@ -123,11 +123,6 @@ export function RoomView({
             ? 'direct message'
             : `${room.kind} · ${room.memberCount} ${room.memberCount === 1 ? 'member' : 'members'}`}
         </span>
-        {member && room.kind !== 'direct' && (state.admin || room.myRole === 'owner') && (
-          <button type="button" class="ghost settings-button" onClick={() => setSettings(true)}>
-            Settings
-          </button>
-        )}
         {member && room.kind !== 'direct' && (
           <button
             type="button"
@@ -295,6 +290,7 @@ export function RoomView({
               onClose={() => setDetails(false)}
               onInvite={() => setInviting(true)}
               onLeave={() => void store.leaveRoom(room.id)}
+              onSettings={state.admin || room.myRole === 'owner' ? () => setSettings(true) : undefined}
             />
           )}
         </div>
@@ -321,6 +317,7 @@ function MembersPanel({
   onClose,
   onInvite,
   onLeave,
+  onSettings,
 }: {
   store: ChatStore;
   state: ChatState;
@@ -329,6 +326,8 @@ function MembersPanel({
   onClose: () => void;
   onInvite: () => void;
   onLeave: () => void;
+  /** For those who may rename, set the topic of, or delete the room. */
+  onSettings: (() => void) | undefined;
 }) {
   const myRole = state.rooms.find((room) => room.id === roomId)?.myRole;
   const members = [...(state.members[roomId] ?? [])].sort(
@@ -349,6 +348,11 @@ function MembersPanel({
         <button type="button" class="ghost" onClick={onLeave}>
           Leave room
         </button>
+        {onSettings && (
+          <button type="button" class="ghost" onClick={onSettings}>
+            Room settings
+          </button>
+        )}
       </div>
       {state.members[roomId] === undefined ? (
         <p class="muted details-note">Loading…</p>
