@@ -413,4 +413,27 @@ describeWithChromium('the browser client: messages, read state, rooms and people
     },
     STEP_TIMEOUT_MS,
   );
+
+  it(
+    'deletes a room only after a second confirmation, and it goes from its members’ pages',
+    async () => {
+      const carl = people.find((person) => person.username === 'carl')!;
+      await ann.page.getByRole('button', { name: /^Members/ }).click();
+      await ann.page.getByRole('button', { name: 'Room settings' }).click();
+      await ann.page.getByRole('button', { name: 'Delete room…' }).click();
+      const confirm = ann.page.getByRole('dialog', { name: 'Delete team?' });
+      await confirm.getByRole('button', { name: 'Cancel' }).click();
+      await ann.page
+        .getByRole('dialog', { name: 'Room settings' })
+        .getByRole('button', { name: 'Delete room…' })
+        .click();
+      await screenshot(ann.page, 'delete-room-desktop-light');
+      await confirm.getByRole('button', { name: 'Delete room' }).click();
+      await carl.page.getByRole('alert').getByText('team was deleted.').waitFor();
+      expect(await carl.page.getByRole('button', { name: /^team\b/ }).count()).toBe(0);
+      expect(await ann.page.getByRole('button', { name: /^team\b/ }).count()).toBe(0);
+      await ann.page.getByText('Pick a conversation, or start one with +.').waitFor();
+    },
+    STEP_TIMEOUT_MS,
+  );
 });
