@@ -199,7 +199,9 @@ describe('a user at the room cap (issue 9, findings 1 and 2)', () => {
     const elapsed = Date.now() - started;
     expect(socket.of('hello')).toHaveLength(1);
     expect(rooms.status).toBe(200);
-    expect(elapsed).toBeLessThan(1_000);
+    // Not a speed figure (bench:open has those): before issue 9 the storm stalled the instance for 20-30 s
+    // and the bystander got 503; a generous bound keeps a busy test machine from failing it.
+    expect(elapsed).toBeLessThan(5_000);
     const sockets = await storm;
     expect(sockets.every((client) => client.of('hello')[0].rooms.length === 1000)).toBe(true);
   });
