@@ -27,7 +27,7 @@ import { startAttachments } from './attachments';
 import { attachmentRoutes } from './http/attachments.routes';
 import { ChatService } from './domain/chat.service';
 import { PeopleService } from './domain/people.service';
-import { consumeUserDeletions } from './bus/user-erasure.consumer';
+import { consumeUserDeletions, USER_ERASURE_DURABLE } from './bus/user-erasure.consumer';
 import { roomsRouter } from './http/rooms.router';
 import { chatRoutes } from './http/rooms.routes';
 import { EmbeddedChatStore } from './store/chat.store.embedded';
@@ -136,7 +136,9 @@ export function createApp(config: ChatConfig, deps: ChatAppDeps = {}): ChatApp {
           },
         });
         const people = new PeopleService({ store, users, events: publisher, chat });
-        const erasure = await consumeUserDeletions(bus, people, logger);
+        const erasure = await consumeUserDeletions(bus, logger, USER_ERASURE_DURABLE.people, (userId) =>
+          people.userDeleted(userId),
+        );
         closers.push(() => erasure.unsubscribe());
         const server = new ChatSocketServer({
           config,

@@ -1,6 +1,6 @@
 import type { RequestHandler } from 'express';
 import type { Bus, Logger, TokenVerifier } from '@chat/shared';
-import { consumeUserDeletionsForAttachments } from './bus/attachment-erasure.consumer';
+import { consumeUserDeletions, USER_ERASURE_DURABLE } from './bus/user-erasure.consumer';
 import type { ChatConfig } from './config';
 import { AttachmentLinks } from './domain/attachment-links';
 import { AttachmentService } from './domain/attachments.service';
@@ -47,7 +47,12 @@ export async function startAttachments(
         unreferencedTtlSeconds: config.ATTACHMENT_UNREFERENCED_TTL_SECONDS,
       },
     });
-    const erasure = await consumeUserDeletionsForAttachments(deps.bus, service, deps.logger);
+    const erasure = await consumeUserDeletions(
+      deps.bus,
+      deps.logger,
+      USER_ERASURE_DURABLE.attachments,
+      (userId) => service.userDeleted(userId),
+    );
     let sweeping: Promise<unknown> = Promise.resolve();
     const sweeper = setInterval(() => {
       sweeping = service.sweep().catch((error: unknown) => {

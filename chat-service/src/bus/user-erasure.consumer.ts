@@ -1,14 +1,23 @@
 import { subjects, type Bus, type Logger, type Subscription } from '@chat/shared';
-import type { PeopleService } from '../domain/people.service';
 
-/** The durable consumer name every chat instance shares: each deletion is erased once per deployment. */
-export const USER_ERASURE_DURABLE = 'chat-service-erasure';
+/** The durable consumer names every chat instance shares: each deletion is handled once per deployment. */
+export const USER_ERASURE_DURABLE = {
+  /** Memberships and what names the user (`PeopleService.userDeleted`). */
+  people: 'chat-service-erasure',
+  /** Their uploads no message uses (`AttachmentService.userDeleted`). */
+  attachments: 'chat-service-attachments',
+} as const;
 
 /**
- * A deleted user leaves every room and nothing that names them stays (`PeopleService.userDeleted`). A
- * failure (say, the database) rejects, so the event comes again; the erasure is safe to repeat.
+ * Calls `erase` for each deleted user (users-service's `user.deleted`), under the durable name `durable`. A
+ * failure (say, the database) rejects, so the event comes again: `erase` must be safe to repeat.
  */
-export function consumeUserDeletions(bus: Bus, people: PeopleService, logger: Logger): Promise<Subscription> {
+export function consumeUserDeletions(
+  bus: Bus,
+  logger: Logger,
+  durable: string,
+  erase: (userId: string) => Promise<void>,
+): Promise<Subscription> {
   return bus.consume(
     subjects.userDeleted.subject,
     async (message) => {
@@ -18,8 +27,8 @@ export function consumeUserDeletions(bus: Bus, people: PeopleService, logger: Lo
         logger.warn('ignored a malformed user event', { subject: message.subject });
         return;
       }
-      await people.userDeleted(parsed.data.userId);
+      await erase(parsed.data.userId);
     },
-    { durable: USER_ERASURE_DURABLE },
+    { durable },
   );
 }
