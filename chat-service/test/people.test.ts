@@ -81,6 +81,32 @@ describeWithInfra(['nats', 'mongo'], 'rooms and people on two instances', () => 
     ).toBe(403);
   });
 
+  it('lets the owner and moderators delete anyone’s message in their room, and members only their own', async () => {
+    const { owner, moderator, member, roomId } = await staffedRoom();
+    const memberOnB = await chats.b.connect(member);
+    const ownerOnA = await chats.a.connect(owner);
+    const texts = ['one', 'two', 'three'];
+    const ids: string[] = [];
+    for (const text of texts) {
+      ids.push((await ownerOnA.request({ type: 'send', roomId, text, clientMsgId: text })).message.id);
+    }
+    expect(await memberOnB.request({ type: 'delete', roomId, messageId: ids[0] })).toMatchObject({
+      code: 'FORBIDDEN',
+    });
+    const byModerator = await call(moderator, 'DELETE', `/api/rooms/${roomId}/messages/${ids[0]}`);
+    expect(byModerator.body.deletedAt).toEqual(expect.any(String));
+    const mine = (await memberOnB.request({ type: 'send', roomId, text: 'mine', clientMsgId: 'mine' }))
+      .message.id;
+    expect(await ownerOnA.request({ type: 'delete', roomId, messageId: mine })).toMatchObject({
+      type: 'ack',
+    });
+    expect(
+      await memberOnB.waitFor((event) => event.type === 'message.updated' && event.message.id === mine),
+    ).toMatchObject({
+      message: { deletedAt: expect.any(String), text: '' },
+    });
+  });
+
   it('takes a removed member’s socket on the other instance out of the room within a second, and tells the others', async () => {
     const { owner, member, roomId } = await staffedRoom();
     const memberOnB = await chats.b.connect(member);

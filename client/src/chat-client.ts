@@ -286,7 +286,7 @@ export class ChatClient extends Emitter<ClientEvents> {
     return this.change({ type: 'edit', roomId, messageId, text });
   }
 
-  /** Deletes a message (yours, or any as an admin): it stays as a tombstone with empty text. */
+  /** Deletes a message (yours, or any in a room you own or moderate, or as an admin): it stays as a tombstone with empty text. */
   deleteMessage(roomId: string, messageId: string): Promise<Message> {
     return this.change({ type: 'delete', roomId, messageId });
   }

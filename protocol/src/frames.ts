@@ -47,7 +47,7 @@ export const editFrame = frame(
 );
 export const deleteFrame = frame(
   'delete',
-  'Delete a message (yours, or any as an admin): it stays as a tombstone with empty text and no reactions. `ack` with its new state, and `message.updated` to the room.',
+  'Delete a message (yours, or any in a room you own or moderate, or as an admin): it stays as a tombstone with empty text and no reactions. `ack` with its new state, and `message.updated` to the room.',
   { roomId: idSchema, messageId: idSchema },
 );
 export const reactFrame = frame(

@@ -423,8 +423,7 @@ export class ChatService {
   /**
    * Edits, deletes or reacts to a message of a room the actor belongs to, and announces the new state
    * (`message.updated`) when something changed. Edits: the sender, within the edit window. Deletions: the
-   * sender or an admin (room owners and moderators arrive with room roles). A deleted message takes no
-   * edit and no reaction.
+   * sender, the room's owner or moderators, or an admin. A deleted message takes no edit and no reaction.
    */
   async changeMessage(actor: Actor, request: ChangeRequest): Promise<Message> {
     await this.requireMember(actor, request.roomId);
@@ -447,8 +446,10 @@ export class ChatService {
         break;
       }
       case 'delete':
-        if (message.sender.id !== actor.id && actor.role !== 'admin') {
-          throw new ForbiddenError('Only its sender or an admin may delete a message.');
+        if (message.sender.id !== actor.id && !(await this.moderates(actor, request.roomId))) {
+          throw new ForbiddenError(
+            "Only its sender, the room's owner or moderators, or an admin may delete a message.",
+          );
         }
         if (message.deletedAt) return message;
         change = { kind: 'delete', at };
@@ -539,6 +540,13 @@ export class ChatService {
   private async reserveInvitation(actor: Actor, inviteeId: string): Promise<void> {
     await this.assertRoomFor(inviteeId, 'invitee');
     this.invitations.reserve(actor.id, this.now());
+  }
+
+  /** Whether the actor may act on others' messages in the room: its owner, a moderator, or an admin. */
+  private async moderates(actor: Actor, roomId: string): Promise<boolean> {
+    if (actor.role === 'admin') return true;
+    const role = (await this.deps.store.people.membership(roomId, actor.id))?.role;
+    return role === 'owner' || role === 'moderator';
   }
 
   /** A direct room between two users in a block (either way) takes no messages. */

@@ -114,7 +114,7 @@ export const chatRoutes: readonly RouteDescription[] = [
     method: 'delete',
     path: '/api/rooms/{id}/messages/{messageId}',
     summary:
-      'Delete a message (yours, or any as an admin; as the socket’s `delete`): it stays as a tombstone with empty text, which is answered',
+      'Delete a message (yours, or any in a room you own or moderate, or as an admin; as the socket’s `delete`): it stays as a tombstone with empty text, which is answered',
     auth: true,
     params: messageParams,
     responses: { 200: messageSchema, 403: error, 404: error },
