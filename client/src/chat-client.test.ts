@@ -31,7 +31,13 @@ class ScriptedSocket implements SocketLike {
   }
 }
 
-const user = { id: 'u1', username: 'ann', name: null, createdAt: '2026-01-01T00:00:00.000Z' };
+const user = {
+  id: 'u1',
+  username: 'ann',
+  name: null,
+  avatarUrl: null,
+  createdAt: '2026-01-01T00:00:00.000Z',
+};
 const room = {
   id: 'r1',
   name: 'general',
@@ -348,6 +354,20 @@ describe('ChatClient', () => {
     expect(sockets[0]!.sent).toContainEqual(
       expect.objectContaining({ type: 'send', text: 'kept', clientMsgId: 'kept-id-1' }),
     );
+    client.close();
+  });
+
+  it('sends the attachments it is given, with empty text, and no attachmentIds without them', async () => {
+    const { client, sockets } = setup();
+    void client.connect();
+    await tick();
+    sockets[0]!.serverSends(hello);
+    void client.send('r1', '', 'with-files', undefined, ['a1', 'a2']).catch(() => undefined);
+    void client.send('r2', 'plain', 'without-files', undefined, []).catch(() => undefined);
+    const sends = sockets[0]!.sent.filter((frame) => frame.type === 'send');
+    expect(sends).toHaveLength(2);
+    expect(sends[0]).toMatchObject({ text: '', clientMsgId: 'with-files', attachmentIds: ['a1', 'a2'] });
+    expect(sends[1]).not.toHaveProperty('attachmentIds');
     client.close();
   });
 

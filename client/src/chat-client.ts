@@ -242,9 +242,16 @@ export class ChatClient extends Emitter<ClientEvents> {
    * given up across reconnects. The promise rejects only when the server refuses the message itself
    * (FORBIDDEN, VALIDATION_FAILED, ...) or the client is closed. A message sent again under the
    * `clientMsgId` it had (one kept across a reload, say) is stored once: the server answers with the first.
-   * `replyTo` is the id of a message of the room this one answers.
+   * `replyTo` is the id of a message of the room this one answers; `attachmentIds` are uploads of the user's
+   * (`POST /api/attachments`) the message carries, and with at least one `text` may be empty.
    */
-  send(roomId: string, text: string, clientMsgId = newClientMsgId(), replyTo?: string): Promise<Message> {
+  send(
+    roomId: string,
+    text: string,
+    clientMsgId = newClientMsgId(),
+    replyTo?: string,
+    attachmentIds?: readonly string[],
+  ): Promise<Message> {
     const frame: SendFrame = {
       type: 'send',
       roomId,
@@ -252,6 +259,7 @@ export class ChatClient extends Emitter<ClientEvents> {
       clientMsgId,
       ref: clientMsgId,
       ...(replyTo === undefined ? {} : { replyTo }),
+      ...(attachmentIds?.length ? { attachmentIds: [...attachmentIds] } : {}),
     };
     return new Promise<Message>((resolve, reject) => {
       const entry: OutboxEntry = { frame, resolve, reject, limited: 0, sent: false };

@@ -1,6 +1,6 @@
 /** The gateway's REST API as the pages use it (docs/openapi.json); same origin, JSON in and out. */
 
-import type { Announcement, FieldIssue, Member, Room, User, UserPublic } from '@chat/protocol';
+import type { Announcement, Attachment, FieldIssue, Member, Room, User, UserPublic } from '@chat/protocol';
 
 export type { User };
 
@@ -40,6 +40,22 @@ export interface RequestOptions {
   token?: string;
 }
 
+const NETWORK_MESSAGE = 'The server cannot be reached. Check your connection and try again.';
+
+/** The ApiError an answer that is not 2xx stands for, from its status, error body and `Retry-After`. */
+function answerError(status: number, body: unknown, retryAfterHeader: string | null): ApiError {
+  const error = (body as { error?: { code?: string; message?: string; details?: FieldIssue[] } } | undefined)
+    ?.error;
+  const retryAfter = Number(retryAfterHeader);
+  return new ApiError(
+    status,
+    error?.code ?? 'HTTP_ERROR',
+    error?.message ?? `The server answered ${status}.`,
+    Array.isArray(error?.details) ? error.details : [],
+    Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : undefined,
+  );
+}
+
 /** Calls `path` on the gateway; resolves with the parsed body (undefined for 204), rejects with ApiError. */
 export async function request<T>(path: string, options: RequestOptions = {}): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json' };
@@ -54,22 +70,56 @@ export async function request<T>(path: string, options: RequestOptions = {}): Pr
       signal: AbortSignal.timeout(TIMEOUT_MS),
     });
   } catch {
-    throw new ApiError(0, 'NETWORK', 'The server cannot be reached. Check your connection and try again.');
+    throw new ApiError(0, 'NETWORK', NETWORK_MESSAGE);
   }
   if (response.status === 204) return undefined as T;
   const body: unknown = await response.json().catch(() => undefined);
   if (response.ok) return body as T;
-  const error = (body as { error?: { code?: string; message?: string; details?: FieldIssue[] } } | undefined)
-    ?.error;
-  const retryAfter = Number(response.headers.get('retry-after'));
-  throw new ApiError(
-    response.status,
-    error?.code ?? 'HTTP_ERROR',
-    error?.message ?? `The server answered ${response.status}.`,
-    Array.isArray(error?.details) ? error.details : [],
-    Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : undefined,
-  );
+  throw answerError(response.status, body, response.headers.get('retry-after'));
 }
+
+export interface UploadOptions {
+  method: 'POST' | 'PUT';
+  token: string;
+  /** Told the share of the body sent so far, 0 to 1. */
+  onProgress: (share: number) => void;
+  signal: AbortSignal;
+}
+
+/**
+ * Sends `file` as the raw body of `path` (its type as `Content-Type`), with upload progress, which only
+ * XMLHttpRequest reports; resolves with the parsed answer, rejects with ApiError (code `ABORTED` when
+ * `signal` ended it). No timeout: a large file on a slow line takes as long as it takes, and progress shows it.
+ */
+export function upload<T>(path: string, file: Blob, options: UploadOptions): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open(options.method, path);
+    xhr.responseType = 'json';
+    xhr.setRequestHeader('accept', 'application/json');
+    xhr.setRequestHeader('authorization', `Bearer ${options.token}`);
+    xhr.setRequestHeader('content-type', file.type || 'application/octet-stream');
+    xhr.upload.onprogress = (event) => {
+      if (event.lengthComputable && event.total > 0) options.onProgress(event.loaded / event.total);
+    };
+    xhr.onload = () => {
+      if (xhr.status >= 200 && xhr.status < 300) resolve(xhr.response as T);
+      else reject(answerError(xhr.status, xhr.response, xhr.getResponseHeader('retry-after')));
+    };
+    // A refused upload (over the size cap) may be cut off before its answer is read: a network error here.
+    xhr.onerror = () => reject(new ApiError(0, 'NETWORK', NETWORK_MESSAGE));
+    xhr.onabort = () => reject(new ApiError(0, 'ABORTED', 'The upload was cancelled.'));
+    options.signal.addEventListener('abort', () => xhr.abort(), { once: true });
+    xhr.send(file);
+  });
+}
+
+/** `POST /api/attachments?name=`: one file, as its raw bytes. */
+export const uploadAttachment = (file: File, options: Omit<UploadOptions, 'method'>) =>
+  upload<Attachment>(`/api/attachments?${new URLSearchParams({ name: file.name }).toString()}`, file, {
+    ...options,
+    method: 'POST',
+  });
 
 export interface SignupInput {
   username: string;

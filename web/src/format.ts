@@ -34,3 +34,17 @@ export function typingText(usernames: readonly string[]): string {
   if (usernames.length === 2) return `${usernames[0]} and ${usernames[1]} are typing…`;
   return `${usernames.length} people are typing…`;
 }
+
+const UNITS = ['KB', 'MB', 'GB'];
+
+/** A file size for people: "512 bytes", "1.2 KB", "34 MB" (1 KB = 1024 bytes, as file managers count). */
+export function formatSize(bytes: number): string {
+  if (bytes < 1024) return `${bytes} ${bytes === 1 ? 'byte' : 'bytes'}`;
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < UNITS.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${value < 9.95 ? value.toFixed(1) : Math.round(value)} ${UNITS[unit]}`;
+}

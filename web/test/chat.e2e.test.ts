@@ -1,16 +1,22 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { ServiceApp } from '@chat/shared';
 import { createSystem } from '@chat/standalone';
 import type { Browser, BrowserContext, Page, WebSocketRoute } from 'playwright-core';
-import { buildWebClient, describeWithChromium, launchChromium, screenshot } from './browser';
+import {
+  afterBrowserTests,
+  buildWebClient,
+  describeWithChromium,
+  DESKTOP,
+  launchChromium,
+  PHONE,
+  screenshot,
+  STEP_TIMEOUT_MS,
+} from './browser';
 
 /** Short, so the suite outlives a token and has to refresh it to keep chatting. */
 const TOKEN_TTL_SECONDS = 30;
-const STEP_TIMEOUT_MS = 60_000;
-const DESKTOP = { width: 1280, height: 800 };
-const PHONE = { width: 390, height: 844 };
 
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -237,16 +243,7 @@ describeWithChromium('the browser client, on the whole system in one process', (
     bob = await open('bob', PHONE);
   }, 120_000);
 
-  afterEach(() => {
-    const errors = [ann, bob].flatMap((person) => person?.errors.splice(0) ?? []);
-    expect(errors).toEqual([]);
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await system?.stop();
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
-  });
+  afterBrowserTests(() => ({ people: [ann, bob], browser, system, dataDir }));
 
   it(
     'checks the signup fields in plain words before asking the server',

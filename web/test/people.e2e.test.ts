@@ -1,16 +1,28 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { ServiceApp } from '@chat/shared';
 import { createSystem } from '@chat/standalone';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { buildWebClient, describeWithChromium, launchChromium, screenshot } from './browser';
+import type { Browser } from 'playwright-core';
+import {
+  afterBrowserTests,
+  apiCall,
+  buildWebClient,
+  describeWithChromium,
+  DESKTOP,
+  launchChromium,
+  logIn as logInAs,
+  messageItem as message,
+  openRoom,
+  PASSWORD,
+  PHONE,
+  screenshot,
+  send,
+  STEP_TIMEOUT_MS,
+  type Person,
+} from './browser';
 
-const STEP_TIMEOUT_MS = 60_000;
-const DESKTOP = { width: 1280, height: 800 };
-const PHONE = { width: 390, height: 844 };
-const PASSWORD = 'a-long-enough-secret';
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
 
 /**
@@ -32,13 +44,6 @@ const NOTIFICATION_STUB = `
   }
   window.Notification = RecordedNotification;
 `;
-
-interface Person {
-  username: string;
-  context: BrowserContext;
-  page: Page;
-  errors: string[];
-}
 
 /**
  * Issues 11 and 13 in the browser: editing, deleting, reactions and replies; unread counts, mentions and
@@ -65,59 +70,17 @@ describeWithChromium('the browser client: messages, read state, rooms and people
     return system.start();
   }
 
-  async function call<T>(method: string, route: string, body?: unknown, token?: string): Promise<T> {
-    const response = await fetch(`${baseUrl}${route}`, {
-      method,
-      headers: {
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        ...(token ? { authorization: `Bearer ${token}` } : {}),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    if (!response.ok) throw new Error(`${method} ${route}: ${response.status} ${await response.text()}`);
-    return (response.status === 204 ? undefined : await response.json()) as T;
-  }
+  const call = <T>(method: string, route: string, body?: unknown, token?: string) =>
+    apiCall<T>(baseUrl, method, route, body, token);
 
   const tokenOf = async (username: string) =>
     (await call<{ accessToken: string }>('POST', '/api/auth/login', { username, password: PASSWORD }))
       .accessToken;
 
   async function logIn(username: string, viewport = DESKTOP, initScript?: string): Promise<Person> {
-    const context = await browser.newContext({ baseURL: baseUrl, viewport, hasTouch: viewport === PHONE });
-    context.setDefaultTimeout(15_000);
-    if (initScript) await context.addInitScript(initScript);
-    const page = await context.newPage();
-    const person: Person = { username, context, page, errors: [] };
-    page.on('pageerror', (error) => person.errors.push(`${username}: ${error.message}`));
-    await page.goto('/#/login');
-    await page.getByLabel('Username or email').fill(username);
-    await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Log in' }).click();
-    await page.getByText(`Signed in as ${username}`).waitFor();
+    const person = await logInAs(browser, baseUrl, { username, password: PASSWORD }, viewport, initScript);
     people.push(person);
     return person;
-  }
-
-  function message(person: Person, text: string | RegExp) {
-    return person.page.locator('.messages li.message').filter({
-      has: person.page.locator('.text', {
-        hasText:
-          typeof text === 'string' ? new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`) : text,
-      }),
-    });
-  }
-
-  async function send(person: Person, text: string) {
-    const box = person.page.getByRole('textbox', { name: /^Message / });
-    await box.fill(text);
-    await box.press('Enter');
-  }
-
-  async function openRoom(person: Person, name: string) {
-    const back = person.page.getByRole('button', { name: '← Rooms' });
-    if (await back.isVisible()) await back.click();
-    await person.page.getByRole('button', { name: new RegExp(`^${name}\\b`) }).click();
-    await person.page.getByRole('heading', { name }).waitFor();
   }
 
   /** An action from a message's toolbar (shown on hover). */
@@ -169,16 +132,7 @@ describeWithChromium('the browser client: messages, read state, rooms and people
     bob = await logIn('bob', DESKTOP, NOTIFICATION_STUB);
   }, 180_000);
 
-  afterEach(() => {
-    const errors = people.flatMap((person) => person.errors.splice(0));
-    expect(errors).toEqual([]);
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await system?.stop();
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
-  });
+  afterBrowserTests(() => ({ people, browser, system, dataDir }));
 
   it(
     'edits and deletes a message for everyone; a reaction shows its count and who; a reply leads to the original',

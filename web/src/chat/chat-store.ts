@@ -2,13 +2,14 @@ import { ChatClient, newClientMsgId, type ConnectionState } from '@chat/client';
 import {
   CloseCode,
   type Announcement,
+  type Attachment,
   type Member,
   type MemberRole,
   type Message,
   type Room,
   type UserPublic,
 } from '@chat/protocol';
-import { ApiError, authedApi, logout, type AuthedApi } from '../api';
+import { ApiError, authedApi, logout, uploadAttachment, type AuthedApi } from '../api';
 import { navigate } from '../router';
 import type { Session } from '../session';
 import {
@@ -31,6 +32,8 @@ export interface PendingMessage {
   text: string;
   /** The id of the message this one answers. */
   replyTo?: string;
+  /** Uploaded files the message carries (its text may then be empty). */
+  attachments?: Attachment[];
   failed?: string;
 }
 
@@ -495,19 +498,21 @@ export class ChatStore {
   }
 
   /**
-   * Sends to the open room, as an answer to the message with id `replyTo` when given. While the socket is
-   * down the message waits and goes out on reconnect.
+   * Sends to the open room, as an answer to the message with id `replyTo` when given, carrying `attachments`
+   * (uploaded already; with one, the text may be empty). While the socket is down the message waits and
+   * goes out on reconnect.
    */
-  send(text: string, replyTo?: string): void {
+  send(text: string, replyTo?: string, attachments: readonly Attachment[] = []): void {
     const roomId = this.current.activeRoomId;
     const trimmed = text.trim();
-    if (!roomId || !trimmed) return;
+    if (!roomId || (!trimmed && attachments.length === 0)) return;
     this.stopTyping();
     const item: PendingMessage = {
       clientMsgId: newClientMsgId(),
       roomId,
       text: trimmed,
       ...(replyTo ? { replyTo } : {}),
+      ...(attachments.length > 0 ? { attachments: [...attachments] } : {}),
     };
     this.set({ pending: [...this.current.pending, item] });
     this.dispatch(item);
@@ -526,8 +531,9 @@ export class ChatStore {
     this.set({ pending: this.current.pending.filter((item) => item.clientMsgId !== clientMsgId) });
   }
 
-  private dispatch({ clientMsgId, roomId, text, replyTo }: PendingMessage): void {
-    this.client.send(roomId, text, clientMsgId, replyTo).then(
+  private dispatch({ clientMsgId, roomId, text, replyTo, attachments }: PendingMessage): void {
+    const attachmentIds = attachments?.map((attachment) => attachment.id);
+    this.client.send(roomId, text, clientMsgId, replyTo, attachmentIds).then(
       () => this.set({ pending: this.current.pending.filter((item) => item.clientMsgId !== clientMsgId) }),
       (error: unknown) =>
         this.set({
@@ -536,6 +542,11 @@ export class ChatStore {
           ),
         }),
     );
+  }
+
+  /** Uploads one file for a message to come; `signal` cancels it. Rejects with ApiError. */
+  async uploadAttachment(file: File, onProgress: (share: number) => void, signal: AbortSignal) {
+    return uploadAttachment(file, { token: await this.session.accessToken(), onProgress, signal });
   }
 
   /** Call on each keystroke in the composer: says "typing" (again every few seconds), "stopped" after a pause. */
@@ -661,8 +672,7 @@ export class ChatStore {
     const room = this.current.rooms.find((item) => item.id === roomId);
     if (counts && (mentioned || room?.kind === 'direct')) this.notify(message, room);
     const typing = this.current.typing[roomId];
-    if (typing?.[message.sender.id])
-      this.setTyping(roomId, { ...message.sender, name: null, createdAt: '' }, false);
+    if (typing?.[message.sender.id]) this.setTyping(roomId, message.sender, false);
     // A room we did not know of: a direct message someone just started, or an invitation we missed.
     if (!this.current.rooms.some((room) => room.id === roomId)) void this.loadRooms();
     if (!this.current.memberOf.has(roomId))
@@ -846,7 +856,7 @@ export class ChatStore {
     }
   }
 
-  private setTyping(roomId: string, user: UserPublic, active: boolean): void {
+  private setTyping(roomId: string, user: { id: string; username: string }, active: boolean): void {
     const key = `${roomId}:${user.id}`;
     clearTimeout(this.typingTimers.get(key));
     this.typingTimers.delete(key);

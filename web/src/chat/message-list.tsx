@@ -3,6 +3,7 @@ import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/ho
 import { Avatar } from '../components/avatar';
 import { Dialog } from '../components/dialog';
 import { formatShortTime, formatTime } from '../format';
+import { Attachments } from './attachments';
 import type { ChatState, ChatStore, PendingMessage, RoomHistory } from './chat-store';
 import { buildTimeline, linkify, splitMentions, type MemberNotice } from './timeline';
 
@@ -213,8 +214,11 @@ function MessageItem({
             onCancel={() => setEditing(false)}
           />
         ) : (
-          <MessageText text={message.text} names={names} me={me.username} editedAt={message.editedAt} />
+          (message.text || message.attachments.length === 0) && (
+            <MessageText text={message.text} names={names} me={me.username} editedAt={message.editedAt} />
+          )
         )}
+        {!deleted && message.attachments.length > 0 && <Attachments attachments={message.attachments} />}
         {message.reactions.length > 0 && (
           <ul class="reactions" aria-label="Reactions">
             {message.reactions.map((reaction) => {
@@ -554,7 +558,8 @@ export function MessageList({
                   </>
                 )}
               </div>
-              <MessageText text={item.text} />
+              {item.text && <MessageText text={item.text} />}
+              {item.attachments && <Attachments attachments={item.attachments} />}
             </div>
           </li>
         ))}

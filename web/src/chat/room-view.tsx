@@ -3,6 +3,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { Avatar, RoomMark } from '../components/avatar';
 import { Dialog } from '../components/dialog';
 import { typingText } from '../format';
+import { UploadList, useUploads } from './attachments';
 import { directPeer, roomLabel, type ChatState, type ChatStore } from './chat-store';
 import { MessageList } from './message-list';
 import { OnlineDot, presenceOf, presenceText } from './online-dot';
@@ -33,6 +34,9 @@ export function RoomView({
   /** The `@name` being typed before the caret, while there is one: its start and what is typed of it. */
   const [mention, setMention] = useState<{ start: number; prefix: string; index: number }>();
   const composer = useRef<HTMLTextAreaElement>(null);
+  const uploads = useUploads(store);
+  /** Whether files are being dragged over the room (it then says it takes them). */
+  const [dropping, setDropping] = useState(false);
   const member = room ? state.memberOf.has(room.id) : false;
 
   // The member list is read when it is first shown, when inviting (who is in already is not offered), and
@@ -70,8 +74,8 @@ export function RoomView({
     : [];
 
   function send() {
-    if (!draft.trim()) return;
-    store.send(draft, replyingTo?.id);
+    if (!uploads.ready || (!draft.trim() && uploads.uploads.length === 0)) return;
+    store.send(draft, replyingTo?.id, uploads.take());
     setDraft('');
     setReplyingTo(undefined);
     setMention(undefined);
@@ -159,7 +163,30 @@ export function RoomView({
       )}
       {member ? (
         <div class="room-body">
-          <div class="room-main">
+          <div
+            class={dropping ? 'room-main dropping' : 'room-main'}
+            onDragOver={(event) => {
+              if (!event.dataTransfer?.types.includes('Files')) return;
+              event.preventDefault();
+              event.dataTransfer.dropEffect = 'copy';
+              setDropping(true);
+            }}
+            onDragLeave={(event) => {
+              if (!event.currentTarget.contains(event.relatedTarget as Node | null)) setDropping(false);
+            }}
+            onDrop={(event) => {
+              if (!event.dataTransfer?.files.length) return;
+              event.preventDefault();
+              setDropping(false);
+              uploads.add([...event.dataTransfer.files]);
+              composer.current?.focus();
+            }}
+          >
+            {dropping && (
+              <div class="drop-zone" aria-hidden="true">
+                Drop files to send them to {room.kind === 'direct' ? label : `#${label}`}
+              </div>
+            )}
             <MessageList
               store={store}
               state={state}
@@ -215,6 +242,7 @@ export function RoomView({
                 ))}
               </ul>
             )}
+            <UploadList uploads={uploads} />
             <form
               class="composer"
               onSubmit={(event) => {
@@ -222,6 +250,22 @@ export function RoomView({
                 send();
               }}
             >
+              <input
+                id="attach"
+                type="file"
+                multiple
+                class="visually-hidden"
+                onChange={(event) => {
+                  const input = event.currentTarget;
+                  uploads.add([...(input.files ?? [])]);
+                  // Cleared, so choosing the same file again is a change too.
+                  input.value = '';
+                }}
+              />
+              <label for="attach" class="attach" title="Attach files">
+                <PaperclipIcon />
+                <span class="visually-hidden">Attach files</span>
+              </label>
               <label for="composer" class="visually-hidden">
                 Message {label}
               </label>
@@ -244,6 +288,12 @@ export function RoomView({
                   setDraft(event.currentTarget.value);
                   findMention(event.currentTarget);
                   if (event.currentTarget.value.trim()) store.typed();
+                }}
+                onPaste={(event) => {
+                  const files = [...(event.clipboardData?.files ?? [])];
+                  if (files.length === 0) return;
+                  event.preventDefault();
+                  uploads.add(files);
                 }}
                 onKeyDown={(event) => {
                   if (candidates.length > 0 && mention) {
@@ -273,11 +323,12 @@ export function RoomView({
                   }
                 }}
               />
-              <button type="submit" class="send">
+              <button type="submit" class="send" disabled={!uploads.ready}>
                 Send
               </button>
               <span id="composer-hint" class="visually-hidden">
-                Enter sends, Shift+Enter starts a new line, @ mentions someone.
+                Enter sends, Shift+Enter starts a new line, @ mentions someone. Files can be attached, dropped
+                or pasted.
               </span>
             </form>
           </div>
@@ -303,6 +354,19 @@ export function RoomView({
         </div>
       )}
     </section>
+  );
+}
+
+/** A paper clip, drawn: the emoji one looks different everywhere. */
+function PaperclipIcon() {
+  return (
+    <svg width="18" height="18" viewBox="0 0 16 16" aria-hidden="true" fill="none" stroke="currentColor">
+      <path
+        d="M13.5 7.5 8 13a3.5 3.5 0 0 1-5-5l5.8-5.8a2.3 2.3 0 0 1 3.3 3.3L6.3 11.3a1.2 1.2 0 0 1-1.7-1.7L10 4.2"
+        stroke-width="1.4"
+        stroke-linecap="round"
+      />
+    </svg>
   );
 }
 

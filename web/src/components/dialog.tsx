@@ -9,10 +9,16 @@ export function Dialog({
   title,
   onClose,
   children,
+  variant,
+  actions,
 }: {
   title: string;
   onClose: () => void;
   children: ComponentChildren;
+  /** A look of its own (`viewer`: the image viewer, as large as the screen allows). */
+  variant?: string;
+  /** More controls in the header, before Close. */
+  actions?: ComponentChildren;
 }) {
   const dialog = useRef<HTMLDialogElement>(null);
   useEffect(() => {
@@ -24,7 +30,7 @@ export function Dialog({
   return (
     <dialog
       ref={dialog}
-      class="dialog"
+      class={variant ? `dialog ${variant}` : 'dialog'}
       aria-labelledby="dialog-title"
       onClose={onClose}
       onClick={(event) => {
@@ -34,6 +40,7 @@ export function Dialog({
     >
       <header class="dialog-header">
         <h2 id="dialog-title">{title}</h2>
+        {actions}
         <button type="button" class="icon" aria-label="Close" onClick={() => dialog.current?.close()}>
           ×
         </button>
