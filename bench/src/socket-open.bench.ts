@@ -75,7 +75,9 @@ async function main(): Promise<void> {
   const sizes = numbers(option('rooms', '10,100,1000'));
   const members = Number(option('members', '5'));
   const opens = Number(option('opens', '20'));
-  const system = await startSystem('one-process', '', { ROOMS_PER_USER: String(Math.max(...sizes)) });
+  const system = await startSystem('one-process', '', 'sqlite', {
+    ROOMS_PER_USER: String(Math.max(...sizes)),
+  });
   const server = system.servers[0]!;
   try {
     const api = new Api(system.base);

@@ -213,3 +213,64 @@ describeWithInfra(['mongo'], 'MongoChatStore', () => {
     return () => MongoChatStore.open(url, logger);
   });
 });
+
+describeWithInfra(['mongo'], 'MongoChatStore room heads', () => {
+  const logger = createLogger('chat-store-test', 'error');
+  const message = (id: string) => ({
+    id,
+    roomId: 'headed',
+    senderId: 'u1',
+    senderUsername: 'u',
+    text: id,
+    createdAt: new Date(),
+    mentions: [],
+  });
+
+  it('reads the newest seq and revision of a room stored before heads were kept, and of one whose head lags', async () => {
+    const url = uniqueMongoUrl();
+    const store = await MongoChatStore.open(url, logger);
+    const connection = await connectMongo(url, { appName: 'head-writer', logger });
+    try {
+      await store.createRoom({
+        id: 'headed',
+        name: 'Headed',
+        kind: 'public',
+        createdBy: 'u1',
+        createdAt: new Date(),
+      });
+      for (const id of ['m1', 'm2', 'm3']) await store.appendMessage(message(id));
+      expect(await store.lastSeq('headed')).toBe(3);
+      expect(await store.roomRev('headed')).toBe(3);
+
+      // Stored before heads: no head fields at all.
+      await connection
+        .collection('rooms')
+        .updateOne({ _id: 'headed' as never }, { $unset: { lastSeq: '', lastRev: '' } });
+      expect(await store.lastSeq('headed')).toBe(3);
+      expect(await store.roomRev('headed')).toBe(3);
+      expect(await connection.collection('rooms').findOne({ _id: 'headed' as never })).toMatchObject({
+        lastSeq: 3,
+        lastRev: 3,
+      });
+
+      // A writer died between its message and its head: the head lags, never runs ahead, and the next
+      // message (another process's, which has no seq remembered) still takes the next seq.
+      await connection
+        .collection('rooms')
+        .updateOne({ _id: 'headed' as never }, { $set: { lastSeq: 1, lastRev: 1 } });
+      expect(await store.lastSeq('headed')).toBe(1);
+      expect(await store.lastSeq('headed', { exact: true })).toBe(3);
+      const other = await MongoChatStore.open(url, logger);
+      try {
+        expect((await other.appendMessage(message('m4'))).message.seq).toBe(4);
+      } finally {
+        await other.close();
+      }
+      expect(await store.lastSeq('headed')).toBe(4);
+      expect(await store.roomRev('headed')).toBe(4);
+    } finally {
+      await connection.close();
+      await store.close();
+    }
+  });
+});

@@ -1,4 +1,5 @@
-// Command ferretdb runs FerretDB (MongoDB wire protocol on SQLite) for tests and local runs.
+// Command ferretdb runs FerretDB (MongoDB wire protocol on SQLite, or on PostgreSQL with -postgresql-url) for
+// tests, local runs and the benchmark.
 //
 // It wraps FerretDB's embeddable package because `go install .../cmd/ferretdb@v1.24.2` builds a binary
 // that panics at start-up: the release module on the Go proxy lacks its generated build/version/version.txt.
@@ -20,6 +21,7 @@ import (
 func main() {
 	listen := flag.String("listen-addr", "127.0.0.1:27017", "TCP address to listen on")
 	sqliteURL := flag.String("sqlite-url", "file:data/", "SQLite URI (a directory, ending with /)")
+	postgresqlURL := flag.String("postgresql-url", "", "PostgreSQL URL; when set, the PostgreSQL backend instead of SQLite")
 	logLevel := flag.String("log-level", "warn", "debug, info, warn or error")
 	flag.Parse()
 
@@ -30,12 +32,18 @@ func main() {
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
-	db, err := ferretdb.New(&ferretdb.Config{
+	config := ferretdb.Config{
 		Listener:  ferretdb.ListenerConfig{TCP: *listen},
 		Handler:   "sqlite",
 		SQLiteURL: *sqliteURL,
 		Logger:    logger,
-	})
+	}
+	if *postgresqlURL != "" {
+		config.Handler = "postgresql"
+		config.SQLiteURL = ""
+		config.PostgreSQLURL = *postgresqlURL
+	}
+	db, err := ferretdb.New(&config)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "ferretdb: %v\n", err)
 		os.Exit(1)

@@ -192,11 +192,14 @@ class MongoSigningKeyStore implements SigningKeyStore {
 class MongoLoginFailureStore implements LoginFailureStore {
   constructor(private readonly model: mongoose.Model<FailureDoc>) {}
 
+  /**
+   * One lookup by `_id` per key (a login asks for two: its address and its username): FerretDB answers
+   * those from its primary key, where `_id: {$in}` made it read every failure counter on every login.
+   */
   async get(keys: readonly string[], now: Date): Promise<Map<string, FailureCount>> {
-    const docs = await this.model
-      .find({ _id: { $in: [...keys] }, resetAt: { $gt: now } })
-      .lean<FailureDoc[]>();
-    return new Map(docs.map((doc) => [doc._id, { count: doc.count, resetAt: doc.resetAt }]));
+    const docs = await Promise.all(keys.map((key) => this.model.findById(key).lean<FailureDoc>()));
+    const live = docs.filter((doc): doc is FailureDoc => doc !== null && doc.resetAt > now);
+    return new Map(live.map((doc) => [doc._id, { count: doc.count, resetAt: doc.resetAt }]));
   }
 
   async record(key: string, now: Date, windowSeconds: number): Promise<FailureCount> {

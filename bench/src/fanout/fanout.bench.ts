@@ -65,7 +65,7 @@ async function runSystem(
     ms: 0,
   };
   if (name === 'distributed') {
-    const missing = await distributedMissing();
+    const missing = distributedMissing(options.ferretdb);
     if (missing) {
       result.skipped = missing;
       log(`${name}: skipped, ${missing}`);
@@ -78,7 +78,12 @@ async function runSystem(
   try {
     log(`${name}: starting`);
     // A smoke run lets users go offline sooner, so stopping is not held up by presence's grace.
-    system = await startSystem(name, secret, options.smoke ? { PRESENCE_GRACE_MS: '200' } : {});
+    system = await startSystem(
+      name,
+      secret,
+      options.ferretdb,
+      options.smoke ? { PRESENCE_GRACE_MS: '200' } : {},
+    );
     const sizes = [...new Set([options.receivers, ...options.sweep])];
     log(`${name}: setting up ${Math.max(...sizes) + options.idleUsers + 1} users`);
     const cast =

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { systemNames, type SystemName } from './systems';
+import { ferretBackends, systemNames, type FerretBackend, type SystemName } from './systems';
 
 /** What one run of the fan-out benchmark does; every number has a flag and an environment variable. */
 export interface FanoutOptions {
@@ -38,13 +38,15 @@ export interface FanoutOptions {
   outDir: string;
   /** Seconds after which everything is killed and the run fails. */
   deadline: number;
+  /** The backend of the distributed run's FerretDB. */
+  ferretdb: FerretBackend;
 }
 
 interface Setting {
   key: keyof FanoutOptions;
   env: string;
   flag: string;
-  kind: 'number' | 'numbers' | 'string' | 'systems';
+  kind: 'number' | 'numbers' | 'string' | 'systems' | 'backend';
   help: string;
 }
 
@@ -150,6 +152,13 @@ const settings: Setting[] = [
     kind: 'systems',
     help: `subset of ${systemNames.join(',')}`,
   },
+  {
+    key: 'ferretdb',
+    env: 'BENCH_FERRETDB',
+    flag: 'ferretdb',
+    kind: 'backend',
+    help: `FerretDB backend of the distributed run: ${ferretBackends.join(' or ')}`,
+  },
   { key: 'outDir', env: 'BENCH_OUT', flag: 'out', kind: 'string', help: 'where results are written' },
   {
     key: 'deadline',
@@ -162,6 +171,7 @@ const settings: Setting[] = [
 
 const defaults: Omit<FanoutOptions, 'smoke' | 'profile'> = {
   systems: [...systemNames],
+  ferretdb: 'postgresql',
   receivers: 1000,
   window: 200,
   textBytes: 50,
@@ -197,6 +207,7 @@ const smokeDefaults: Partial<FanoutOptions> = {
   connectDeadline: 20,
   sweep: [5, 20],
   deadline: 100,
+  ferretdb: 'sqlite',
 };
 
 export function usage(): string {
@@ -232,6 +243,10 @@ function parse(setting: Setting, raw: string): unknown {
         if (!(systemNames as readonly string[]).includes(name)) throw new Error(`systems: unknown ${name}`);
       return names;
     }
+    case 'backend':
+      if (!(ferretBackends as readonly string[]).includes(raw))
+        throw new Error(`${setting.flag}: not one of ${ferretBackends.join(', ')}: ${raw}`);
+      return raw;
   }
 }
 

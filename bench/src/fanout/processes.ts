@@ -202,8 +202,13 @@ export function forkServer(name: string, script: string, env: Record<string, str
 }
 
 /** A binary (nats-server, FerretDB). */
-export function spawnBinary(name: string, binary: string, args: string[]): Proc {
-  const child = spawn(binary, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+export function spawnBinary(
+  name: string,
+  binary: string,
+  args: string[],
+  as?: { uid: number; gid: number },
+): Proc {
+  const child = spawn(binary, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], ...as });
   return new Proc(name, child);
 }
 

@@ -104,6 +104,8 @@ export function markdown(run: RunResult): string {
 
   out.push(`# Fan-out benchmark, ${run.startedAt}`, '');
   out.push(`Node ${run.node}, ${run.cpus}. Command: \`${run.command}\`.`, '');
+  if (run.options.systems.includes('distributed'))
+    out.push(`The distributed run's FerretDB stores on ${run.options.ferretdb}.`, '');
   out.push(
     `Code: commit ${run.git.commit}${
       run.git.modified.length > 0

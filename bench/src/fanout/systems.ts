@@ -1,4 +1,5 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { chown, mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { accepts, freePort, toolBinary } from '@chat/testing';
@@ -14,6 +15,8 @@ import {
 
 export const systemNames = ['one-process', 'distributed', 'socket.io'] as const;
 export type SystemName = (typeof systemNames)[number];
+export const ferretBackends = ['postgresql', 'sqlite'] as const;
+export type FerretBackend = (typeof ferretBackends)[number];
 
 /** A system under test, running: where clients connect, and the server processes whose cost is measured. */
 export interface RunningSystem {
@@ -54,11 +57,14 @@ export const OUR_ENV: Readonly<Record<string, string>> = Object.freeze({
 
 const dist = (pkg: string, file = 'main.js') => path.join(REPO_ROOT, pkg, 'dist', file);
 
-/** A binary from .tools/bin (the versions the project pins) or PATH. */
+/** The binaries the distributed run needs with `backend`. */
+function distributedBinaries(backend: FerretBackend): string[] {
+  return ['nats-server', 'ferretdb', ...(backend === 'postgresql' ? ['initdb', 'postgres'] : [])];
+}
+
 /** Why the distributed run cannot start here, or undefined when it can. */
-export async function distributedMissing(): Promise<string | undefined> {
-  const missing = [];
-  for (const name of ['nats-server', 'ferretdb']) if (!toolBinary(name)) missing.push(name);
+export function distributedMissing(backend: FerretBackend): string | undefined {
+  const missing = distributedBinaries(backend).filter((name) => !toolBinary(name));
   return missing.length > 0 ? `no ${missing.join(' or ')} in .tools/bin or on PATH` : undefined;
 }
 
@@ -110,19 +116,55 @@ function startOneProcess(extraEnv: Record<string, string>): Promise<RunningSyste
 }
 
 /**
- * The production topology on one machine, as standalone/test/support/cluster.ts builds it but every part
- * in a process of its own: nats-server (JetStream) and FerretDB (SQLite) of the benchmark's own,
- * users-service, auth-service, two chat-service instances and the gateway, each its `dist/main.js`.
+ * PostgreSQL of the benchmark's own for FerretDB, in a fresh directory with default settings; as the
+ * `postgres` user when the benchmark runs as root (PostgreSQL refuses to run as root). Answers its URL.
  */
-function startDistributed(extraEnv: Record<string, string>): Promise<RunningSystem> {
+async function startPostgres(procs: Proc[], dirs: string[]): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'fanout-pg-'));
+  dirs.push(dir);
+  const as = process.getuid?.() === 0 ? await accountOf('postgres') : undefined;
+  if (as) await chown(dir, as.uid, as.gid);
+  execFileSync(toolBinary('initdb')!, ['-D', `${dir}/data`, '-A', 'trust', '-U', 'postgres'], {
+    stdio: 'ignore',
+    ...as,
+  });
+  const port = await freePort();
+  const postgres = spawnBinary(
+    'postgres',
+    toolBinary('postgres')!,
+    ['-D', `${dir}/data`, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1'],
+    as,
+  );
+  procs.push(postgres);
+  await waitUntil(postgres, 'open port', () => accepts(port));
+  return `postgres://postgres@127.0.0.1:${port}/postgres`;
+}
+
+/** The uid and gid of a local account, from /etc/passwd. */
+async function accountOf(name: string): Promise<{ uid: number; gid: number }> {
+  const line = (await readFile('/etc/passwd', 'utf8'))
+    .split('\n')
+    .find((entry) => entry.startsWith(`${name}:`));
+  if (!line) throw new Error(`no ${name} account to run PostgreSQL as (it refuses to run as root)`);
+  const [, , uid, gid] = line.split(':');
+  return { uid: Number(uid), gid: Number(gid) };
+}
+
+/**
+ * The production topology on one machine, as standalone/test/support/cluster.ts builds it but every part
+ * in a process of its own: nats-server (JetStream) and FerretDB (on PostgreSQL or SQLite) of the
+ * benchmark's own, users-service, auth-service, two chat-service instances and the gateway, each its
+ * `dist/main.js`.
+ */
+function startDistributed(extraEnv: Record<string, string>, backend: FerretBackend): Promise<RunningSystem> {
   return starting('distributed', async (procs, dirs) => {
-    const natsBinary = toolBinary('nats-server');
-    const ferretBinary = toolBinary('ferretdb');
-    if (!natsBinary || !ferretBinary) throw new Error(await distributedMissing());
+    const missing = distributedMissing(backend);
+    if (missing) throw new Error(missing);
+    const natsBinary = toolBinary('nats-server')!;
+    const ferretBinary = toolBinary('ferretdb')!;
 
     const natsDir = await mkdtemp(path.join(os.tmpdir(), 'fanout-nats-'));
-    const ferretDir = await mkdtemp(path.join(os.tmpdir(), 'fanout-ferret-'));
-    dirs.push(natsDir, ferretDir);
+    dirs.push(natsDir);
     const natsPort = await freePort();
     const nats = spawnBinary('nats-server', natsBinary, [
       '-a',
@@ -135,11 +177,18 @@ function startDistributed(extraEnv: Record<string, string>): Promise<RunningSyst
     ]);
     procs.push(nats);
     const ferretPort = await freePort();
+    let storage: string[];
+    if (backend === 'postgresql') {
+      storage = ['-postgresql-url', await startPostgres(procs, dirs)];
+    } else {
+      const ferretDir = await mkdtemp(path.join(os.tmpdir(), 'fanout-ferret-'));
+      dirs.push(ferretDir);
+      storage = ['-sqlite-url', `file:${ferretDir}/`];
+    }
     const ferret = spawnBinary('ferretdb', ferretBinary, [
       '-listen-addr',
       `127.0.0.1:${ferretPort}`,
-      '-sqlite-url',
-      `file:${ferretDir}/`,
+      ...storage,
       '-log-level',
       'warn',
     ]);
@@ -208,13 +257,14 @@ function startSocketIo(secret: string): Promise<RunningSystem> {
 export function startSystem(
   name: SystemName,
   sioSecret: string,
+  backend: FerretBackend,
   extraEnv: Record<string, string> = {},
 ): Promise<RunningSystem> {
   switch (name) {
     case 'one-process':
       return startOneProcess(extraEnv);
     case 'distributed':
-      return startDistributed(extraEnv);
+      return startDistributed(extraEnv, backend);
     case 'socket.io':
       return startSocketIo(sioSecret);
   }

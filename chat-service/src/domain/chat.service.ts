@@ -487,7 +487,8 @@ export class ChatService {
    */
   async markRead(actor: Actor, roomId: string, seq: number): Promise<{ roomId: string; seq: number }> {
     const room = await this.memberRoom(actor, roomId);
-    const target = Math.min(seq, await this.deps.store.lastSeq(roomId));
+    const head = await this.deps.store.lastSeq(roomId);
+    const target = seq <= head ? seq : Math.min(seq, await this.deps.store.lastSeq(roomId, { exact: true }));
     await this.deps.store.markRead(roomId, actor.id, target);
     const state = (await this.deps.store.readStates(actor.id, [roomId])).get(roomId);
     const position = state?.lastReadSeq ?? target;

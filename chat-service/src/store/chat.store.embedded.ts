@@ -403,6 +403,7 @@ export class EmbeddedChatStore implements ChatStore {
     return this.changes.changedSince(roomId, query);
   }
 
+  /** Always exact: this process is the only writer of its file. */
   async lastSeq(roomId: string): Promise<number> {
     return this.lastSeqs.get(roomId) ?? 0;
   }

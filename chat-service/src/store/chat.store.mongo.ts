@@ -1,5 +1,13 @@
 import { Schema, type Connection, type Model, type mongo } from 'mongoose';
-import { connectMongo, duplicateKeyField, mongoConnected, mongoReachable, type Logger } from '@chat/shared';
+import {
+  connectMongo,
+  duplicateKeyField,
+  findInFor,
+  mongoConnected,
+  mongoReachable,
+  type FindIn,
+  type Logger,
+} from '@chat/shared';
 import type { Message, Room } from '@chat/protocol';
 import type { Membership } from '../domain/entities';
 import {
@@ -30,7 +38,6 @@ import {
   type ChangedPage,
   type MessageChange,
   groupMemberships,
-  membershipIdsOf,
 } from './chat.store';
 import { MessageAppender } from './message-appender';
 import { MessageChanges } from './message-changes';
@@ -138,6 +145,8 @@ reactionSchema.index({ messageId: 1, userId: 1 });
 const LEGACY_DEDUPE_INDEX = 'dedupeKey_1';
 /** Messages migrated per bulk write. */
 const MIGRATION_BATCH = 500;
+/** The two fields membership lookups by room or user read. */
+const MEMBER_PAIR = { projection: { roomId: 1, userId: 1 } };
 
 /** Rooms, memberships and messages in MongoDB (or FerretDB), through mongoose with plain objects out. */
 export class MongoChatStore implements ChatStore {
@@ -162,7 +171,10 @@ export class MongoChatStore implements ChatStore {
     announcements: mongo.Collection<AnnouncementDocument>;
   };
 
-  private constructor(private readonly connection: Connection) {
+  private constructor(
+    private readonly connection: Connection,
+    private readonly findIn: FindIn,
+  ) {
     this.rooms = connection.model<RoomDocument>('Room', roomSchema, 'rooms');
     this.memberships = connection.model<MembershipDocument>('Membership', membershipSchema, 'memberships');
     this.messages = connection.model<MessageDocument>('Message', messageSchema, 'messages');
@@ -189,28 +201,30 @@ export class MongoChatStore implements ChatStore {
       announcements: mongoCollection(this.raw.announcements),
     });
     this.revisions = new Revisions({
-      lastRev: (roomId) => this.roomRev(roomId),
+      lastRev: (roomId) => this.storedLast('revisions', roomId, 'rev'),
       insert: async (documents) => {
         try {
           await this.raw.revisions.insertMany(documents, { ordered: true });
-          return 'inserted';
         } catch (error) {
           if (duplicateKeyField(error) !== undefined) return 'duplicate';
           throw error;
         }
+        await this.raiseHead(documents[0]!.roomId, { lastRev: documents.at(-1)!.rev });
+        return 'inserted';
       },
     });
     this.appender = new MessageAppender(
       {
-        lastSeq: (roomId) => this.lastSeq(roomId),
+        lastSeq: (roomId) => this.storedLast('messages', roomId, 'seq'),
         insert: async (documents) => {
           try {
             await this.raw.messages.insertMany(documents, { ordered: true });
-            return 'inserted';
           } catch (error) {
             if (duplicateKeyField(error) !== undefined) return 'duplicate';
             throw error;
           }
+          await this.raiseHead(documents[0]!.roomId, { lastSeq: documents.at(-1)!.seq });
+          return 'inserted';
         },
         storedIds: async (ids) => {
           const documents = await this.messages
@@ -226,10 +240,7 @@ export class MongoChatStore implements ChatStore {
     this.changes = new MessageChanges(
       {
         findMessage: async (id) => (await this.raw.messages.findOne({ _id: id })) ?? undefined,
-        findMessages: (ids) =>
-          ids.length === 0
-            ? Promise.resolve([])
-            : this.raw.messages.find({ _id: { $in: [...ids] } }).toArray(),
+        findMessages: (ids) => this.findIn(this.raw.messages, '_id', ids),
         updateMessage: async (id, { set, unset }, rev) => {
           const update: mongo.UpdateFilter<MessageDocument> = { $max: { rev } };
           if (Object.keys(set).length > 0) update.$set = set;
@@ -260,10 +271,16 @@ export class MongoChatStore implements ChatStore {
             .sort({ rev: 1 })
             .limit(limit)
             .toArray(),
-        memberships: (userId, roomIds) =>
-          roomIds.length === 0
-            ? Promise.resolve([])
-            : this.raw.memberships.find({ _id: { $in: membershipIdsOf(roomIds, userId) } }).toArray(),
+        // By the user (an indexed equality, which FerretDB hands to its backend, where `_id: {$in}` made
+        // it read every membership), or by `_id` for one room.
+        memberships: async (userId, roomIds) => {
+          if (roomIds.length === 0) return [];
+          if (roomIds.length === 1)
+            return this.raw.memberships.find({ _id: membershipId(roomIds[0]!, userId) }).toArray();
+          const wanted = new Set(roomIds);
+          const all = await this.raw.memberships.find({ userId }).toArray();
+          return all.filter((membership) => wanted.has(membership.roomId));
+        },
         moveReadPosition: async (roomId, userId, seq) => {
           const moved = await this.raw.memberships.updateOne(
             {
@@ -289,13 +306,13 @@ export class MongoChatStore implements ChatStore {
   }
 
   private readonly reactionsFor = (messageIds: readonly string[]) =>
-    this.raw.reactions.find({ messageId: { $in: [...messageIds] } }).toArray();
+    this.findIn(this.raw.reactions, 'messageId', messageIds);
 
   /** Connects, creates the collections and their indexes if missing, and returns the store. */
   static async open(url: string, logger: Logger): Promise<MongoChatStore> {
     const connection = await connectMongo(url, { appName: 'chat-service', logger });
     try {
-      const store = new MongoChatStore(connection);
+      const store = new MongoChatStore(connection, await findInFor(connection));
       const models = [store.rooms, store.memberships, store.messages, store.revisionLog, store.reactions];
       for (const model of models) await model.createCollection();
       // Names are unique among public rooms only (issue 9): private rooms keep no `nameLower`.
@@ -353,8 +370,7 @@ export class MongoChatStore implements ChatStore {
   }
 
   async getRooms(ids: readonly string[]): Promise<Room[]> {
-    if (ids.length === 0) return [];
-    return this.withCounts(await this.rooms.find({ _id: { $in: ids } }).lean<RoomDocument[]>());
+    return this.withCounts(await this.findIn(this.raw.rooms, '_id', ids));
   }
 
   async listPublicRooms(): Promise<Room[]> {
@@ -407,18 +423,12 @@ export class MongoChatStore implements ChatStore {
   }
 
   async roomIdsOfUsers(userIds: readonly string[]): Promise<Map<string, string[]>> {
-    if (userIds.length === 0) return new Map();
-    const documents = await this.raw.memberships
-      .find({ userId: { $in: [...userIds] } }, { projection: { roomId: 1, userId: 1 } })
-      .toArray();
+    const documents = await this.findIn(this.raw.memberships, 'userId', userIds, MEMBER_PAIR);
     return groupMemberships(documents, 'userId');
   }
 
   async memberIdsOf(roomIds: readonly string[]): Promise<Map<string, string[]>> {
-    if (roomIds.length === 0) return new Map();
-    const documents = await this.raw.memberships
-      .find({ roomId: { $in: [...roomIds] } }, { projection: { roomId: 1, userId: 1 } })
-      .toArray();
+    const documents = await this.findIn(this.raw.memberships, 'roomId', roomIds, MEMBER_PAIR);
     return groupMemberships(documents, 'roomId');
   }
 
@@ -437,9 +447,8 @@ export class MongoChatStore implements ChatStore {
     return this.changes.reactionCountOf(messageId, userId);
   }
 
-  async roomRev(roomId: string): Promise<number> {
-    const [last] = await this.raw.revisions.find({ roomId }).sort({ rev: -1 }).limit(1).toArray();
-    return last?.rev ?? 0;
+  roomRev(roomId: string): Promise<number> {
+    return this.head(roomId, 'lastRev', () => this.storedLast('revisions', roomId, 'rev'));
   }
 
   changedSince(
@@ -449,13 +458,46 @@ export class MongoChatStore implements ChatStore {
     return this.changes.changedSince(roomId, query);
   }
 
-  /** Read every time: other processes append too. */
-  async lastSeq(roomId: string): Promise<number> {
-    const last = await this.messages
-      .findOne({ roomId }, { seq: 1 })
-      .sort({ seq: -1 })
-      .lean<Pick<MessageDocument, 'seq'>>();
-    return last?.seq ?? 0;
+  /** Read every time, from the room's head (other processes append too); `exact` reads the messages. */
+  lastSeq(roomId: string, options?: { exact: boolean }): Promise<number> {
+    const stored = () => this.storedLast('messages', roomId, 'seq');
+    return options?.exact ? stored() : this.head(roomId, 'lastSeq', stored);
+  }
+
+  /**
+   * A field of the room's head; a room stored before heads were kept (or one that does not exist) reads the
+   * stored value the slow way once and raises its head to it.
+   */
+  private async head(
+    roomId: string,
+    field: 'lastSeq' | 'lastRev',
+    stored: () => Promise<number>,
+  ): Promise<number> {
+    const room = await this.raw.rooms.findOne({ _id: roomId }, { projection: { [field]: 1 } });
+    const value = room?.[field];
+    if (typeof value === 'number') return value;
+    const last = await stored();
+    if (room && last > 0) await this.raiseHead(roomId, { [field]: last });
+    return last;
+  }
+
+  private async raiseHead(roomId: string, head: { lastSeq?: number; lastRev?: number }): Promise<void> {
+    await this.raw.rooms.updateOne({ _id: roomId }, { $max: head });
+  }
+
+  /** The highest `seq` or `rev` stored for the room: a sorted query over its messages or revisions. */
+  private async storedLast(
+    collection: 'messages' | 'revisions',
+    roomId: string,
+    key: 'seq' | 'rev',
+  ): Promise<number> {
+    const [last] = await this.connection
+      .collection(collection)
+      .find({ roomId }, { projection: { [key]: 1 } })
+      .sort({ [key]: -1 })
+      .limit(1)
+      .toArray();
+    return (last?.[key] as number | undefined) ?? 0;
   }
 
   markRead(roomId: string, userId: string, seq: number): Promise<boolean> {
@@ -530,15 +572,16 @@ export class MongoChatStore implements ChatStore {
     }
   }
 
-  /** The rooms with their member counts, counted in one aggregation over the memberships. */
-  private async withCounts(documents: RoomDocument[]): Promise<Room[]> {
-    if (documents.length === 0) return [];
-    const counts = await this.memberships.aggregate<{ _id: string; count: number }>([
-      { $match: { roomId: { $in: documents.map((document) => document._id) } } },
-      { $group: { _id: '$roomId', count: { $sum: 1 } } },
-    ]);
-    const countOf = new Map(counts.map(({ _id, count }) => [_id, count]));
-    return documents.map((document) => toRoom(document, countOf.get(document._id) ?? 0));
+  /**
+   * The rooms with their member counts, one count per room on the (roomId, userId) index: an equality
+   * FerretDB hands to its backend, where an aggregation over `$in` rooms made it read every membership.
+   */
+  private withCounts(documents: RoomDocument[]): Promise<Room[]> {
+    return Promise.all(
+      documents.map(async (document) =>
+        toRoom(document, await this.raw.memberships.countDocuments({ roomId: document._id })),
+      ),
+    );
   }
 
   ping(): Promise<boolean> {

@@ -141,15 +141,18 @@ export interface ChatStore {
   ): Promise<{ message: Message; changed: boolean } | undefined>;
   /** How many reactions `userId` has on the message (bounded per user). */
   reactionCountOf(messageId: string, userId: string): Promise<number>;
-  /** The room's revision now: the highest taken, 0 before any. */
+  /** The room's revision now: the highest taken, 0 before any; like `lastSeq`, it may lag (never run ahead). */
   roomRev(roomId: string): Promise<number>;
   /** Up to `limit` messages with seq <= `uptoSeq` changed after `sinceRev`, in their current state. */
   changedSince(
     roomId: string,
     query: { sinceRev: number; uptoSeq: number; limit: number },
   ): Promise<ChangedPage>;
-  /** The room's newest seq, 0 before its first message. */
-  lastSeq(roomId: string): Promise<number>;
+  /**
+   * The room's newest seq, 0 before its first message. Without `exact` it may lag the newest (never run
+   * ahead), as a room's head in the MongoDB adapter may (see RoomDocument); `exact` reads the messages.
+   */
+  lastSeq(roomId: string, options?: { exact: boolean }): Promise<number>;
   /** Moves the user's read position in the room forward to `seq`; false when it was already there or past. */
   markRead(roomId: string, userId: string, seq: number): Promise<boolean>;
   /** The user's read state in each of `roomIds` they belong to. */
@@ -194,6 +197,11 @@ export function roomNameTaken(): ConflictError {
  * The member count is not stored: it is counted from the memberships when read. A stored counter would
  * need an atomic `$inc`, which FerretDB 1.24 does not give (concurrent increments are lost), and it could
  * drift if a process died between the membership write and the count.
+ * `lastSeq` and `lastRev` are the room's head in the MongoDB adapter: raised (`$max`) after each write of
+ * messages and revisions, so the newest seq is read by `_id` instead of a sorted query over the room's
+ * messages (which FerretDB answers by reading all of them). A head never runs ahead of what is stored; it
+ * may lag by a write whose process died before raising it, or, on FerretDB, whose `$max` lost a race with
+ * another instance's, until the room's next write raises it again.
  */
 export interface RoomDocument {
   _id: string;
@@ -204,6 +212,8 @@ export interface RoomDocument {
   createdBy: string;
   createdAt: Date;
   topic?: string;
+  lastSeq?: number;
+  lastRev?: number;
 }
 
 export interface MembershipDocument {
@@ -305,11 +315,6 @@ export interface MessageDocument {
 
 export function membershipId(roomId: string, userId: string): string {
   return `${roomId}/${userId}`;
-}
-
-/** The membership ids of `userId` in each of `roomIds`. */
-export function membershipIdsOf(roomIds: readonly string[], userId: string): string[] {
-  return roomIds.map((roomId) => membershipId(roomId, userId));
 }
 
 /**

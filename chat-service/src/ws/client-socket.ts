@@ -1,18 +1,15 @@
 import type { WebSocket } from 'ws';
 import type { AccessClaims } from '@chat/shared';
 import type { ServerEvent, ServerEventOf, UserPublic } from '@chat/protocol';
-import { OutboundQueue, outgoing, type FlushScheduler, type Outgoing } from './outbound-queue';
+import { OutboundQueue, outgoing, type OutboundQueueOptions, type Outgoing } from './outbound-queue';
 import type { TokenBucket } from './rate-limiter';
 
-export interface ClientSocketOptions {
-  maxBufferedBytes: number;
-  maxFrameBytes: number;
-  stallMs: number;
-  scheduler: FlushScheduler;
-  limiter: TokenBucket;
-  /** Called once the outbound queue gives the socket up; the reason goes into the 1013 close. */
-  onOverflow: (client: ClientSocket, reason: string) => void;
-}
+/**
+ * What every socket of a server shares (one object, not one per socket: an idle socket's memory is
+ * mostly its own objects). `onOverflow` is called once when the socket is given up, with the reason for
+ * the 1013 close; `maxBytes` also bounds what waits before the hello.
+ */
+export type ClientSocketOptions = OutboundQueueOptions<ClientSocket>;
 
 /** `session.expiring` goes out this long before the token expires. */
 const EXPIRING_NOTICE_MS = 60_000;
@@ -32,8 +29,7 @@ export class ClientSocket {
   chain: Promise<void> = Promise.resolve();
   /** Frames accepted and not yet answered. */
   pending = 0;
-  readonly limiter: TokenBucket;
-  private readonly queue: OutboundQueue;
+  private readonly queue: OutboundQueue<ClientSocket>;
   private early: Outgoing[] | undefined = [];
   private earlyBytes = 0;
   private closing = false;
@@ -44,17 +40,10 @@ export class ClientSocket {
     readonly ws: WebSocket,
     readonly user: UserPublic,
     public claims: AccessClaims,
+    readonly limiter: TokenBucket,
     private readonly options: ClientSocketOptions,
   ) {
-    this.limiter = options.limiter;
-    this.queue = new OutboundQueue(ws, {
-      maxBytes: options.maxBufferedBytes,
-      maxFrameBytes: options.maxFrameBytes,
-      stallMs: options.stallMs,
-      requestFlush: options.scheduler.request,
-      frames: options.scheduler.frames,
-      onOverflow: (reason) => options.onOverflow(this, reason),
-    });
+    this.queue = new OutboundQueue<ClientSocket>(ws, options, this);
   }
 
   get userId(): string {
@@ -80,7 +69,7 @@ export class ClientSocket {
     if (!this.early) return this.queue.push(item);
     this.early.push(item);
     this.earlyBytes += item.bytes;
-    if (this.earlyBytes > this.options.maxBufferedBytes) {
+    if (this.earlyBytes > this.options.maxBytes) {
       this.options.onOverflow(this, 'too many events before the session was ready');
     }
   }

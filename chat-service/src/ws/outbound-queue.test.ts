@@ -23,16 +23,20 @@ class FakeSocket implements FrameSink {
 function setup(options: { maxBytes?: number; maxFrameBytes?: number; stallMs?: number } = {}) {
   const sink = new FakeSocket();
   const overflows: string[] = [];
-  const flushes: OutboundQueue[] = [];
+  const flushes: { flush(): void }[] = [];
   let clock = 0;
-  const queue = new OutboundQueue(sink, {
-    maxBytes: options.maxBytes ?? 1000,
-    maxFrameBytes: options.maxFrameBytes ?? 16_384,
-    stallMs: options.stallMs ?? 2000,
-    onOverflow: (reason) => overflows.push(reason),
-    requestFlush: (q) => flushes.push(q),
-    now: () => clock,
-  });
+  const queue = new OutboundQueue(
+    sink,
+    {
+      maxBytes: options.maxBytes ?? 1000,
+      maxFrameBytes: options.maxFrameBytes ?? 16_384,
+      stallMs: options.stallMs ?? 2000,
+      onOverflow: (_owner, reason) => overflows.push(reason),
+      requestFlush: (q) => flushes.push(q),
+      now: () => clock,
+    },
+    undefined,
+  );
   return { sink, queue, overflows, flushes, advance: (ms: number) => (clock += ms) };
 }
 
@@ -71,14 +75,18 @@ describe('OutboundQueue', () => {
     const sinks = [0, 1, 2].map(() => new FakeSocket());
     const queues = sinks.map(
       (sink) =>
-        new OutboundQueue(sink, {
-          maxBytes: 10_000,
-          maxFrameBytes: 16_384,
-          stallMs: 2_000,
-          onOverflow: () => undefined,
-          requestFlush: scheduler.request,
-          frames: scheduler.frames,
-        }),
+        new OutboundQueue(
+          sink,
+          {
+            maxBytes: 10_000,
+            maxFrameBytes: 16_384,
+            stallMs: 2_000,
+            onOverflow: () => undefined,
+            requestFlush: scheduler.request,
+            frames: scheduler.frames,
+          },
+          undefined,
+        ),
     );
     for (const queue of queues.slice(0, 2)) for (const event of events) queue.push(event);
     for (const event of [events[0]!, events[2]!]) queues[2]!.push(event);
@@ -196,13 +204,17 @@ describe('FlushScheduler', () => {
     const sinks = [new FakeSocket(), new FakeSocket()];
     const queues = sinks.map(
       (sink) =>
-        new OutboundQueue(sink, {
-          maxBytes: 10_000,
-          maxFrameBytes: 16_384,
-          stallMs: 1000,
-          onOverflow: () => undefined,
-          requestFlush: scheduler.request,
-        }),
+        new OutboundQueue(
+          sink,
+          {
+            maxBytes: 10_000,
+            maxFrameBytes: 16_384,
+            stallMs: 1000,
+            onOverflow: () => undefined,
+            requestFlush: scheduler.request,
+          },
+          undefined,
+        ),
     );
     for (const queue of queues) for (let n = 0; n < 3; n++) queue.push(message(n));
     expect(sinks.every((sink) => sink.frames.length === 0)).toBe(true);

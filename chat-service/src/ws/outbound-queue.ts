@@ -26,7 +26,11 @@ export interface FrameSink {
   send(data: Buffer, options: typeof TEXT_FRAME): void;
 }
 
-export interface OutboundQueueOptions {
+/**
+ * Shared by every queue of a server (one object, not one per socket): each queue names its owner, which
+ * `onOverflow` is given back.
+ */
+export interface OutboundQueueOptions<Owner> {
   /** The bound on queued plus buffered bytes. */
   maxBytes: number;
   /** Events are joined into array frames of at most this many bytes (one larger event goes alone). */
@@ -34,9 +38,9 @@ export interface OutboundQueueOptions {
   /** How long the socket may stay over the bound before it is given up. */
   stallMs: number;
   /** Called once when the socket is given up; the owner closes it with 1013. */
-  onOverflow: (reason: string) => void;
+  onOverflow: (owner: Owner, reason: string) => void;
   /** Asks for `flush()` to be called soon (once per tick for every queue with something in it). */
-  requestFlush: (queue: OutboundQueue) => void;
+  requestFlush: (queue: { flush(): void }) => void;
   /** Shared by the queues flushed together, so sockets sent the same events share one array frame. */
   frames?: FrameMemo;
   now?: () => number;
@@ -54,7 +58,7 @@ export interface OutboundQueueOptions {
  * 3. it is given up (`onOverflow`, the socket closes with 1013) when it stays over the bound for `stallMs`,
  *    or at once when an event would take it past twice the bound. Its queue is then emptied.
  */
-export class OutboundQueue {
+export class OutboundQueue<Owner = unknown> {
   private items: Outgoing[] = [];
   private queuedBytes = 0;
   /** What is left to write of the events the bound does not count ({@link pushOwed}). */
@@ -67,13 +71,14 @@ export class OutboundQueue {
   /** The most bytes this socket ever held (queued + buffered), for observation. */
   peakBytes = 0;
 
-  private readonly now: () => number;
-
   constructor(
     private readonly sink: FrameSink,
-    private readonly options: OutboundQueueOptions,
-  ) {
-    this.now = options.now ?? Date.now;
+    private readonly options: OutboundQueueOptions<Owner>,
+    private readonly owner: Owner,
+  ) {}
+
+  private now(): number {
+    return (this.options.now ?? Date.now)();
   }
 
   /**
@@ -187,7 +192,7 @@ export class OutboundQueue {
 
   private overflow(reason: string): void {
     this.close();
-    this.options.onOverflow(reason);
+    this.options.onOverflow(this.owner, reason);
   }
 }
 
@@ -236,10 +241,10 @@ export class FrameMemo {
 /** Flushes every queue that asked, once per tick (setImmediate), whatever the number of events. */
 export class FlushScheduler {
   readonly frames = new FrameMemo();
-  private readonly dirty = new Set<OutboundQueue>();
+  private readonly dirty = new Set<{ flush(): void }>();
   private scheduled = false;
 
-  request = (queue: OutboundQueue): void => {
+  request = (queue: { flush(): void }): void => {
     this.dirty.add(queue);
     if (this.scheduled) return;
     this.scheduled = true;

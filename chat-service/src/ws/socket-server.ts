@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import {
   acceptRequestId,
   AppError,
@@ -17,7 +17,7 @@ import type { ChatConfig } from '../config';
 import type { ChatService } from '../domain/chat.service';
 import type { PeopleService } from '../domain/people.service';
 import type { UserDirectory } from '../domain/ports';
-import { ClientSocket } from './client-socket';
+import { ClientSocket, type ClientSocketOptions } from './client-socket';
 import { drainSockets } from './drain';
 import { handleFrame, type FrameContext } from './frames';
 import { FlushScheduler } from './outbound-queue';
@@ -90,8 +90,53 @@ export class ChatSocketServer {
   private peakSocketBytes = 0;
   private droppedEvents = 0;
 
+  /** The client of each open `ws`, for the listeners every socket shares. */
+  private readonly clients = new WeakMap<WebSocket, ClientSocket>();
+  private readonly clientOptions: ClientSocketOptions;
+  /**
+   * One set of listeners for every socket (`this` is the socket): closures made per socket would cost each
+   * idle socket a few hundred bytes.
+   */
+  private readonly listeners: {
+    pong: (this: WebSocket) => void;
+    message: (this: WebSocket, data: RawData, isBinary: boolean) => void;
+    error: (this: WebSocket, error: Error) => void;
+    close: (this: WebSocket) => void;
+  };
+
   constructor(private readonly options: SocketServerOptions) {
     const { logger, config, hub } = options;
+    this.clientOptions = {
+      maxBytes: config.WS_MAX_BUFFERED_BYTES,
+      maxFrameBytes: config.WS_MAX_PAYLOAD_BYTES,
+      stallMs: OUTBOUND_STALL_MS,
+      requestFlush: this.scheduler.request,
+      frames: this.scheduler.frames,
+      onOverflow: (client, reason) => {
+        logger.warn('socket fell too far behind; closing', { userId: client.userId, reason });
+        client.close(CloseCode.TRY_AGAIN_LATER, 'Too far behind: outbound buffer full.');
+      },
+    };
+    const clients = this.clients;
+    const server = this;
+    this.listeners = {
+      pong() {
+        const client = clients.get(this);
+        if (client) client.alive = true;
+      },
+      message(data, isBinary) {
+        const client = clients.get(this);
+        if (client) handleFrame(server.frames, client, data, isBinary);
+      },
+      // `ws` reports protocol errors (a frame over maxPayload, bad UTF-8) here and closes with the right code.
+      error(error) {
+        logger.debug('socket error', { userId: clients.get(this)?.userId, error });
+      },
+      close() {
+        const client = clients.get(this);
+        if (client) server.closed(client);
+      },
+    };
     this.wss = new WebSocketServer({
       noServer: true,
       maxPayload: config.WS_MAX_PAYLOAD_BYTES,
@@ -239,28 +284,17 @@ export class ChatSocketServer {
 
   private open(ws: WebSocket, claims: AccessClaims, user: UserPublic): void {
     const { config, logger, hub } = this.options;
-    const client = new ClientSocket(ws, user, claims, {
-      maxBufferedBytes: config.WS_MAX_BUFFERED_BYTES,
-      maxFrameBytes: config.WS_MAX_PAYLOAD_BYTES,
-      stallMs: OUTBOUND_STALL_MS,
-      scheduler: this.scheduler,
-      limiter: new TokenBucket(
-        config.WS_RATE_LIMIT_PER_SECOND,
-        config.WS_RATE_LIMIT_BURST,
-        STRIKES_PER_BURST * config.WS_RATE_LIMIT_BURST,
-      ),
-      onOverflow: (overflowing, reason) => {
-        logger.warn('socket fell too far behind; closing', { userId: overflowing.userId, reason });
-        overflowing.close(CloseCode.TRY_AGAIN_LATER, 'Too far behind: outbound buffer full.');
-      },
-    });
-    ws.on('pong', () => {
-      client.alive = true;
-    });
-    ws.on('message', (data, isBinary) => handleFrame(this.frames, client, data, isBinary));
-    // `ws` reports protocol errors (a frame over maxPayload, bad UTF-8) here and closes with the right code.
-    ws.on('error', (error) => logger.debug('socket error', { userId: client.userId, error }));
-    ws.once('close', () => this.closed(client));
+    const limiter = new TokenBucket(
+      config.WS_RATE_LIMIT_PER_SECOND,
+      config.WS_RATE_LIMIT_BURST,
+      STRIKES_PER_BURST * config.WS_RATE_LIMIT_BURST,
+    );
+    const client = new ClientSocket(ws, user, claims, limiter, this.clientOptions);
+    this.clients.set(ws, client);
+    ws.on('pong', this.listeners.pong);
+    ws.on('message', this.listeners.message);
+    ws.on('error', this.listeners.error);
+    ws.once('close', this.listeners.close);
     this.quotas.socketOpened(user.id);
     try {
       hub.add(client);

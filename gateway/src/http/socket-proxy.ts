@@ -64,6 +64,14 @@ function clientAddress(req: IncomingMessage, hops: number): string {
   return hops > 0 && chain.length > 0 ? (chain[Math.max(0, chain.length - hops)] ?? direct) : direct;
 }
 
+/**
+ * A socket's error listener that holds nothing: a closure made in the upgrade handler would keep its whole
+ * scope (the request, its URL with the token, its headers) alive for as long as the socket is open.
+ */
+function destroyOnError(this: Duplex): void {
+  this.destroy();
+}
+
 function headerBlock(res: IncomingMessage): string {
   const lines: string[] = [];
   for (let i = 0; i < res.rawHeaders.length; i += 2)
@@ -81,7 +89,7 @@ export function proxySocketUpgrades(server: http.Server, options: SocketProxyOpt
   const open = new Set<Duplex>();
 
   const onUpgrade = (req: IncomingMessage, client: Duplex, head: Buffer) => {
-    client.on('error', () => client.destroy());
+    client.on('error', destroyOnError);
     // One id for this upgrade, whether the gateway refuses it or an instance answers.
     req.headers[REQUEST_ID_HEADER] = acceptRequestId(req.headers[REQUEST_ID_HEADER]);
     const path = (req.url ?? '').split('?')[0];

@@ -83,3 +83,33 @@ export function duplicateKeyField(error: unknown): string | undefined {
   if (mongoError.keyPattern) return Object.keys(mongoError.keyPattern)[0];
   return /index: (?:\w+\.)*?(\w+?)_1/.exec(message)?.[1] ?? '';
 }
+
+/** Documents of `collection` whose `field` is one of `values` (see {@link findInFor}). */
+export type FindIn = <T extends mongoose.mongo.Document>(
+  collection: mongoose.mongo.Collection<T>,
+  field: string,
+  values: readonly unknown[],
+  options?: mongoose.mongo.FindOptions,
+) => Promise<mongoose.mongo.WithId<T>[]>;
+
+/**
+ * How this server is best asked for the documents whose field is one of many values. MongoDB answers
+ * `{field: {$in: values}}` from the field's index in one round trip. FerretDB 1.24 hands only equalities to
+ * its backend (https://docs.ferretdb.io/pushdown) and answers `$in`, even on `_id`, by reading and decoding
+ * the whole collection (measured here: 84 ms for 50 ids among 1,250 users on PostgreSQL, 5 s for 40 such
+ * lookups at once), so against it the lookup goes out as one equality per value, in parallel.
+ */
+export async function findInFor(connection: mongoose.Connection): Promise<FindIn> {
+  const info = await connection.db!.admin().command({ buildInfo: 1 });
+  const oneByOne = 'ferretdbVersion' in info;
+  return async (collection, field, values, options) => {
+    if (values.length === 0) return [];
+    if (oneByOne && values.length > 1) {
+      const each = await Promise.all(
+        values.map((value) => collection.find({ [field]: value } as never, options).toArray()),
+      );
+      return each.flat();
+    }
+    return collection.find({ [field]: { $in: [...values] } } as never, options).toArray();
+  };
+}

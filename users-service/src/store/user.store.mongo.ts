@@ -1,6 +1,8 @@
 import { Schema, type Connection, type Model } from 'mongoose';
 import {
   connectMongo,
+  findInFor,
+  type FindIn,
   duplicateKeyField,
   mongoReachable,
   type Logger,
@@ -50,7 +52,10 @@ for (const { field, sparse } of uniqueIndexes) userSchema.index({ [field]: 1 }, 
 export class MongoUserStore implements UserStore {
   private readonly model: Model<UserDocument>;
 
-  private constructor(private readonly connection: Connection) {
+  private constructor(
+    private readonly connection: Connection,
+    private readonly findIn: FindIn,
+  ) {
     this.model = connection.model<UserDocument>('User', userSchema, 'users');
   }
 
@@ -58,7 +63,7 @@ export class MongoUserStore implements UserStore {
   static async open(url: string, logger: Logger): Promise<MongoUserStore> {
     const connection = await connectMongo(url, { appName: 'users-service', logger });
     try {
-      const store = new MongoUserStore(connection);
+      const store = new MongoUserStore(connection, await findInFor(connection));
       await store.model.createCollection();
       await store.model.createIndexes();
       return store;
@@ -84,8 +89,8 @@ export class MongoUserStore implements UserStore {
   }
 
   async findByIds(ids: readonly string[]): Promise<User[]> {
-    const documents = await this.model.find({ _id: { $in: ids } }).lean<UserDocument[]>();
-    return documents.map(toUser);
+    const users = this.connection.collection<UserDocument>('users');
+    return (await this.findIn(users, '_id', ids)).map(toUser);
   }
 
   async findCredentials(by: { id: string } | { login: string }): Promise<Credentials | undefined> {
