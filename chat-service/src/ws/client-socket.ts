@@ -1,6 +1,6 @@
 import type { WebSocket } from 'ws';
 import type { AccessClaims } from '@chat/shared';
-import type { ServerEvent, ServerEventOf, UserPublic } from '@chat/protocol';
+import { CloseCode, type ServerEvent, type ServerEventOf, type UserPublic } from '@chat/protocol';
 import { OutboundQueue, outgoing, type OutboundQueueOptions, type Outgoing } from './outbound-queue';
 import type { TokenBucket } from './rate-limiter';
 
@@ -35,6 +35,7 @@ export class ClientSocket {
   private closing = false;
   /** One timer per socket: for `session.expiring` first, then for the expiry itself. */
   private sessionTimer: NodeJS.Timeout | undefined;
+  private expiringNoticeDue = true;
 
   constructor(
     readonly ws: WebSocket,
@@ -88,25 +89,32 @@ export class ClientSocket {
   }
 
   /**
-   * (Re)schedules `session.expiring` a minute before `exp` and the 4001 close at `exp`. `onExpired` closes
-   * the socket; a token that outlives setTimeout's range is rechecked when the longest timer fires.
+   * (Re)schedules `session.expiring` a minute before `exp` and the 4001 close at `exp`; a token that
+   * outlives setTimeout's range is rechecked when the longest timer fires. The timer carries the socket as
+   * its argument rather than a closure, which would cost every idle socket its own context.
    */
-  scheduleExpiry(claims: AccessClaims, onExpired: () => void): void {
+  scheduleExpiry(claims: AccessClaims): void {
     this.claims = claims;
+    this.expiringNoticeDue = true;
     clearTimeout(this.sessionTimer);
-    const expiresAt = claims.exp * 1000;
+    this.tick();
+  }
+
+  private static readonly onSessionTimer = (client: ClientSocket): void => client.tick();
+
+  /** What the session timer does when it fires: the notice, the close, or a wait for either. */
+  private tick(): void {
+    const expiresAt = this.claims.exp * 1000;
     const noticeAt = expiresAt - EXPIRING_NOTICE_MS;
-    const next = (noticeDue: boolean): void => {
-      const now = Date.now();
-      if (noticeDue && now >= noticeAt) {
-        this.send({ type: 'session.expiring', expiresAt: new Date(expiresAt).toISOString() });
-        noticeDue = false;
-      }
-      if (!noticeDue && now >= expiresAt) return onExpired();
-      const wait = (noticeDue ? noticeAt : expiresAt) - now;
-      this.sessionTimer = setTimeout(() => next(noticeDue), Math.min(wait, MAX_TIMER_MS));
-    };
-    next(true);
+    const now = Date.now();
+    if (this.expiringNoticeDue && now >= noticeAt) {
+      this.send({ type: 'session.expiring', expiresAt: new Date(expiresAt).toISOString() });
+      this.expiringNoticeDue = false;
+    }
+    if (!this.expiringNoticeDue && now >= expiresAt)
+      return this.close(CloseCode.SESSION_ENDED, 'The session expired.');
+    const wait = (this.expiringNoticeDue ? noticeAt : expiresAt) - now;
+    this.sessionTimer = setTimeout(ClientSocket.onSessionTimer, Math.min(wait, MAX_TIMER_MS), this);
   }
 
   /** Closes with `code` once; nothing more is sent after the close frame. */

@@ -57,7 +57,7 @@ export class SessionLifetime {
 
   /** (Re)schedules `session.expiring` and the 4001 close for the socket's current token. */
   readonly renewed = (client: ClientSocket): void => {
-    client.scheduleExpiry(client.claims, () => client.close(CloseCode.SESSION_ENDED, 'The session expired.'));
+    client.scheduleExpiry(client.claims);
   };
 
   private pingAll(): void {

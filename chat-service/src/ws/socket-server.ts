@@ -117,26 +117,6 @@ export class ChatSocketServer {
         client.close(CloseCode.TRY_AGAIN_LATER, 'Too far behind: outbound buffer full.');
       },
     };
-    const clients = this.clients;
-    const server = this;
-    this.listeners = {
-      pong() {
-        const client = clients.get(this);
-        if (client) client.alive = true;
-      },
-      message(data, isBinary) {
-        const client = clients.get(this);
-        if (client) handleFrame(server.frames, client, data, isBinary);
-      },
-      // `ws` reports protocol errors (a frame over maxPayload, bad UTF-8) here and closes with the right code.
-      error(error) {
-        logger.debug('socket error', { userId: clients.get(this)?.userId, error });
-      },
-      close() {
-        const client = clients.get(this);
-        if (client) server.closed(client);
-      },
-    };
     this.wss = new WebSocketServer({
       noServer: true,
       maxPayload: config.WS_MAX_PAYLOAD_BYTES,
@@ -184,6 +164,27 @@ export class ChatSocketServer {
       quotas: this.quotas,
       maxPendingFrames: config.WS_MAX_PENDING_FRAMES,
       renewed: this.lifetime.renewed,
+    };
+    const clients = this.clients;
+    const frames = this.frames;
+    const closed = (client: ClientSocket) => this.closed(client);
+    this.listeners = {
+      pong() {
+        const client = clients.get(this);
+        if (client) client.alive = true;
+      },
+      message(data, isBinary) {
+        const client = clients.get(this);
+        if (client) handleFrame(frames, client, data, isBinary);
+      },
+      // `ws` reports protocol errors (a frame over maxPayload, bad UTF-8) here and closes with the right code.
+      error(error) {
+        logger.debug('socket error', { userId: clients.get(this)?.userId, error });
+      },
+      close() {
+        const client = clients.get(this);
+        if (client) closed(client);
+      },
     };
   }
 
