@@ -213,7 +213,7 @@ export class EmbeddedChatStore implements ChatStore {
           }),
       },
       this.revisions,
-      (roomId) => this.lastSeq(roomId),
+      async (roomIds) => new Map(roomIds.map((roomId) => [roomId, this.lastSeqs.get(roomId) ?? 0])),
     );
   }
 

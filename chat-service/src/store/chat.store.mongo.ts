@@ -301,7 +301,7 @@ export class MongoChatStore implements ChatStore {
           }),
       },
       this.revisions,
-      (roomId) => this.lastSeq(roomId),
+      (roomIds) => this.lastSeqs(roomIds),
     );
   }
 
@@ -462,6 +462,19 @@ export class MongoChatStore implements ChatStore {
   lastSeq(roomId: string, options?: { exact: boolean }): Promise<number> {
     const stored = () => this.storedLast('messages', roomId, 'seq');
     return options?.exact ? stored() : this.head(roomId, 'lastSeq', stored);
+  }
+
+  /** The heads of many rooms in one read (see {@link head} for rooms without one). */
+  private async lastSeqs(roomIds: readonly string[]): Promise<Map<string, number>> {
+    const rooms = await this.findIn(this.raw.rooms, '_id', roomIds, { projection: { lastSeq: 1 } });
+    const heads = new Map(rooms.map((room) => [room._id, room.lastSeq]));
+    const seqs = await Promise.all(
+      roomIds.map(async (roomId) => {
+        const head = heads.get(roomId);
+        return [roomId, typeof head === 'number' ? head : await this.lastSeq(roomId)] as const;
+      }),
+    );
+    return new Map(seqs);
   }
 
   /**

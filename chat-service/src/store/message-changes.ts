@@ -51,7 +51,8 @@ export class MessageChanges {
   constructor(
     private readonly log: MessageChangeLog,
     private readonly revisions: Revisions,
-    private readonly lastSeq: (roomId: string) => Promise<number>,
+    /** The newest seq of each room (as `ChatStore.lastSeq` reads it, without `exact`), in one read. */
+    private readonly lastSeqs: (roomIds: readonly string[]) => Promise<Map<string, number>>,
   ) {}
 
   async change(
@@ -119,10 +120,13 @@ export class MessageChanges {
 
   /** Unread and mention counts are read only for rooms with messages past the read position. */
   async readStates(userId: string, roomIds: readonly string[]): Promise<Map<string, ReadState>> {
-    const memberships = await this.log.memberships(userId, roomIds);
+    const [memberships, lastSeqs] = await Promise.all([
+      this.log.memberships(userId, roomIds),
+      this.lastSeqs(roomIds),
+    ]);
     const states = await Promise.all(
       memberships.map(async ({ roomId, role, lastReadSeq = 0 }): Promise<[string, ReadState]> => {
-        const lastSeq = await this.lastSeq(roomId);
+        const lastSeq = lastSeqs.get(roomId) ?? 0;
         if (lastSeq <= lastReadSeq) {
           return [roomId, { myRole: role, lastSeq, lastReadSeq, unread: 0, mentions: 0 }];
         }
