@@ -57,6 +57,7 @@ export class FakeUsersService {
       name: null,
       email: `${username}@example.com`,
       phone: null,
+      avatarUrl: null,
       role,
       createdAt: now,
       updatedAt: now,

@@ -6,6 +6,7 @@ import {
   type TestChat,
   type TestClient,
   type TestUser,
+  publicProfile,
 } from './support';
 
 describe('presence on one instance', () => {
@@ -33,7 +34,7 @@ describe('presence on one instance', () => {
     const online = await annSocket.waitFor((e) => e.type === 'presence' && e.user.id === bob.id);
     expect(online).toEqual({
       type: 'presence',
-      user: { id: bob.id, username: bob.username, name: 'bob', createdAt: expect.any(String) },
+      user: publicProfile(bob),
       status: 'online',
     });
     expect(bobSocket.of('hello')[0].online.map((user: { id: string }) => user.id)).toEqual([ann.id]);
@@ -122,12 +123,12 @@ describe('presence when two online users start sharing a room', () => {
     const { ann, bob, annSocket, bobSocket, heard } = pair;
     expect(await seesOnline(annSocket, bob)).toEqual({
       type: 'presence',
-      user: { id: bob.id, username: bob.username, name: 'bob', createdAt: expect.any(String) },
+      user: publicProfile(bob),
       status: 'online',
     });
     expect(await seesOnline(bobSocket, ann)).toEqual({
       type: 'presence',
-      user: { id: ann.id, username: ann.username, name: 'ann', createdAt: expect.any(String) },
+      user: publicProfile(ann),
       status: 'online',
     });
     await sleep(200);

@@ -7,6 +7,7 @@ import type { TestClient } from './support';
 import {
   createRoom,
   protocolViolations,
+  publicProfile,
   refusal,
   sleep,
   startChat,
@@ -156,10 +157,10 @@ describe('the WebSocket protocol', () => {
       const hello = client.of('hello')[0];
       expect(hello).toEqual({
         type: 'hello',
-        user: { id: ann.id, username: ann.username, name: 'ann', createdAt: expect.any(String) },
+        user: publicProfile(ann),
         sessionId: ann.sid,
         rooms: [expect.objectContaining({ id: room.id, kind: 'private', memberCount: 2 })],
-        online: [{ id: bob.id, username: bob.username, name: 'bob', createdAt: expect.any(String) }],
+        online: [publicProfile(bob)],
         announcements: [],
       });
       expect(client.events[0].type).toBe('hello');
@@ -357,7 +358,7 @@ describe('the WebSocket protocol', () => {
       expect(typing).toEqual({
         type: 'typing',
         roomId: room.id,
-        user: { id: ann.id, username: ann.username, name: 'ann', createdAt: expect.any(String) },
+        user: publicProfile(ann),
         active: true,
       });
       await annFirst.request({ type: 'ping' });

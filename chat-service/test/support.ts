@@ -41,6 +41,12 @@ export interface TestUser extends UserPublic {
   sid: string;
 }
 
+/** What others see of a test user: the `UserPublic` FakeUsers answers for them. */
+export function publicProfile(user: TestUser): UserPublic {
+  const { id, username, name, avatarUrl, createdAt } = user;
+  return { id, username, name, avatarUrl, createdAt };
+}
+
 /**
  * Stands in for users-service on the bus: answers `users.v1.get-public` from a list the test fills, and
  * publishes its user events. `sid` is the session a user's tokens carry unless a test says otherwise.
@@ -67,6 +73,7 @@ export class FakeUsers {
       id: `u-${randomUUID()}`,
       username: `${username}-${randomUUID().slice(0, 6)}`,
       name: username,
+      avatarUrl: null,
       createdAt: new Date().toISOString(),
     };
     this.profiles.set(profile.id, profile);

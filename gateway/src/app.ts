@@ -48,7 +48,8 @@ export interface GatewayDeps {
 
 /**
  * What a multipart upload may add to its file (boundaries, part headers, small fields): the gateway lets an
- * attachment this much past ATTACHMENT_MAX_BYTES through, and chat-service holds the file to the exact cap.
+ * attachment this much past ATTACHMENT_MAX_BYTES (an avatar past AVATAR_MAX_BYTES) through, and the service
+ * holds the file to the exact cap.
  */
 const UPLOAD_ENVELOPE_BYTES = 16 * 1024;
 
@@ -73,10 +74,17 @@ export function createApp(config: GatewayConfig, deps: GatewayDeps = {}): Servic
     pick: (except: ReadonlySet<string>) => chat.pick(except),
     unreachable: (origin: string) => chat.markDown(origin),
   };
-  // First match wins: a user's blocks live in chat-service, which enforces them, under users' prefix.
+  const usersRoute = { service: 'users', pick: () => config.USERS_URL };
+  // First match wins: a user's blocks live in chat-service, which enforces them, under users' prefix; an
+  // avatar upload may be larger than BODY_LIMIT_BYTES, every other users route may not.
   const routes: UpstreamRoute[] = [
     { prefix: '/api/users/me/blocks', ...chatRoute },
-    { prefix: '/api/users', service: 'users', pick: () => config.USERS_URL },
+    {
+      prefix: '/api/users/me/avatar',
+      ...usersRoute,
+      bodyLimitBytes: config.AVATAR_MAX_BYTES + UPLOAD_ENVELOPE_BYTES,
+    },
+    { prefix: '/api/users', ...usersRoute },
     { prefix: '/api/auth', service: 'auth', pick: () => config.AUTH_URL },
     { prefix: '/api/rooms', ...chatRoute },
     { prefix: '/api/direct', ...chatRoute },

@@ -49,6 +49,8 @@ const gatewayConfigShape = {
    * envelope; chat-service holds the file itself to the exact cap.
    */
   ATTACHMENT_MAX_BYTES: z.coerce.number().int().min(1).default(10_485_760),
+  /** users-service's avatar cap (the same variable): `/api/users/me/avatar` takes bodies that large, plus an envelope. */
+  AVATAR_MAX_BYTES: z.coerce.number().int().min(1).default(2_097_152),
   UPSTREAM_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   /** Proxies in front of the gateway whose X-Forwarded-* headers are believed (Express `trust proxy` hops). */
   TRUST_PROXY: z.coerce.number().int().min(0).default(0),

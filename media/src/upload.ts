@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
@@ -34,6 +34,16 @@ const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/g;
 /** How a body that stopped arriving fails: the client (or the gateway, at its cap) went away. */
 const CUT_SHORT = new Set(['ERR_STREAM_PREMATURE_CLOSE', 'ECONNRESET', 'ECONNABORTED']);
 
+/** The body of an upload as the OpenAPI document describes it: what {@link receiveUpload} takes. */
+export const uploadBodies = {
+  'application/octet-stream': { type: 'string', format: 'binary', description: 'The file itself.' },
+  'multipart/form-data': {
+    type: 'object',
+    properties: { file: { type: 'string', format: 'binary' } },
+    required: ['file'],
+  },
+} as const;
+
 /** Longest file name kept, in characters. */
 export const FILE_NAME_MAX_LENGTH = 255;
 
@@ -57,6 +67,14 @@ function capped(maxBytes: number, overLimit: () => Error): Transform & { seen: n
   }) as Transform & { seen: number };
   counter.seen = 0;
   return counter;
+}
+
+/**
+ * For an upload refused before its body was read to the end: the connection cannot carry another request,
+ * so it closes after the answer and the rest of the body is never read.
+ */
+export function closeAfterAnswer(res: ServerResponse): void {
+  if (!res.req.complete) res.setHeader('connection', 'close');
 }
 
 function isMultipart(req: IncomingMessage): boolean {

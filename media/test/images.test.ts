@@ -5,6 +5,7 @@ import type { Readable } from 'node:stream';
 import { crc32, deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import type { AppError } from '@chat/shared';
+import { photoWithGps } from '@chat/testing';
 import { avatarOf, inspectImage, sanitizedImage, thumbnailOf } from '../src/images';
 import { sniffType } from '../src/sniff';
 
@@ -23,23 +24,6 @@ async function bytesOf(stream: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of stream) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks);
-}
-
-/** A JPEG photo as phones write them: a GPS position and a description in its EXIF, turned by Orientation 6. */
-async function photoWithGps(): Promise<Buffer> {
-  return sharp({ create: { width: 64, height: 48, channels: 3, background: '#c33' } })
-    .jpeg()
-    .withMetadata({ orientation: 6 })
-    .withExif({
-      IFD0: { ImageDescription: 'secret-place' },
-      IFD3: {
-        GPSLatitudeRef: 'N',
-        GPSLatitude: '48/1 51/1 2400/100',
-        GPSLongitudeRef: 'E',
-        GPSLongitude: '2/1 17/1 4000/100',
-      },
-    })
-    .toBuffer();
 }
 
 /** A PNG of a few bytes whose header declares `width` x `height` pixels: a decompression bomb. */
@@ -97,7 +81,7 @@ describe('sniffType', () => {
 
 describe('images', () => {
   it('strips EXIF, the GPS position with it, and turns the photo upright', async () => {
-    const photo = await photoWithGps();
+    const photo = await photoWithGps(64, 48, 6);
     const before = await sharp(photo).metadata();
     expect(before.exif?.toString('latin1')).toContain('secret-place');
     expect(before.orientation).toBe(6);

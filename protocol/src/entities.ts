@@ -8,6 +8,13 @@ import { z } from 'zod';
 export const roleSchema = z.enum(['user', 'admin']);
 export type Role = z.infer<typeof roleSchema>;
 
+/**
+ * A user's picture (contract v1.1, "Attachments and avatars"): a path that works in `<img src>` without the
+ * access token, `/api/users/{id}/avatar?v=<version>`, a new one with each new picture, so a browser may keep
+ * it for good. Null when the user has none (clients show initials).
+ */
+export const avatarUrlSchema = z.string().nullable();
+
 /** The full view of a user: for the user themselves and for admins. */
 export const userSchema = z.object({
   id: z.string(),
@@ -15,6 +22,7 @@ export const userSchema = z.object({
   name: z.string().nullable(),
   email: z.string().nullable(),
   phone: z.string().nullable(),
+  avatarUrl: avatarUrlSchema,
   role: roleSchema,
   createdAt: z.string(),
   updatedAt: z.string(),
@@ -26,6 +34,7 @@ export const userPublicSchema = z.object({
   id: z.string(),
   username: z.string(),
   name: z.string().nullable(),
+  avatarUrl: avatarUrlSchema,
   createdAt: z.string(),
 });
 export type UserPublic = z.infer<typeof userPublicSchema>;

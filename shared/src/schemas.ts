@@ -22,7 +22,13 @@ export const usernameSchema = z
 export const passwordSchema = z.string().min(8).max(128);
 
 export function toUserPublic(user: User): UserPublic {
-  return { id: user.id, username: user.username, name: user.name, createdAt: user.createdAt };
+  return {
+    id: user.id,
+    username: user.username,
+    name: user.name,
+    avatarUrl: user.avatarUrl,
+    createdAt: user.createdAt,
+  };
 }
 
 /** The claims of an access token, as every verifier returns them. */

@@ -17,7 +17,13 @@ import {
   userPublicSchema,
   userSchema,
 } from '@chat/protocol';
-import { defineSubject, subjects, type SubjectDef } from '@chat/shared';
+import {
+  defineSubject,
+  subjects,
+  userOnBusSchema,
+  userPublicOnBusSchema,
+  type SubjectDef,
+} from '@chat/shared';
 
 type Json = Record<string, unknown>;
 
@@ -162,6 +168,8 @@ export function buildAsyncApiDocument(): Json {
   const registry = z.registry<{ id: string }>();
   registry.add(userSchema, { id: 'User' });
   registry.add(userPublicSchema, { id: 'UserPublic' });
+  registry.add(userOnBusSchema, { id: 'UserOnBus' });
+  registry.add(userPublicOnBusSchema, { id: 'UserPublicOnBus' });
   registry.add(roomSchema, { id: 'Room' });
   registry.add(messageSchema, { id: 'Message' });
   const frames = clientFrameSchema.options.map((schema) => ({ schema, type: eventTypeOf(schema) }));

@@ -66,7 +66,7 @@ const statusText: Record<number, string> = {
   404: 'NOT_FOUND',
   409: 'A unique value is taken',
   413: 'PAYLOAD_TOO_LARGE',
-  415: 'UNSUPPORTED_MEDIA_TYPE: the body has a Content-Encoding other than identity',
+  415: 'UNSUPPORTED_MEDIA_TYPE: the body has a Content-Encoding other than identity, or is a file of a type the route does not take',
   429: 'RATE_LIMITED; header Retry-After',
   503: 'UPSTREAM_UNAVAILABLE; header Retry-After',
 };

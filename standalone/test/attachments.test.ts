@@ -4,7 +4,7 @@ import path from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import sharp from 'sharp';
-import { describeWithInfra, uniqueMongoUrl, testNatsUrl } from '@chat/testing';
+import { describeWithInfra, photoWithGps, uniqueMongoUrl, testNatsUrl } from '@chat/testing';
 import { expectError, startSystem, type Json, type Session, type TestSystem } from './support/system';
 
 const MiB = 1024 * 1024;
@@ -12,22 +12,6 @@ const MiB = 1024 * 1024;
 // A collection before each memory sample, so the samples count what is held, not garbage not yet collected.
 setFlagsFromString('--expose-gc');
 const collectGarbage = runInNewContext('gc') as () => void;
-
-/** A JPEG photo as phones write them: a GPS position and a description in its EXIF. */
-function photoWithGps(width = 640, height = 480): Promise<Buffer> {
-  return sharp({ create: { width, height, channels: 3, background: '#2a6' } })
-    .jpeg()
-    .withExif({
-      IFD0: { ImageDescription: 'secret-place' },
-      IFD3: {
-        GPSLatitudeRef: 'N',
-        GPSLatitude: '48/1 51/1 2400/100',
-        GPSLongitudeRef: 'E',
-        GPSLongitude: '2/1 17/1 4000/100',
-      },
-    })
-    .toBuffer();
-}
 
 const SVG = Buffer.from(
   '<svg xmlns="http://www.w3.org/2000/svg" onload="alert(document.cookie)"><script>alert(1)</script></svg>',

@@ -308,6 +308,7 @@ describe('contract: users', () => {
         id: alice.id,
         username: alice.username,
         name: 'Alice',
+        avatarUrl: null,
         createdAt: alice.user.createdAt,
       });
     });

@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { startSystem, within, type TestSystem } from './support/system';
+import sharp from 'sharp';
+import { startSystem, within, type Session, type TestSystem } from './support/system';
 
 /** Every file under `dir`, recursively. */
 function filesUnder(dir: string): string[] {
@@ -17,11 +18,22 @@ function filesUnder(dir: string): string[] {
  */
 const EVENT_LOG = 'bus-events.jsonl';
 
+/** Sets a one-colour avatar for `as`; the blob id it is stored under (its URL's `v`). */
+async function setAvatar(system: TestSystem, as: Session, background: string): Promise<string> {
+  const image = await sharp({ create: { width: 32, height: 32, channels: 3, background } })
+    .png()
+    .toBuffer();
+  const { avatarUrl } = (
+    await system.call('PUT', '/api/users/me/avatar', { token: as.accessToken, body: image })
+  ).body as { avatarUrl: string };
+  return new URL(avatarUrl, system.url).searchParams.get('v')!;
+}
+
 /**
  * Account deletion is honest (issue 13): after a user who chatted, reacted, blocked, was mentioned and
  * replied to deletes their account, no collection of any service (users, auth, chat: every store file of
- * the one-process run's DATA_DIR) holds their id, username, name or email. Their messages stay, from
- * "deleted-user".
+ * the one-process run's DATA_DIR) holds their id, username, name or email, and their avatar is gone. Their
+ * messages stay, from "deleted-user".
  */
 describe('erasure of a deleted user across every service', () => {
   let system: TestSystem;
@@ -65,6 +77,10 @@ describe('erasure of a deleted user across every service', () => {
       on: true,
     });
     await leaverSocket.request({ type: 'read', roomId: room.id, seq: 2 });
+    const leaversAvatar = await setAvatar(system, leaver, '#a33');
+    const friendsAvatar = await setAvatar(system, friend, '#3a3');
+    const avatars = () => readdirSync(path.join(system.dataDir, 'avatars'));
+    expect(avatars().sort()).toEqual([leaversAvatar, friendsAvatar].sort());
 
     expect(
       (await system.call('DELETE', `/api/users/${leaver.id}`, { token: leaver.accessToken })).status,
@@ -83,6 +99,8 @@ describe('erasure of a deleted user across every service', () => {
       `bye @${friend.username}`,
       `see you @${leaver.username}`,
     ]);
+
+    expect(avatars()).toEqual([friendsAvatar]);
 
     // While the system runs: every service rewrote its files without the removed lines.
     const traces = [leaver.id, leaver.username, 'Lea Vermeer', 'lea.vermeer@example.org'];

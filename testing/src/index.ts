@@ -1,8 +1,8 @@
 /**
  * @chat/testing: helpers for tests only; no production package depends on it. Infrastructure lookup for
  * suites (`describeWithInfra`, `uniqueMongoUrl`), a token issuer for services that verify tokens, a log
- * capture, the bus contract suite, and nats-server nodes and a FerretDB process that a fault suite starts,
- * kills and restarts itself.
+ * capture, the bus contract suite, a photo with GPS EXIF, and nats-server nodes and a FerretDB process that a
+ * fault suite starts, kills and restarts itself.
  * The jest global setup and teardown live beside them and are named in the root jest.config.js, not
  * exported here.
  */
@@ -15,3 +15,4 @@ export { ferretdbBinary, startFerretDb, type FerretDbNode } from './ferretdb-ser
 export { accepts, freePort } from './ports';
 export * from './metrics';
 export { toolBinary } from './binaries';
+export { photoWithGps } from './images';

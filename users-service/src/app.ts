@@ -15,12 +15,15 @@ import {
   WindowLimiter,
   withDeadline,
 } from '@chat/shared';
+import { openBlobStore } from '@chat/media';
 import type { UsersConfig } from './config';
+import { AvatarService } from './domain/avatars.service';
 import { createPasswordHasher } from './domain/password-hasher';
 import { WorkLane } from './domain/work-lane';
 import { UsersService } from './domain/users.service';
 import { busUserEvents } from './bus/user-events.bus';
 import { serveUserRequests } from './bus/users.responders';
+import { avatarsRouter } from './http/avatars.router';
 import { usersRouter } from './http/users.router';
 import { usersRoutes } from './http/users.routes';
 import { MongoUserStore } from './store/user.store.mongo';
@@ -33,8 +36,9 @@ export interface UsersAppDeps {
 }
 
 /**
- * users-service: the store (MongoDB when MONGO_URL is set, else NeDB under DATA_DIR), the bus, token
- * verification, the bus responders and the HTTP server. `stop()` closes them in the reverse order.
+ * users-service: the store (MongoDB when MONGO_URL is set, else NeDB under DATA_DIR), the avatars' blob
+ * store (GridFS bucket `avatars`, else `DATA_DIR/avatars`), the bus, token verification, the bus
+ * responders and the HTTP server. `stop()` closes them in the reverse order.
  */
 export function createApp(config: UsersConfig, deps: UsersAppDeps = {}): ServiceApp {
   const logger = deps.logger ?? createLogger('users-service', config.LOG_LEVEL);
@@ -49,6 +53,14 @@ export function createApp(config: UsersConfig, deps: UsersAppDeps = {}): Service
           ? await MongoUserStore.open(config.MONGO_URL, logger)
           : await EmbeddedUserStore.open(config.DATA_DIR);
         closers.push(() => store.close());
+        const blobs = await openBlobStore({
+          mongoUrl: config.MONGO_URL,
+          dataDir: config.DATA_DIR,
+          name: 'avatars',
+          appName: 'users-service',
+          logger,
+        });
+        closers.push(() => blobs.close());
 
         const bus =
           deps.bus ?? (await createBus({ ...natsConnectionOf(config), name: 'users-service', logger }));
@@ -64,10 +76,23 @@ export function createApp(config: UsersConfig, deps: UsersAppDeps = {}): Service
         });
         closers.push(() => verification.stop());
 
+        const events = busUserEvents(bus);
+        const avatars = new AvatarService({
+          store,
+          blobs,
+          events,
+          limits: { maxBytes: config.AVATAR_MAX_BYTES, maxPixels: config.IMAGE_MAX_PIXELS },
+          uploads: new WindowLimiter(
+            config.AVATAR_UPLOADS_PER_HOUR,
+            60 * 60 * 1000,
+            'Too many avatar uploads; try again later.',
+          ),
+        });
         const users = new UsersService({
           store,
           hasher: await createPasswordHasher(config.BCRYPT_COST),
-          events: busUserEvents(bus),
+          events,
+          avatars,
           signupLimiter: new WindowLimiter(
             config.SIGNUPS_PER_ADDRESS_PER_HOUR,
             60 * 60 * 1000,
@@ -98,6 +123,7 @@ export function createApp(config: UsersConfig, deps: UsersAppDeps = {}): Service
             logger,
             trustProxy: config.TRUST_PROXY,
             described: usersRoutes,
+            uploads: [avatarsRouter({ avatars, verifier: verification.verifier })],
             routes: [
               healthRouter({ store: () => store.ping(), ...busReadiness(bus, verification) }),
               metricsRouter({ token: config.METRICS_TOKEN }),

@@ -3,7 +3,7 @@ import { baseConfigShape, ConfigError, loadConfig } from '@chat/shared';
 
 const positiveInt = z.coerce.number().int().positive();
 
-/** users-service settings: the common ones plus password hashing and signup limits. */
+/** users-service settings: the common ones plus password hashing, signup limits and avatars. */
 export const usersConfigShape = {
   ...baseConfigShape,
   PORT: baseConfigShape.PORT.default(3001),
@@ -23,6 +23,12 @@ export const usersConfigShape = {
    * Keep it plus one hash well under the gateway's UPSTREAM_TIMEOUT_MS (10 s by default).
    */
   SIGNUP_QUEUE_TIMEOUT_MS: positiveInt.default(3_000),
+  /** Largest avatar upload; the byte past it is refused 413 while the upload streams. The gateway reads it too. */
+  AVATAR_MAX_BYTES: positiveInt.default(2_097_152),
+  /** Avatar uploads one user may make per hour on one instance (each is decoded); past it 429. */
+  AVATAR_UPLOADS_PER_HOUR: positiveInt.default(30),
+  /** Pixels an avatar image may have, all frames together; more is refused before anything is decoded. */
+  IMAGE_MAX_PIXELS: positiveInt.default(40_000_000),
   /** Gone (issue 9, finding 6): admins are made with `npm run admin -- promote <username>`. */
   ADMIN_USERNAMES: z.string().optional(),
 };

@@ -27,7 +27,7 @@ async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
   }
 }
 
-const userKeys = ['createdAt', 'email', 'id', 'name', 'phone', 'role', 'updatedAt', 'username'];
+const userKeys = ['avatarUrl', 'createdAt', 'email', 'id', 'name', 'phone', 'role', 'updatedAt', 'username'];
 
 /**
  * The behaviour every UserStore adapter must have, run by each adapter's test against a fresh store
@@ -54,6 +54,7 @@ export function userStoreContract(open: () => Promise<UserStore>): void {
         name: 'Alice A.',
         email: 'Alice@Example.com',
         phone: '+1 555 0100',
+        avatarUrl: null,
         role: 'user',
         createdAt: input.createdAt.toISOString(),
         updatedAt: input.createdAt.toISOString(),
@@ -212,6 +213,43 @@ export function userStoreContract(open: () => Promise<UserStore>): void {
       await expect(store.create(newUser('Victor', { email: 'victor@example.com' }))).resolves.toMatchObject({
         username: 'Victor',
       });
+    });
+  });
+
+  describe('avatars', () => {
+    it('swaps an avatar only from the one named, and links it by its blob id', async () => {
+      const user = await store.create(newUser('wendy'));
+      const at = new Date(Date.UTC(2031, 0, 1));
+      expect(await store.findAvatar(user.id)).toEqual({ avatar: null });
+      expect(await store.findAvatar('nobody')).toBeUndefined();
+      const first = { id: 'blob-1', size: 100 };
+      const withFirst = await store.swapAvatar(user.id, null, first, at);
+      expect(withFirst).toEqual({
+        ...user,
+        avatarUrl: `/api/users/${user.id}/avatar?v=blob-1`,
+        updatedAt: at.toISOString(),
+      });
+      expect(await store.findById(user.id)).toEqual(withFirst);
+      expect(await store.findAvatar(user.id)).toEqual({ avatar: first });
+      // A change that read no avatar, or another one, lost the race: nothing changes.
+      expect(await store.swapAvatar(user.id, null, { id: 'blob-2', size: 1 }, at)).toBeUndefined();
+      expect(await store.swapAvatar(user.id, 'blob-0', null, at)).toBeUndefined();
+      expect(await store.swapAvatar('nobody', null, first, at)).toBeUndefined();
+      expect(await store.findAvatar(user.id)).toEqual({ avatar: first });
+      const cleared = await store.swapAvatar(user.id, 'blob-1', null, at);
+      expect(cleared).toEqual({ ...user, updatedAt: at.toISOString() });
+      expect(await store.findAvatar(user.id)).toEqual({ avatar: null });
+    });
+
+    it('removes a user only while their avatar is the one named', async () => {
+      const user = await store.create(newUser('xavier'));
+      await store.swapAvatar(user.id, null, { id: 'blob-x', size: 10 }, new Date());
+      expect(await store.remove(user.id, null)).toBe(false);
+      expect(await store.remove(user.id, 'blob-y')).toBe(false);
+      expect(await store.remove(user.id, 'blob-x')).toBe(true);
+      expect(await store.findAvatar(user.id)).toBeUndefined();
+      const plain = await store.create(newUser('yolanda'));
+      expect(await store.remove(plain.id, null)).toBe(true);
     });
   });
 

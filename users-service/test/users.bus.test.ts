@@ -193,8 +193,8 @@ describe('users-service on the bus', () => {
       expect(reply.users).toHaveLength(2);
       expect(reply.users).toEqual(
         expect.arrayContaining([
-          { id: dave.id, username: 'dave', name: 'Dave', createdAt: dave.createdAt },
-          { id: erin.id, username: 'erin', name: null, createdAt: erin.createdAt },
+          { id: dave.id, username: 'dave', name: 'Dave', avatarUrl: null, createdAt: dave.createdAt },
+          { id: erin.id, username: 'erin', name: null, avatarUrl: null, createdAt: erin.createdAt },
         ]),
       );
     });

@@ -1,8 +1,8 @@
 import { subjects, type User } from '@chat/shared';
 import { PASSWORD, startTestService, type TestService } from './support';
 
-const userKeys = ['createdAt', 'email', 'id', 'name', 'phone', 'role', 'updatedAt', 'username'];
-const publicKeys = ['createdAt', 'id', 'name', 'username'];
+const userKeys = ['avatarUrl', 'createdAt', 'email', 'id', 'name', 'phone', 'role', 'updatedAt', 'username'];
+const publicKeys = ['avatarUrl', 'createdAt', 'id', 'name', 'username'];
 
 describe('users-service over HTTP', () => {
   let service: TestService;
@@ -206,6 +206,7 @@ describe('users-service over HTTP', () => {
         id: heidi.id,
         username: 'heidi',
         name: 'Heidi',
+        avatarUrl: null,
         createdAt: heidi.createdAt,
       });
       expect((await service.call('GET', `/api/users/${ivan.id}`, { token })).body).toEqual(ivan);

@@ -58,6 +58,7 @@ describe('users-service security', () => {
         id: alice.id,
         username: 'alice',
         name: 'Alice',
+        avatarUrl: null,
         createdAt: alice.createdAt,
       });
     });

@@ -216,6 +216,7 @@ export class PeopleService {
       id: userId,
       username: DELETED_USER,
       name: null,
+      avatarUrl: null,
       createdAt: this.now().toISOString(),
     };
     for (const roomId of await this.deps.store.roomIdsOf(userId)) {
@@ -279,6 +280,7 @@ export class PeopleService {
         id: userId,
         username: DELETED_USER,
         name: null,
+        avatarUrl: null,
         createdAt: this.now().toISOString(),
       }
     );

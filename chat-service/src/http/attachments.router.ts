@@ -1,17 +1,9 @@
-import { Router, type Response } from 'express';
+import { Router } from 'express';
 import { authOf, parseInput, requireAuth, type TokenVerifier } from '@chat/shared';
-import { receiveUpload, sendFile } from '@chat/media';
+import { closeAfterAnswer, receiveUpload, sendFile } from '@chat/media';
 import type { AttachmentService } from '../domain/attachments.service';
 import { actorOf } from '../domain/entities';
 import { attachmentIdParams, signedLinkQuery, uploadQuery } from './attachments.schemas';
-
-/**
- * An upload refused before its body was read to the end: the connection cannot carry another request, so
- * it closes after the answer and the rest of the body is never read.
- */
-function closeAfterAnswer(res: Response): void {
-  if (!res.req.complete) res.setHeader('connection', 'close');
-}
 
 /**
  * `/api/attachments`: uploads (streamed to a temporary file under the size cap, never parsed as JSON, so

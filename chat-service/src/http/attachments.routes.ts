@@ -1,10 +1,10 @@
+import { uploadBodies } from '@chat/media';
 import { errorBodySchema, type RouteDescription } from '@chat/shared';
 import {
   attachmentIdParams,
   attachmentSchema,
   fileBody,
   signedLinkQuery,
-  uploadBodies,
   uploadQuery,
 } from './attachments.schemas';
 

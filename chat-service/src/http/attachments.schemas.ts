@@ -17,15 +17,5 @@ export const signedLinkQuery = z.object({
 
 export { attachmentSchema };
 
-/** The file of an upload, as the OpenAPI document describes it. */
-export const uploadBodies = {
-  'application/octet-stream': { type: 'string', format: 'binary', description: 'The file itself.' },
-  'multipart/form-data': {
-    type: 'object',
-    properties: { file: { type: 'string', format: 'binary' } },
-    required: ['file'],
-  },
-} as const;
-
 /** A file answered as it is stored. */
 export const fileBody = z.string().describe('The file’s bytes.');

@@ -3,12 +3,25 @@ import { defineSubject } from './bus';
 import { userPublicSchema, userSchema } from '../schemas';
 
 /**
+ * Users as the bus carries them. Events and replies from a users-service older than avatars (contract v1.1)
+ * have no `avatarUrl`: JetStream keeps events for days and instances are upgraded one at a time, so an
+ * absent one reads as none rather than making the whole event malformed (a password change whose sessions
+ * auth-service would then not end).
+ */
+export const userOnBusSchema = userSchema
+  .extend({ avatarUrl: userSchema.shape.avatarUrl.default(null) })
+  .describe('`User` as the bus carries it; one from before avatars (contract v1.1) may lack `avatarUrl`.');
+export const userPublicOnBusSchema = userPublicSchema
+  .extend({ avatarUrl: userPublicSchema.shape.avatarUrl.default(null) })
+  .describe('`UserPublic` as the bus carries it; one from before avatars may lack `avatarUrl`.');
+
+/**
  * Subjects more than one service uses. Durable events (JetStream stream EVENTS) start with `events.`;
  * a service's private subjects live in its own `src/bus/`.
  */
 export const subjects = {
   /** users-service publishes after a signup; never carries a password or hash. */
-  userCreated: defineSubject('events.users.user.created', z.object({ user: userSchema })),
+  userCreated: defineSubject('events.users.user.created', z.object({ user: userOnBusSchema })),
   /**
    * `passwordChanged` when the update set a new password: auth-service ends the user's sessions but
    * `keepSessionId` (the session that changed its own password; absent when an admin set it).
@@ -16,7 +29,7 @@ export const subjects = {
   userUpdated: defineSubject(
     'events.users.user.updated',
     z.object({
-      user: userSchema,
+      user: userOnBusSchema,
       passwordChanged: z.object({ keepSessionId: z.string().optional() }).optional(),
     }),
   ),
@@ -47,7 +60,10 @@ export const subjects = {
     'users.v1.verify-credentials',
     z.object({ login: z.string().max(256), password: z.string().max(1024) }),
   ),
-  verifyCredentialsReply: defineSubject('users.v1.verify-credentials.reply', z.object({ user: userSchema })),
+  verifyCredentialsReply: defineSubject(
+    'users.v1.verify-credentials.reply',
+    z.object({ user: userOnBusSchema }),
+  ),
   /**
    * Request/reply, answered by users-service: the id of the account a login (username or email, any case)
    * names, or null. auth-service counts failed logins per account and client address under it, so the
@@ -62,7 +78,7 @@ export const subjects = {
   getPublicUsers: defineSubject('users.v1.get-public', z.object({ ids: z.array(z.string()).max(200) })),
   getPublicUsersReply: defineSubject(
     'users.v1.get-public.reply',
-    z.object({ users: z.array(userPublicSchema) }),
+    z.object({ users: z.array(userPublicOnBusSchema) }),
   ),
   /**
    * Core, every few seconds and at once when draining starts: where a chat instance is and how loaded,

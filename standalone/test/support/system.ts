@@ -24,7 +24,7 @@ export interface Reply {
 
 export interface CallOptions {
   token?: string;
-  /** Serialised as JSON unless it is a string, which is sent as it is (malformed bodies). */
+  /** Serialised as JSON unless it is a string (malformed bodies) or bytes (files), sent as they are. */
   body?: unknown;
   headers?: Record<string, string>;
 }
@@ -105,7 +105,9 @@ export async function startSystem(env: Record<string, string> = {}, dataDir?: st
         ? undefined
         : typeof options.body === 'string'
           ? options.body
-          : JSON.stringify(options.body);
+          : Buffer.isBuffer(options.body)
+            ? new Uint8Array(options.body)
+            : JSON.stringify(options.body);
     const response = await fetch(`${url}${pathAndQuery}`, {
       method,
       headers: {
@@ -372,8 +374,18 @@ export function expectInvalidField(reply: Reply, field: string): void {
 }
 
 /** The User view's fields, in any order. */
-export const USER_KEYS = ['createdAt', 'email', 'id', 'name', 'phone', 'role', 'updatedAt', 'username'];
-export const USER_PUBLIC_KEYS = ['createdAt', 'id', 'name', 'username'];
+export const USER_KEYS = [
+  'avatarUrl',
+  'createdAt',
+  'email',
+  'id',
+  'name',
+  'phone',
+  'role',
+  'updatedAt',
+  'username',
+];
+export const USER_PUBLIC_KEYS = ['avatarUrl', 'createdAt', 'id', 'name', 'username'];
 export const ROOM_KEYS = ['createdAt', 'createdBy', 'id', 'kind', 'memberCount', 'name', 'topic'];
 /** A room as its members see it (v1.1): with their role and read state. */
 export const MEMBER_ROOM_KEYS = [

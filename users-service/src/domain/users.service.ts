@@ -14,6 +14,7 @@ import {
   type WindowLimiter,
 } from '@chat/shared';
 import { emailTaken, usernameTaken, type UserChanges, type UserStore } from '../store/user.store';
+import type { AvatarService } from './avatars.service';
 import type { PasswordHasher } from './password-hasher';
 import { PasswordAttemptLimiter } from './password-attempts';
 import type { UserEvents } from './user-events';
@@ -63,6 +64,8 @@ export interface UsersServiceDeps {
   signupLimiter: WindowLimiter;
   /** Where new password hashes (signups, password changes) wait their turn: bounded, never without end. */
   hashLane: WorkLane;
+  /** Deletes a user together with their avatar. */
+  avatars: Pick<AvatarService, 'removeUser'>;
   now?: () => Date;
 }
 
@@ -206,7 +209,7 @@ export class UsersService {
     // Announced before the removal: if publishing fails the user still exists and a retry finishes the job,
     // whereas a user removed without the event would keep live sessions. Revoking a user who stays is harmless.
     await this.deps.events.deleted(id, this.now());
-    if (!(await this.deps.store.remove(id))) throw new NotFoundError('The user');
+    if (!(await this.deps.avatars.removeUser(id))) throw new NotFoundError('The user');
   }
 
   /** The user whose login (username or email, any case) and password match; else InvalidCredentialsError. */

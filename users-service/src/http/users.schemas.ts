@@ -64,6 +64,14 @@ export const listUsersQuery = z.strictObject({
 
 export const userIdParams = z.strictObject({ id: idSchema });
 
+/** An avatar's version, the `v` of its `avatarUrl`. */
+export const avatarQuery = z.object({
+  v: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be an avatar version'),
+});
+
+/** An avatar as it is served. */
+export const avatarBody = z.string().describe('The avatar: a square WebP image.');
+
 export const userPageSchema = z.object({
   items: z.array(userPublicSchema),
   nextCursor: z.string().nullable(),

@@ -8,6 +8,8 @@ import {
   type User,
 } from '@chat/shared';
 import {
+  avatarFilter,
+  avatarUpdate,
   emailTaken,
   listFilter,
   loginFilter,
@@ -19,6 +21,7 @@ import {
   type Credentials,
   type ListQuery,
   type NewUser,
+  type StoredAvatar,
   type UserChanges,
   type UserDocument,
   type UserStore,
@@ -92,10 +95,30 @@ export class EmbeddedUserStore implements UserStore {
   }
 
   /** Gone from disk too: the append-only file is rewritten without the user's lines (issue 13). */
-  async remove(id: string): Promise<boolean> {
-    if ((await this.collection.removeAsync({ _id: id }, {})) !== 1) return false;
+  async remove(id: string, whileAvatar?: string | null): Promise<boolean> {
+    const filter = whileAvatar === undefined ? { _id: id } : avatarFilter(id, whileAvatar);
+    if ((await this.collection.removeAsync(filter, {})) !== 1) return false;
     await this.collection.compactDatafileAsync();
     return true;
+  }
+
+  async findAvatar(id: string): Promise<{ avatar: StoredAvatar | null } | undefined> {
+    const document = await this.collection.findOneAsync({ _id: id });
+    return document ? { avatar: document.avatar ?? null } : undefined;
+  }
+
+  async swapAvatar(
+    id: string,
+    from: string | null,
+    to: StoredAvatar | null,
+    at: Date,
+  ): Promise<User | undefined> {
+    const { affectedDocuments } = await this.collection.updateAsync(
+      avatarFilter(id, from),
+      avatarUpdate(to, at),
+      { returnUpdatedDocs: true },
+    );
+    return affectedDocuments ? toUser(affectedDocuments as UserDocument) : undefined;
   }
 
   async setRole(

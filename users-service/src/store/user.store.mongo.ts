@@ -10,6 +10,8 @@ import {
   type User,
 } from '@chat/shared';
 import {
+  avatarFilter,
+  avatarUpdate,
   emailTaken,
   listFilter,
   loginFilter,
@@ -21,6 +23,7 @@ import {
   type Credentials,
   type ListQuery,
   type NewUser,
+  type StoredAvatar,
   type UserChanges,
   type UserDocument,
   type UserStore,
@@ -37,6 +40,10 @@ const userSchema = new Schema<UserDocument>(
     phone: String,
     role: { type: String, enum: ['user', 'admin'], required: true },
     passwordHash: { type: String, required: true },
+    avatar: new Schema<StoredAvatar>(
+      { id: { type: String, required: true }, size: { type: Number, required: true } },
+      { _id: false },
+    ),
     roleChangePending: Boolean,
     createdAt: { type: Date, required: true },
     updatedAt: { type: Date, required: true },
@@ -121,9 +128,27 @@ export class MongoUserStore implements UserStore {
     }
   }
 
-  async remove(id: string): Promise<boolean> {
-    const result = await this.model.deleteOne({ _id: id });
+  async remove(id: string, whileAvatar?: string | null): Promise<boolean> {
+    const filter = whileAvatar === undefined ? { _id: id } : avatarFilter(id, whileAvatar);
+    const result = await this.model.deleteOne(filter);
     return result.deletedCount === 1;
+  }
+
+  async findAvatar(id: string): Promise<{ avatar: StoredAvatar | null } | undefined> {
+    const document = await this.model.findById(id).lean<UserDocument>();
+    return document ? { avatar: document.avatar ?? null } : undefined;
+  }
+
+  async swapAvatar(
+    id: string,
+    from: string | null,
+    to: StoredAvatar | null,
+    at: Date,
+  ): Promise<User | undefined> {
+    const document = await this.model
+      .findOneAndUpdate(avatarFilter(id, from), avatarUpdate(to, at), { returnDocument: 'after' })
+      .lean<UserDocument>();
+    return document ? toUser(document) : undefined;
   }
 
   async setRole(

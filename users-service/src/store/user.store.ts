@@ -28,6 +28,13 @@ export interface Credentials {
   passwordHash: string;
 }
 
+/** A user's avatar as stored: the blob (in the `avatars` blob store) that holds the WebP, and its size. */
+export interface StoredAvatar {
+  /** The blob id, also the avatar's version in its URL: a new one with each new picture. */
+  id: string;
+  size: number;
+}
+
 export interface ListQuery {
   limit: number;
   /** Only usernames (lower-cased) strictly after this one: the keyset cursor. */
@@ -53,8 +60,19 @@ export interface UserStore {
   list(query: ListQuery): Promise<User[]>;
   /** The user after the change, or undefined when absent; ConflictError EMAIL_TAKEN on a taken email. */
   update(id: string, changes: UserChanges): Promise<User | undefined>;
-  /** True when a user was deleted. */
-  remove(id: string): Promise<boolean>;
+  /**
+   * True when a user was deleted. With `whileAvatar` (a blob id, or null for none), only while the user's
+   * avatar is that one, so the caller knows which blob to remove after it.
+   */
+  remove(id: string, whileAvatar?: string | null): Promise<boolean>;
+  /** The user's avatar (null: none), or undefined when there is no such user. */
+  findAvatar(id: string): Promise<{ avatar: StoredAvatar | null } | undefined>;
+  /**
+   * Replaces the user's avatar `from` (a blob id, or null for none) with `to` (null: none); the user after
+   * the change, or undefined when there is no such user or their avatar is no longer `from`. A compare and
+   * swap, so two changes at once never lose track of a blob.
+   */
+  swapAvatar(id: string, from: string | null, to: StoredAvatar | null, at: Date): Promise<User | undefined>;
   /**
    * Sets the role of the user named `usernameLower` (the server-side admin command) and marks the change
    * as not yet announced; undefined when no such user exists. A user who already has the role is
@@ -85,6 +103,7 @@ export interface UserDocument {
   phone?: string;
   role: Role;
   passwordHash: string;
+  avatar?: StoredAvatar;
   /** The admin command changed the role and no event has said so yet (announced at the next start-up). */
   roleChangePending?: true;
   createdAt: Date;
@@ -123,6 +142,7 @@ export function toUser(document: UserDocument): User {
     name: document.name ?? null,
     email: document.email ?? null,
     phone: document.phone ?? null,
+    avatarUrl: document.avatar ? avatarUrl(document._id, document.avatar.id) : null,
     role: document.role,
     createdAt: document.createdAt.toISOString(),
     updatedAt: document.updatedAt.toISOString(),
@@ -151,6 +171,23 @@ export function toUpdate(changes: UserChanges): {
   if (changes.role !== undefined) $set.role = changes.role;
   if (changes.passwordHash !== undefined) $set.passwordHash = changes.passwordHash;
   return Object.keys($unset).length > 0 ? { $set, $unset } : { $set };
+}
+
+/** Where a user's avatar is served (no token needed), its blob id as the version: a new URL for a new picture. */
+export function avatarUrl(userId: string, blobId: string): string {
+  return `/api/users/${encodeURIComponent(userId)}/avatar?v=${blobId}`;
+}
+
+/** The filter for a user whose avatar is `blobId` (null: who has none), in the syntax MongoDB and NeDB share. */
+export function avatarFilter(id: string, blobId: string | null): Record<string, unknown> {
+  return blobId === null ? { _id: id, avatar: { $exists: false } } : { _id: id, 'avatar.id': blobId };
+}
+
+/** The change that makes a user's avatar `to` (null: none). */
+export function avatarUpdate(to: StoredAvatar | null, at: Date): Record<string, unknown> {
+  return to === null
+    ? { $set: { updatedAt: at }, $unset: { avatar: true } }
+    : { $set: { updatedAt: at, avatar: { id: to.id, size: to.size } } };
 }
 
 /** The filter for a login: emails hold `@`, usernames cannot, so one field is enough. */
