@@ -121,6 +121,10 @@ export const uploadAttachment = (file: File, options: Omit<UploadOptions, 'metho
     method: 'POST',
   });
 
+/** `PUT /api/users/me/avatar`: the user's picture. */
+export const uploadAvatar = (file: File, options: Omit<UploadOptions, 'method'>) =>
+  upload<unknown>('/api/users/me/avatar', file, { ...options, method: 'PUT' });
+
 export interface SignupInput {
   username: string;
   password: string;
@@ -137,6 +141,15 @@ export const refreshTokens = (refreshToken: string) =>
   request<TokenPair>('/api/auth/refresh', { method: 'POST', body: { refreshToken } });
 
 export const logout = (token: string) => request<void>('/api/auth/logout', { method: 'POST', token });
+
+/** `PATCH /api/users/:id`: `null` clears name, email or phone; a new password needs the current one. */
+export interface UserChange {
+  name?: string | null;
+  email?: string | null;
+  phone?: string | null;
+  password?: string;
+  currentPassword?: string;
+}
 
 /** Calls that need the user's access token; `token` refreshes it first when it is about to expire. */
 export function authedApi(call: <T>(path: string, options?: RequestOptions) => Promise<T>) {
@@ -188,6 +201,11 @@ export function authedApi(call: <T>(path: string, options?: RequestOptions) => P
     unblock: (userId: string) =>
       call<void>(`/api/users/me/blocks/${encodeURIComponent(userId)}`, { method: 'DELETE' }),
     announce: (text: string) => call<Announcement>('/api/announcements', { method: 'POST', body: { text } }),
+    updateUser: (userId: string, change: UserChange) =>
+      call<User>(`/api/users/${encodeURIComponent(userId)}`, { method: 'PATCH', body: change }),
+    deleteUser: (userId: string) =>
+      call<void>(`/api/users/${encodeURIComponent(userId)}`, { method: 'DELETE' }),
+    removeAvatar: () => call<unknown>('/api/users/me/avatar', { method: 'DELETE' }),
   };
 }
 

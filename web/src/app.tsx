@@ -10,6 +10,7 @@ const END_NOTICES: Record<EndReason, string> = {
   expired: 'Your session ended. Please log in again.',
   'logged-out': 'You have logged out.',
   forbidden: 'Your account is no longer available.',
+  deleted: 'Your account was deleted.',
 };
 
 /** Signed in: the chat. Signed out: login, or signup when asked for. */
@@ -19,7 +20,8 @@ export function App() {
   const route = useRoute();
 
   useEffect(() => {
-    if (session && route?.page !== 'chat') navigate({ page: 'chat' }, { replace: true });
+    if (session && route?.page !== 'chat' && route?.page !== 'profile')
+      navigate({ page: 'chat' }, { replace: true });
     else if (!session && route?.page !== 'signup') navigate({ page: 'login' }, { replace: true });
   }, [session, route]);
 
@@ -52,7 +54,13 @@ export function App() {
   };
 
   if (session)
-    return <ChatPage session={session} roomId={route?.page === 'chat' ? route.roomId : undefined} />;
+    return (
+      <ChatPage
+        session={session}
+        roomId={route?.page === 'chat' ? route.roomId : undefined}
+        profile={route?.page === 'profile'}
+      />
+    );
   if (route?.page === 'signup') return <SignupPage onSignedUp={start} />;
   return <LoginPage notice={notice} onLoggedIn={start} />;
 }

@@ -2,13 +2,15 @@ import { useEffect, useState } from 'preact/hooks';
 
 /**
  * The pages, addressed by the URL hash so the gateway serves one index.html for all of them. The chat page
- * names its open room (`#/chat/<roomId>`), so a reload, a bookmark or the back button returns to it.
+ * names its open room (`#/chat/<roomId>`), so a reload, a bookmark or the back button returns to it; the
+ * user's own profile (`#/profile`) shows beside the conversation list.
  */
-export type Route = { page: 'login' } | { page: 'signup' } | { page: 'chat'; roomId?: string };
+export type Route =
+  { page: 'login' } | { page: 'signup' } | { page: 'profile' } | { page: 'chat'; roomId?: string };
 
 export function parseRoute(hash: string): Route | undefined {
   const [page, roomId] = hash.replace(/^#\/?/, '').split('/');
-  if (page === 'login' || page === 'signup') return { page };
+  if (page === 'login' || page === 'signup' || page === 'profile') return { page };
   if (page !== 'chat') return undefined;
   return roomId ? { page, roomId: decodeURIComponent(roomId) } : { page };
 }

@@ -9,7 +9,7 @@ import {
 } from './api';
 
 /** Why a session ended; the login page says it in words. */
-export type EndReason = 'expired' | 'logged-out' | 'forbidden';
+export type EndReason = 'expired' | 'logged-out' | 'forbidden' | 'deleted';
 
 interface StoredSession {
   accessToken: string;
@@ -27,7 +27,7 @@ const STORAGE_KEY = 'chat.session';
 /** Set by the tab that ends the session, so the others can say why. */
 const END_KEY = 'chat.session.ended';
 const REFRESH_LOCK = 'chat.session.refresh';
-const END_REASONS: readonly EndReason[] = ['expired', 'logged-out', 'forbidden'];
+const END_REASONS: readonly EndReason[] = ['expired', 'logged-out', 'forbidden', 'deleted'];
 /** A token this close to expiry is refreshed before use, so a reconnect never presents an expired one. */
 const USE_MARGIN_MS = 15_000;
 /** Refresh this long before expiry (or halfway through a shorter lifetime). */

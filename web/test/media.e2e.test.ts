@@ -84,9 +84,9 @@ function loaded(image: Locator): Promise<number> {
 /**
  * Issue 12 in the browser: files attached by the button, a drop or a paste, uploaded with progress and
  * shown to the room (pictures inline with a viewer, anything else as a download card); a failed upload
- * with Retry.
+ * with Retry; the profile page (name, password, picture, deleting the account) and pictures as avatars.
  */
-describeWithChromium('the browser client: attachments', () => {
+describeWithChromium('the browser client: attachments, the profile page and avatars', () => {
   let system: ServiceApp;
   let dataDir: string;
   let browser: Browser;
@@ -138,7 +138,8 @@ describeWithChromium('the browser client: attachments', () => {
       LOG_LEVEL: process.env.LOG_LEVEL,
     });
     baseUrl = (await system.start()).url;
-    for (const username of ['ann', 'bob']) await call('POST', '/api/users', { username, password: PASSWORD });
+    for (const username of ['ann', 'bob', 'dora'])
+      await call('POST', '/api/users', { username, password: PASSWORD });
     const annToken = await tokenOf('ann');
     const room = await call<{ id: string }>(
       'POST',
@@ -317,6 +318,102 @@ describeWithChromium('the browser client: attachments', () => {
       await screenshot(phone.page, 'image-viewer-phone-light');
       await phone.context.close();
       people.splice(people.indexOf(phone), 1);
+    },
+    STEP_TIMEOUT_MS,
+  );
+
+  it(
+    'a name set on the profile page stays after a reload; a wrong current password is said so',
+    async () => {
+      await ann.page.getByRole('button', { name: /your profile$/ }).click();
+      await ann.page.getByRole('heading', { name: 'Your profile' }).waitFor();
+      await ann.page.getByLabel('Full name').fill('Ann Lee');
+      await ann.page.getByLabel('Phone').fill('+1 555 0100');
+      await ann.page.getByRole('button', { name: 'Save changes' }).click();
+      await ann.page.getByRole('status').filter({ hasText: 'Saved.' }).waitFor();
+      await ann.page.reload();
+      await ann.page.getByRole('heading', { name: 'Your profile' }).waitFor();
+      expect(await ann.page.getByLabel('Full name').inputValue()).toBe('Ann Lee');
+      expect(await ann.page.getByLabel('Phone').inputValue()).toBe('+1 555 0100');
+
+      await ann.page.getByLabel('Current password').fill('not-my-password');
+      await ann.page.getByLabel('New password').fill('another-long-secret');
+      await ann.page.getByRole('button', { name: 'Change password' }).click();
+      await ann.page.getByText('That is not your current password.').waitFor();
+      await screenshot(ann.page, 'profile-desktop-light');
+    },
+    STEP_TIMEOUT_MS,
+  );
+
+  it(
+    'a picture set on the profile page is the avatar the other person sees beside the messages',
+    async () => {
+      await ann.page.getByLabel('Upload a picture').setInputFiles({
+        name: 'me.png',
+        mimeType: 'image/png',
+        buffer: picture(200, 200),
+      });
+      await ann.page.getByRole('status').filter({ hasText: 'Your picture was updated.' }).waitFor();
+      const own = ann.page.locator('.profile-section img.avatar');
+      expect(await loaded(own)).toBeGreaterThan(0);
+      const avatarUrl = await own.getAttribute('src');
+      expect(avatarUrl).toMatch(/^\/api\/users\/[^/]+\/avatar/);
+      expect(await loaded(ann.page.locator('.workspace img.avatar'))).toBeGreaterThan(0);
+      for (const scheme of ['light', 'dark'] as const) {
+        await ann.page.emulateMedia({ colorScheme: scheme });
+        await screenshot(ann.page, `profile-desktop-${scheme}`);
+      }
+      await ann.page.emulateMedia({ colorScheme: 'light' });
+
+      await openRoom(ann, 'photos');
+      await send(ann, 'with a face now');
+      await messageItem(bob, 'with a face now').waitFor();
+      // The message names its sender without a picture: bob's page learns it with the member list.
+      await bob.page.reload();
+      await openRoom(bob, 'photos');
+      const avatar = bob.page.getByRole('button', { name: 'ann’s profile' }).last().locator('img.avatar');
+      await bob.page.locator(`.messages img.avatar[src="${avatarUrl}"]`).first().waitFor();
+      expect(await loaded(avatar)).toBeGreaterThan(0);
+      await bob.page.getByRole('button', { name: /^Members/ }).click();
+      const member = bob.page.locator('.member-list li').filter({ hasText: 'ann' }).locator('img.avatar');
+      expect(await member.getAttribute('src')).toBe(avatarUrl);
+      expect(await loaded(member)).toBeGreaterThan(0);
+      await screenshot(bob.page, 'avatars-desktop-light');
+      await bob.page.getByRole('button', { name: 'Close members' }).click();
+
+      const phone = await enter('ann', PHONE);
+      await phone.page.getByRole('button', { name: /your profile$/ }).click();
+      await phone.page.getByRole('heading', { name: 'Your profile' }).waitFor();
+      expect(await loaded(phone.page.locator('.profile-section img.avatar'))).toBeGreaterThan(0);
+      await screenshot(phone.page, 'profile-phone-light');
+      await phone.context.close();
+      people.splice(people.indexOf(phone), 1);
+
+      await ann.page.getByRole('button', { name: /your profile$/ }).click();
+      await ann.page.getByRole('button', { name: 'Remove picture' }).click();
+      await ann.page.getByRole('status').filter({ hasText: 'Your picture was removed.' }).waitFor();
+      expect(await ann.page.locator('.workspace img.avatar').count()).toBe(0);
+    },
+    STEP_TIMEOUT_MS,
+  );
+
+  it(
+    'deleting the account asks for the username, then returns to login and the account is gone',
+    async () => {
+      const dora = await enter('dora');
+      await dora.page.getByRole('button', { name: /your profile$/ }).click();
+      await dora.page.getByRole('button', { name: 'Delete account…' }).click();
+      const dialog = dora.page.getByRole('dialog', { name: 'Delete your account?' });
+      const confirm = dialog.getByRole('button', { name: 'Delete my account' });
+      expect(await confirm.isDisabled()).toBe(true);
+      await dialog.getByLabel('Type your username, dora, to confirm').fill('dor');
+      expect(await confirm.isDisabled()).toBe(true);
+      await dialog.getByLabel('Type your username, dora, to confirm').fill('dora');
+      await screenshot(dora.page, 'delete-account-desktop-light');
+      await confirm.click();
+      await dora.page.getByText('Your account was deleted.').waitFor();
+      await dora.page.getByRole('button', { name: 'Log in' }).waitFor();
+      await expect(tokenOf('dora')).rejects.toThrow(/401/);
     },
     STEP_TIMEOUT_MS,
   );

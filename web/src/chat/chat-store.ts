@@ -9,7 +9,16 @@ import {
   type Room,
   type UserPublic,
 } from '@chat/protocol';
-import { ApiError, authedApi, logout, uploadAttachment, type AuthedApi } from '../api';
+import {
+  ApiError,
+  authedApi,
+  logout,
+  uploadAttachment,
+  uploadAvatar,
+  type AuthedApi,
+  type User,
+  type UserChange,
+} from '../api';
 import { navigate } from '../router';
 import type { Session } from '../session';
 import {
@@ -156,9 +165,9 @@ export class ChatStore {
     private readonly session: Session,
     baseUrl = location.origin,
   ) {
-    const me = session.user;
+    const { email: _email, phone: _phone, role, updatedAt: _updatedAt, ...me } = session.user;
     this.current = {
-      me: { id: me.id, username: me.username, name: me.name, createdAt: me.createdAt },
+      me,
       connection: 'idle',
       disconnected: undefined,
       rooms: [],
@@ -179,7 +188,7 @@ export class ChatStore {
       announcements: [],
       dismissed: loadDismissed(me.id),
       blocked: new Set(),
-      admin: me.role === 'admin',
+      admin: role === 'admin',
       notifications: typeof Notification === 'function' ? Notification.permission : 'unsupported',
       users: {},
       directPeers: {},
@@ -549,6 +558,53 @@ export class ChatStore {
     return uploadAttachment(file, { token: await this.session.accessToken(), onProgress, signal });
   }
 
+  /** The user's full record (email and phone included), for the profile page. */
+  profile(): Promise<User> {
+    return this.api.me();
+  }
+
+  /** Changes the user's own record; rejects with the ApiError for the form. */
+  async updateProfile(change: UserChange): Promise<User> {
+    const user = await this.api.updateUser(this.current.me.id, change);
+    this.adoptMe(user);
+    return user;
+  }
+
+  /** Sets the user's picture; resolves with their record as it is now. */
+  async setAvatar(file: File, onProgress: (share: number) => void, signal: AbortSignal): Promise<User> {
+    await uploadAvatar(file, { token: await this.session.accessToken(), onProgress, signal });
+    return this.adoptMe(await this.api.me());
+  }
+
+  async removeAvatar(): Promise<User> {
+    await this.api.removeAvatar();
+    return this.adoptMe(await this.api.me());
+  }
+
+  /**
+   * Deletes the user's account; the page goes back to login saying so. The socket is closed first, so the
+   * server's close for a deleted user (4003) is not taken for news.
+   */
+  async deleteAccount(): Promise<void> {
+    this.loggingOut = true;
+    try {
+      await this.api.deleteUser(this.current.me.id);
+    } catch (error) {
+      this.loggingOut = false;
+      throw error;
+    }
+    this.stop();
+    saveMemberships(this.current.me.id, new Set());
+    this.session.end('deleted');
+  }
+
+  /** The user's new public face (name, picture) wherever this page shows them. */
+  private adoptMe(user: User): User {
+    const { email: _email, phone: _phone, role: _role, updatedAt: _updatedAt, ...me } = user;
+    this.set({ me, users: { ...this.current.users, [me.id]: me } });
+    return user;
+  }
+
   /** Call on each keystroke in the composer: says "typing" (again every few seconds), "stopped" after a pause. */
   typed(): void {
     const roomId = this.current.activeRoomId;
@@ -769,8 +825,9 @@ export class ChatStore {
   private notify(message: Message, room: Room | undefined): void {
     if (document.visibilityState !== 'hidden' || this.current.notifications !== 'granted') return;
     const where = room && room.kind !== 'direct' ? ` in ${room.name}` : '';
+    const files = message.attachments.length;
     const notification = new Notification(`${message.sender.username}${where}`, {
-      body: message.text,
+      body: message.text || (files === 1 ? 'Sent a file' : `Sent ${files} files`),
       tag: message.roomId,
     });
     notification.onclick = () => {
@@ -916,8 +973,11 @@ export class ChatStore {
     return items.find((user) => user.username === username);
   }
 
+  /** Users as last heard of: a new name or picture replaces the old one. */
   private rememberUsers(users: readonly UserPublic[]): void {
-    if (users.every((user) => this.current.users[user.id])) return;
+    const same = (user: UserPublic, known: UserPublic | undefined) =>
+      known?.name === user.name && known.avatarUrl === user.avatarUrl;
+    if (users.every((user) => same(user, this.current.users[user.id]))) return;
     const known = { ...this.current.users };
     for (const user of users) known[user.id] = user;
     this.set({ users: known });

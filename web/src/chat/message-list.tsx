@@ -179,7 +179,7 @@ function MessageItem({
           aria-label={`${message.sender.username}’s profile`}
           onClick={() => onProfile(message.sender)}
         >
-          <Avatar user={message.sender} />
+          <Avatar user={state.users[message.sender.id] ?? message.sender} />
         </button>
       )}
       <div class="body">

@@ -17,7 +17,7 @@ export function ProfileCard({
   user: { id: string; username: string };
   onClose: () => void;
 }) {
-  const known: UserPublic = state.users[user.id] ?? { ...user, name: null, createdAt: '' };
+  const known: UserPublic = state.users[user.id] ?? { ...user, name: null, avatarUrl: null, createdAt: '' };
   const blocked = state.blocked.has(user.id);
   const self = user.id === state.me.id;
   return (

@@ -51,6 +51,19 @@ export function RoomView({
     if (member && !matchMedia('(pointer: coarse)').matches) composer.current?.focus();
   }, [room?.id, member]);
 
+  // A file dropped beside the room is not opened in place of the page, as the browser would.
+  useEffect(() => {
+    const keep = (event: DragEvent) => {
+      if (event.dataTransfer?.types.includes('Files')) event.preventDefault();
+    };
+    window.addEventListener('dragover', keep);
+    window.addEventListener('drop', keep);
+    return () => {
+      window.removeEventListener('dragover', keep);
+      window.removeEventListener('drop', keep);
+    };
+  }, []);
+
   // The box is as tall as its text (one line at least, COMPOSER_MAX_PX at most).
   useEffect(() => {
     const element = composer.current;
@@ -291,7 +304,8 @@ export function RoomView({
                 }}
                 onPaste={(event) => {
                   const files = [...(event.clipboardData?.files ?? [])];
-                  if (files.length === 0) return;
+                  // Text copied from a document may come with a picture of itself: the text is what was meant.
+                  if (files.length === 0 || event.clipboardData?.types.includes('text/plain')) return;
                   event.preventDefault();
                   uploads.add(files);
                 }}

@@ -4,6 +4,7 @@ import { ApiError } from '../api';
 import { Avatar, RoomMark } from '../components/avatar';
 import { Dialog } from '../components/dialog';
 import { formatTime } from '../format';
+import { navigate } from '../router';
 import { directPeer, roomLabel, type ChatState, type ChatStore } from './chat-store';
 import { OnlineDot, presenceOf, presenceText } from './online-dot';
 import { UserSearch } from './user-search';
@@ -42,7 +43,7 @@ export function Sidebar({
         >
           {room.kind === 'direct' ? (
             <span class="room-avatar">
-              <Avatar user={{ id: peer ?? room.id, username: label }} small />
+              <Avatar user={(peer && state.users[peer]) || { id: peer ?? room.id, username: label }} small />
               <OnlineDot presence={presence} />
             </span>
           ) : (
@@ -72,11 +73,19 @@ export function Sidebar({
   return (
     <nav class="sidebar" aria-label="Conversations">
       <header class="workspace">
-        <Avatar user={state.me} />
-        <div class="who">
-          <strong>{state.me.username}</strong>
-          <span class="muted">Signed in as {state.me.username}</span>
-        </div>
+        <button
+          type="button"
+          class="me-button"
+          title="Your profile"
+          onClick={() => navigate({ page: 'profile' })}
+        >
+          <Avatar user={state.me} />
+          <span class="who">
+            <strong>{state.me.username}</strong>
+            <span class="muted">Signed in as {state.me.username}</span>
+            <span class="visually-hidden">, your profile</span>
+          </span>
+        </button>
         <button type="button" class="ghost" onClick={() => void store.logout()}>
           Log out
         </button>

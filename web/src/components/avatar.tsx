@@ -1,3 +1,5 @@
+import { useState } from 'preact/hooks';
+
 /** Up to two initials: "ann.lee" -> "AL", "bob" -> "BO". */
 export function initials(name: string): string {
   const words = name.split(/[\s._-]+/).filter(Boolean);
@@ -16,14 +18,32 @@ function hue(id: string): number {
   return ((hash ^ (hash >>> 12)) >>> 0) % 360;
 }
 
-/** A user's picture: their initials on their colour (until avatars can be uploaded); for the eye only. */
-export function Avatar({ user, small }: { user: { id: string; username: string }; small?: boolean }) {
+/** Who an avatar shows: `avatarUrl` where the user set a picture (and it is known here). */
+interface AvatarUser {
+  id: string;
+  username: string;
+  avatarUrl?: string | null;
+}
+
+/**
+ * A user's picture, or their initials on their colour where they have none or it does not load; for the eye
+ * only. `large` on the profile page.
+ */
+export function Avatar({ user, small, large }: { user: AvatarUser; small?: boolean; large?: boolean }) {
+  const [broken, setBroken] = useState<string>();
+  const size = small ? ' small' : large ? ' large' : '';
+  if (user.avatarUrl && broken !== user.avatarUrl)
+    return (
+      <img
+        class={`avatar${size}`}
+        src={user.avatarUrl}
+        alt=""
+        aria-hidden="true"
+        onError={() => setBroken(user.avatarUrl ?? undefined)}
+      />
+    );
   return (
-    <span
-      class={small ? 'avatar small' : 'avatar'}
-      style={{ '--avatar-hue': String(hue(user.id)) }}
-      aria-hidden="true"
-    >
+    <span class={`avatar${size}`} style={{ '--avatar-hue': String(hue(user.id)) }} aria-hidden="true">
       {initials(user.username)}
     </span>
   );

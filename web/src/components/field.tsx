@@ -6,6 +6,7 @@ interface FieldProps {
   type?: 'text' | 'password' | 'email';
   autocomplete?: string;
   required?: boolean;
+  autoFocus?: boolean;
   hint?: string;
   error?: string | undefined;
 }

@@ -5,12 +5,22 @@ import { Sidebar } from '../chat/sidebar';
 import { useChatState } from '../chat/use-store';
 import { navigate } from '../router';
 import type { Session } from '../session';
+import { ProfilePage } from './profile-page';
 
 /**
- * The chat: the conversation list on the side, the open room beside it; one of the two at a time on a phone.
- * The URL names the open room (`roomId`), so a reload or the back button keeps the user where they were.
+ * The chat: the conversation list on the side, the open room (or the user's profile) beside it; one of the
+ * two at a time on a phone. The URL names the open room (`roomId`), so a reload or the back button keeps the
+ * user where they were.
  */
-export function ChatPage({ session, roomId }: { session: Session; roomId: string | undefined }) {
+export function ChatPage({
+  session,
+  roomId,
+  profile,
+}: {
+  session: Session;
+  roomId: string | undefined;
+  profile: boolean;
+}) {
   const [store] = useState(() => new ChatStore(session));
   const state = useChatState(store);
 
@@ -46,7 +56,7 @@ export function ChatPage({ session, roomId }: { session: Session; roomId: string
     (document.getElementById('composer') ?? document.getElementById('main'))?.focus();
   };
   return (
-    <div class="chat" data-pane={state.activeRoomId ? 'room' : 'list'}>
+    <div class="chat" data-pane={state.activeRoomId || profile ? 'room' : 'list'}>
       <a class="skip-link" href="#main" onClick={skip}>
         Skip to the conversation
       </a>
@@ -85,7 +95,9 @@ export function ChatPage({ session, roomId }: { session: Session; roomId: string
       </div>
       <Sidebar store={store} state={state} onOpen={open} />
       <main class="main" id="main" tabIndex={-1}>
-        {state.activeRoomId ? (
+        {profile ? (
+          <ProfilePage store={store} state={state} onBack={() => open(undefined)} />
+        ) : state.activeRoomId ? (
           <RoomView key={state.activeRoomId} store={store} state={state} onBack={() => open(undefined)} />
         ) : (
           <p class="empty muted">Pick a conversation, or start one with +.</p>
