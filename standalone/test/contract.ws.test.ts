@@ -23,6 +23,7 @@ const publicOf = (session: Session) => ({
   id: session.id,
   username: session.username,
   name: session.user.name,
+  avatarUrl: session.user.avatarUrl,
   createdAt: session.user.createdAt,
 });
 
