@@ -427,7 +427,8 @@ export async function openLoop(ctx: Context, connect: OpenResult): Promise<Laten
 }
 
 async function memoryOf(proc: Proc): Promise<MemoryUse> {
-  if (proc.name === 'nats-server' || proc.name === 'ferretdb' || proc.name === 'postgres') return { rss: rssOf(proc.pid) ?? NaN };
+  if (proc.name === 'nats-server' || proc.name === 'ferretdb' || proc.name === 'postgres')
+    return { rss: rssOf(proc.pid) ?? NaN };
   const usage = await proc.request<NodeJS.MemoryUsage>({ cmd: 'gc' }, 60_000);
   return { rss: usage.rss, heapUsed: usage.heapUsed };
 }

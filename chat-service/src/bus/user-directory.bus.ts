@@ -15,20 +15,24 @@ const REQUEST_TIMEOUT_MS = 3_000;
 const DELETED_KEPT = 10_000;
 
 interface Waiter {
-  resolve: (profiles: Map<string, UserPublic>) => void;
+  resolve: (profile: UserPublic | undefined) => void;
   reject: (error: unknown) => void;
 }
 
 /**
  * Public profiles from users-service over the bus (`users.v1.get-public`), cached in this process and
  * kept fresh by the user events: every instance follows `user.updated` itself (no durable name) and
- * forgets deleted users. Lookups made in one tick go out together, 200 ids per request, so a burst of
- * connections costs a few requests rather than one each.
+ * forgets deleted users. Lookups made in one tick go out together, 200 ids per request, and an id already
+ * asked for waits for that answer, so a burst of connections costs a few requests rather than one each,
+ * even when users-service answers slowly (asking again meanwhile would only add to what slows it).
  */
 export class BusUserDirectory implements UserDirectory {
   private readonly cache = new Map<string, UserPublic>();
   private readonly deleted = new Set<string>();
-  private pending = new Map<string, Waiter[]>();
+  /** Ids asked for and not yet answered: later asks wait for the same answer instead of asking again. */
+  private readonly lookups = new Map<string, Promise<UserPublic | undefined>>();
+  /** Ids to ask for at the next turn of the event loop. */
+  private pending = new Map<string, Waiter>();
   private scheduled = false;
   private subscriptions: Subscription[] = [];
 
@@ -72,32 +76,38 @@ export class BusUserDirectory implements UserDirectory {
     return (await this.find([id])).get(id);
   }
 
-  find(ids: readonly string[]): Promise<Map<string, UserPublic>> {
+  async find(ids: readonly string[]): Promise<Map<string, UserPublic>> {
     const found = new Map<string, UserPublic>();
-    const missing = new Set<string>();
+    const waits: Promise<void>[] = [];
     for (const id of ids) {
       const cached = this.cache.get(id);
-      if (cached) found.set(id, cached);
-      else missing.add(id);
+      if (cached) {
+        found.set(id, cached);
+        continue;
+      }
+      const lookup = this.lookups.get(id) ?? this.lookUp(id);
+      waits.push(
+        lookup.then((profile) => {
+          if (profile) found.set(id, profile);
+        }),
+      );
     }
-    if (missing.size === 0) return Promise.resolve(found);
-    return new Promise((resolve, reject) => {
-      let left = missing.size;
-      let failed = false;
-      const waiter: Waiter = {
-        resolve: (profiles) => {
-          for (const [id, profile] of profiles) if (missing.has(id)) found.set(id, profile);
-          if (--left === 0 && !failed) resolve(found);
-        },
-        reject: (error) => {
-          if (failed) return;
-          failed = true;
-          reject(error);
-        },
-      };
-      for (const id of missing) this.pending.set(id, [...(this.pending.get(id) ?? []), waiter]);
-      this.schedule();
+    await Promise.all(waits);
+    return found;
+  }
+
+  /** Asks for `id` with the others asked for in this tick; forgotten once answered, so a failure is retried. */
+  private lookUp(id: string): Promise<UserPublic | undefined> {
+    const lookup = new Promise<UserPublic | undefined>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
     });
+    this.lookups.set(id, lookup);
+    const forget = () => {
+      if (this.lookups.get(id) === lookup) this.lookups.delete(id);
+    };
+    lookup.then(forget, forget);
+    this.schedule();
+    return lookup;
   }
 
   private schedule(): void {
@@ -113,7 +123,7 @@ export class BusUserDirectory implements UserDirectory {
     });
   }
 
-  private async fetch(ids: string[], batch: Map<string, Waiter[]>): Promise<void> {
+  private async fetch(ids: string[], batch: Map<string, Waiter>): Promise<void> {
     try {
       const reply = subjects.getPublicUsersReply.schema.parse(
         await this.bus.request(subjects.getPublicUsers.subject, { ids }, { timeoutMs: REQUEST_TIMEOUT_MS }),
@@ -122,14 +132,9 @@ export class BusUserDirectory implements UserDirectory {
       const live = reply.users.filter((user) => !this.deleted.has(user.id));
       const profiles = new Map(live.map((user) => [user.id, user]));
       for (const user of live) this.remember(user);
-      for (const id of ids) {
-        const one = new Map<string, UserPublic>();
-        const profile = profiles.get(id);
-        if (profile) one.set(id, profile);
-        for (const waiter of batch.get(id) ?? []) waiter.resolve(one);
-      }
+      for (const id of ids) batch.get(id)?.resolve(profiles.get(id));
     } catch (error) {
-      for (const id of ids) for (const waiter of batch.get(id) ?? []) waiter.reject(error);
+      for (const id of ids) batch.get(id)?.reject(error);
     }
   }
 
