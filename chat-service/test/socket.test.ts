@@ -481,7 +481,9 @@ describe('the WebSocket protocol', () => {
       for (let i = 0; i < 60; i++) client.send({ type: 'ping', ref: `p${i}` });
       const limited = await client.waitFor((e) => e.type === 'error' && e.code === 'RATE_LIMITED');
       expect(limited.ref).toMatch(/^p\d+$/);
-      expect(client.of('pong').length).toBeGreaterThanOrEqual(40);
+      // The frames within the burst are answered in turn, so on a busy machine their pongs may still be
+      // coming when the refusal of a later frame (answered at once) arrives.
+      await client.waitForCount((event) => event.type === 'pong', 40);
       for (let i = 0; i < 200; i++) client.send({ type: 'ping' });
       expect(await client.closed).toEqual({ code: 1008, reason: expect.any(String) });
     });
