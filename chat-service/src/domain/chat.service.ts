@@ -99,6 +99,8 @@ function byCreation(a: Room, b: Room): number {
 export class ChatService {
   private readonly now: () => Date;
   private readonly cache: RoomCache;
+  /** `helloRooms` reads under way, by user. */
+  private readonly helloReads = new Map<string, Promise<Room[]>>();
   private readonly invitations: WindowLimiter;
 
   constructor(
@@ -158,9 +160,18 @@ export class ChatService {
 
   /**
    * For `hello`: the rooms `userId` belongs to, oldest first, their details as read within the last
-   * seconds (member counts may lag another instance's changes by that much).
+   * seconds (member counts may lag another instance's changes by that much). Sockets of one user opening
+   * together (a device's tabs, a restarted instance's clients coming back) share one read.
    */
-  async helloRooms(userId: string): Promise<Room[]> {
+  helloRooms(userId: string): Promise<Room[]> {
+    const reading = this.helloReads.get(userId);
+    if (reading) return reading;
+    const read = this.readHelloRooms(userId).finally(() => this.helloReads.delete(userId));
+    this.helloReads.set(userId, read);
+    return read;
+  }
+
+  private async readHelloRooms(userId: string): Promise<Room[]> {
     const rooms = await this.cache.getRooms(await this.deps.store.roomIdsOf(userId));
     return this.withReadStates(userId, rooms.sort(byCreation));
   }
