@@ -1,7 +1,7 @@
-import { createLogger, MemoryBus, subjects } from '@chat/shared';
+import { MemoryBus, subjects } from '@chat/shared';
+import { LogCapture } from '@chat/testing';
 import { BusUserDirectory } from '../src/bus/user-directory.bus';
 
-const logger = createLogger('user-directory-test', 'error');
 const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 
 /** users-service over the in-process bus, answering when the test lets it and recording what it was asked. */
@@ -42,8 +42,11 @@ function slowUsersService(bus: MemoryBus) {
 describe('BusUserDirectory', () => {
   let bus: MemoryBus;
   let directory: BusUserDirectory;
+  let logs: LogCapture;
 
   beforeEach(async () => {
+    logs = new LogCapture();
+    const logger = logs.logger('user-directory-test');
     bus = new MemoryBus({ logger });
     directory = new BusUserDirectory(bus, logger);
     await directory.start();
@@ -77,6 +80,7 @@ describe('BusUserDirectory', () => {
     await users.received(1);
     users.answer();
     await expect(failed).rejects.toThrow();
+    expect(logs.entries()).toContainEqual(expect.objectContaining({ message: 'bus responder failed' }));
     const retried = directory.get('u1');
     await users.received(2);
     users.answer();
