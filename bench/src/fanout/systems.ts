@@ -52,6 +52,10 @@ export const OUR_ENV: Readonly<Record<string, string>> = Object.freeze({
   WS_MAX_PENDING_FRAMES: '256',
   ACCESS_TOKEN_TTL_SECONDS: '3600',
   DRAIN_SPREAD_MS: '0',
+  // Socket.IO's defaults give a client 45 s to answer a ping (pingInterval 25 s + pingTimeout 20 s); ours
+  // (5 s) would drop a receiver process that falls that far behind parsing the throughput run's backlog,
+  // since a Node client answers a ping only once its event loop reaches it (a browser answers at once).
+  HEARTBEAT_INTERVAL_MS: '25000',
   SHUTDOWN_TIMEOUT_MS: '5000',
 });
 
