@@ -2,10 +2,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { crc32, deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import type { AppError } from '@chat/shared';
-import { photoWithGps } from '@chat/testing';
+import { photoWithGps, pngOf } from '@chat/testing';
 import { avatarOf, inspectImage, sanitizedImage, thumbnailOf } from '../src/images';
 import { sniffType } from '../src/sniff';
 
@@ -28,24 +27,7 @@ async function bytesOf(stream: Readable): Promise<Buffer> {
 
 /** A PNG of a few bytes whose header declares `width` x `height` pixels: a decompression bomb. */
 function pngDeclaring(width: number, height: number): Buffer {
-  const chunk = (type: string, data: Buffer) => {
-    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
-    const length = Buffer.alloc(4);
-    length.writeUInt32BE(data.length);
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(body));
-    return Buffer.concat([length, body, crc]);
-  };
-  const header = Buffer.alloc(13);
-  header.writeUInt32BE(width, 0);
-  header.writeUInt32BE(height, 4);
-  header.set([8, 2, 0, 0, 0], 8);
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', header),
-    chunk('IDAT', deflateSync(Buffer.alloc(1000))),
-    chunk('IEND', Buffer.alloc(0)),
-  ]);
+  return pngOf(width, height, Buffer.alloc(1000));
 }
 
 async function animatedGif(): Promise<Buffer> {

@@ -15,4 +15,4 @@ export { ferretdbBinary, startFerretDb, type FerretDbNode } from './ferretdb-ser
 export { accepts, freePort } from './ports';
 export * from './metrics';
 export { toolBinary } from './binaries';
-export { photoWithGps } from './images';
+export { photoWithGps, pngOf } from './images';
