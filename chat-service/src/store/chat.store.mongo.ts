@@ -2,9 +2,10 @@ import { Schema, type Connection, type Model, type mongo } from 'mongoose';
 import {
   connectMongo,
   duplicateKeyField,
-  findInFor,
+  manyValueQueriesFor,
   mongoConnected,
   mongoReachable,
+  type CountIn,
   type FindIn,
   type Logger,
 } from '@chat/shared';
@@ -174,6 +175,7 @@ export class MongoChatStore implements ChatStore {
   private constructor(
     private readonly connection: Connection,
     private readonly findIn: FindIn,
+    private readonly countIn: CountIn,
   ) {
     this.rooms = connection.model<RoomDocument>('Room', roomSchema, 'rooms');
     this.memberships = connection.model<MembershipDocument>('Membership', membershipSchema, 'memberships');
@@ -312,7 +314,8 @@ export class MongoChatStore implements ChatStore {
   static async open(url: string, logger: Logger): Promise<MongoChatStore> {
     const connection = await connectMongo(url, { appName: 'chat-service', logger });
     try {
-      const store = new MongoChatStore(connection, await findInFor(connection));
+      const { findIn, countIn } = await manyValueQueriesFor(connection);
+      const store = new MongoChatStore(connection, findIn, countIn);
       const models = [store.rooms, store.memberships, store.messages, store.revisionLog, store.reactions];
       for (const model of models) await model.createCollection();
       // Names are unique among public rooms only (issue 9): private rooms keep no `nameLower`.
@@ -585,16 +588,11 @@ export class MongoChatStore implements ChatStore {
     }
   }
 
-  /**
-   * The rooms with their member counts, one count per room on the (roomId, userId) index: an equality
-   * FerretDB hands to its backend, where an aggregation over `$in` rooms made it read every membership.
-   */
-  private withCounts(documents: RoomDocument[]): Promise<Room[]> {
-    return Promise.all(
-      documents.map(async (document) =>
-        toRoom(document, await this.raw.memberships.countDocuments({ roomId: document._id })),
-      ),
-    );
+  /** The rooms with their member counts, counted from the memberships in one go (see `CountIn`). */
+  private async withCounts(documents: RoomDocument[]): Promise<Room[]> {
+    const roomIds = documents.map((document) => document._id);
+    const counts = await this.countIn(this.raw.memberships, 'roomId', roomIds);
+    return documents.map((document) => toRoom(document, counts.get(document._id) ?? 0));
   }
 
   ping(): Promise<boolean> {

@@ -1,7 +1,7 @@
 import { Schema, type Connection, type Model } from 'mongoose';
 import {
   connectMongo,
-  findInFor,
+  manyValueQueriesFor,
   type FindIn,
   duplicateKeyField,
   mongoReachable,
@@ -70,7 +70,7 @@ export class MongoUserStore implements UserStore {
   static async open(url: string, logger: Logger): Promise<MongoUserStore> {
     const connection = await connectMongo(url, { appName: 'users-service', logger });
     try {
-      const store = new MongoUserStore(connection, await findInFor(connection));
+      const store = new MongoUserStore(connection, (await manyValueQueriesFor(connection)).findIn);
       await store.model.createCollection();
       await store.model.createIndexes();
       return store;
