@@ -116,6 +116,8 @@ function delivered(text: string): void {
 /** One raw socket; `served` resolves with how its opening went. */
 class Conn {
   readonly ws: WebSocket;
+  /** `message` events since the last `received-reset`. */
+  received = 0;
   readonly outcome: Promise<Outcome>;
   private settle!: (outcome: Outcome) => void;
   private helloed = false;
@@ -176,8 +178,10 @@ class Conn {
     const parsed = JSON.parse(text) as { type: string; message?: { text: string } };
     const events = Array.isArray(parsed) ? (parsed as (typeof parsed)[]) : [parsed];
     for (const event of events) {
-      if (event.type === 'message') delivered(event.message!.text);
-      else if (event.type === 'hello') this.hello();
+      if (event.type === 'message') {
+        this.received += 1;
+        delivered(event.message!.text);
+      } else if (event.type === 'hello') this.hello();
       else counters.otherEvents += 1;
     }
   }
@@ -190,8 +194,10 @@ class Conn {
       if (packet === 0x32) {
         // EVENT `42["message",{...}]` (default namespace, no ack id).
         const [name, payload] = JSON.parse(text.slice(2)) as [string, { text: string }];
-        if (name === 'message') delivered(payload.text);
-        else counters.otherEvents += 1;
+        if (name === 'message') {
+          this.received += 1;
+          delivered(payload.text);
+        } else counters.otherEvents += 1;
       } else if (packet === 0x30) this.hello();
       else if (packet === 0x34) this.settle({ kind: 'refused', status: 401 });
     } else if (engine === 0x32) this.ws.send('3');
@@ -383,6 +389,9 @@ function percentile(sorted: number[], p: number): number {
 class Sender {
   private running = false;
   private window = 0;
+  /** Closed loop: sends ahead of what the slowest receiver has got, at most ({@link credit}). */
+  private lag = Infinity;
+  private slowest = 0;
   private inFlight = 0;
   private drained: (() => void) | undefined;
   private index = 0;
@@ -391,16 +400,30 @@ class Sender {
 
   constructor(private readonly transport: SendTransport) {}
 
-  /** Keeps `window` sends in flight until {@link stop}. */
-  startClosedLoop(roomId: string, window: number, textBytes: number): void {
+  private fill: () => void = () => undefined;
+
+  /**
+   * Keeps `window` sends in flight until {@link stop}, and never more than `lag` sends ahead of the slowest
+   * open receiver: acks say a message is stored, not that it reached anyone, and a sender paced by acks alone
+   * outruns receivers slower than the server (the server then closes them as too far behind).
+   */
+  startClosedLoop(roomId: string, window: number, lag: number, textBytes: number): void {
     this.reset();
     this.running = true;
     this.window = window;
-    const fill = () => {
-      while (this.running && this.inFlight < this.window)
-        this.sendOne(roomId, paddedText('T', textBytes), fill);
+    this.lag = lag;
+    this.slowest = 0;
+    this.fill = () => {
+      while (this.running && this.inFlight < this.window && this.stats.sent - this.slowest < this.lag)
+        this.sendOne(roomId, paddedText('T', textBytes), this.fill);
     };
-    fill();
+    this.fill();
+  }
+
+  /** What the slowest open receiver has got since the closed loop started. */
+  credit(slowest: number): void {
+    this.slowest = Math.max(this.slowest, slowest);
+    this.fill();
   }
 
   /** Sends at `rate` per second for `durationMs` whatever the acks, then waits for them (bounded). */
@@ -498,6 +521,15 @@ async function handle(command: Command): Promise<unknown> {
       return closeGroup(command.group as string | undefined);
     case 'counters':
       return { ...counters, closedAfterHello: { ...counters.closedAfterHello } };
+    case 'received-reset':
+      for (const conn of groups.get(command.group as string) ?? []) conn.received = 0;
+      return true;
+    case 'slowest': {
+      const open = (groups.get(command.group as string) ?? []).filter(
+        (conn) => conn.ws.readyState === WebSocket.OPEN,
+      );
+      return open.length > 0 ? Math.min(...open.map((conn) => conn.received)) : null;
+    }
     case 'latency-start':
       recording = { perDelivery: [], counts: [], latest: [] };
       return true;
@@ -528,8 +560,12 @@ async function handle(command: Command): Promise<unknown> {
       sender!.startClosedLoop(
         command.roomId as string,
         command.window as number,
+        command.lag as number,
         command.textBytes as number,
       );
+      return true;
+    case 'credit':
+      sender!.credit(command.slowest as number);
       return true;
     case 'sender-stats':
       return sender!.snapshot();

@@ -131,7 +131,9 @@ async function runSystem(
       }
       log(`${name}: sweep, room of ${size}`);
       const outcome: Outcome<ClosedLoopResult> = await attempt(`${name} sweep ${size}`, () =>
-        withReceivers(ctx, size, (connect) => closedLoop(ctx, size, connect)),
+        withReceivers(ctx, size, (connect) =>
+          closedLoop(ctx, size, connect, options.profile && name === 'one-process'),
+        ),
       );
       result.sweep.push({ ...outcome, roomSize: size });
     }

@@ -9,6 +9,8 @@ export interface FanoutOptions {
   receivers: number;
   /** Sends the closed-loop sender keeps in flight. */
   window: number;
+  /** Sends the closed-loop sender may be ahead of the slowest open receiver, at most. */
+  lag: number;
   textBytes: number;
   /** Seconds measured per closed-loop run (throughput, each sweep size), after `warmup`. */
   duration: number;
@@ -33,7 +35,7 @@ export interface FanoutOptions {
   connectDeadline: number;
   /** REST calls at once while signing users up. */
   setupConcurrency: number;
-  /** A CPU profile of the one-process run during the throughput run. */
+  /** A CPU profile of the one-process run during each closed-loop run (throughput and the sweep). */
   profile: boolean;
   outDir: string;
   /** Seconds after which everything is killed and the run fails. */
@@ -64,6 +66,13 @@ const settings: Setting[] = [
     flag: 'window',
     kind: 'number',
     help: 'sends in flight, closed loop',
+  },
+  {
+    key: 'lag',
+    env: 'BENCH_LAG',
+    flag: 'lag',
+    kind: 'number',
+    help: 'sends ahead of the slowest receiver, closed loop',
   },
   {
     key: 'textBytes',
@@ -174,6 +183,7 @@ const defaults: Omit<FanoutOptions, 'smoke' | 'profile'> = {
   ferretdb: 'postgresql',
   receivers: 1000,
   window: 200,
+  lag: 1000,
   textBytes: 50,
   duration: 10,
   warmup: 2,
@@ -196,6 +206,7 @@ const defaults: Omit<FanoutOptions, 'smoke' | 'profile'> = {
 const smokeDefaults: Partial<FanoutOptions> = {
   receivers: 20,
   window: 20,
+  lag: 100,
   duration: 1,
   warmup: 0.3,
   rates: [20],
@@ -216,7 +227,7 @@ export function usage(): string {
     'npm run bench:fanout [-- flags]',
     '  --smoke                                    tiny sizes, ~1 s runs',
     '  --big                                      adds 10000 to the room-size sweep',
-    '  --profile                                  CPU profile of the one-process run during throughput',
+    '  --profile                                  CPU profile of the one-process run in each closed-loop run',
     ...lines,
   ].join('\n');
 }

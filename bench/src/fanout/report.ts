@@ -1,7 +1,7 @@
 import type { Failures } from './client-worker';
 import type { FanoutOptions } from './options';
 import type { ExitRecord } from './processes';
-import type { ClosedLoopResult, IdleResult, LatencyResult, StormSummary } from './scenarios';
+import type { ClosedLoopResult, IdleResult, LatencyResult, ProfileSummary, StormSummary } from './scenarios';
 import type { SystemName } from './systems';
 
 /** A scenario's result, or why it has none. */
@@ -115,7 +115,7 @@ export function markdown(run: RunResult): string {
     '',
   );
   out.push(
-    `Parameters: ${options.receivers} receivers, a window of ${options.window} sends, ${options.textBytes}-byte texts, ` +
+    `Parameters: ${options.receivers} receivers, a window of ${options.window} sends at most ${options.lag} ahead of the slowest receiver, ${options.textBytes}-byte texts, ` +
       `${options.duration} s per closed-loop run after ${options.warmup} s warm-up; open loop at ${options.rates.join(', ')} msg/s for ` +
       `${options.latencyDuration} s each; ${options.idleSockets} idle sockets over ${options.idleUsers} users; storm of ` +
       `${options.stormSockets} sockets; sweep ${options.sweep.join(', ')}; receivers in ${options.clientProcs} client processes, ` +
@@ -167,6 +167,7 @@ export function markdown(run: RunResult): string {
     ),
   ]);
   row(['', 'receivers connected', ...cells(tp, (t) => `${t.receivers} / ${t.roomSize}`)]);
+  row(['', 'receivers closed by the server meanwhile', ...cells(tp, (t) => String(t.closedByServer))]);
   for (const rate of options.rates) {
     const at = (s: SystemResult) => {
       const list = ok(s.latency);
@@ -222,7 +223,8 @@ export function markdown(run: RunResult): string {
   out.push('## CPU per process', '');
   out.push(
     'CPU time of each server process over the measured window (from /proc/<pid>/stat), per delivery and as a ' +
-      'share of one core; client processes last.',
+      'share of one core; client processes last. Closed-loop runs by room size, then the open-loop latency runs ' +
+      'by rate (over the sending window).',
     '',
   );
   row(['system', 'run', 'process', '% of a core', 'µs / delivery']);
@@ -235,6 +237,9 @@ export function markdown(run: RunResult): string {
     for (const r of runs)
       for (const c of [...r.cpu, ...r.clientCpu])
         row([labels[s.system], `room of ${r.roomSize}`, c.process, fmt(c.percent), fmt(c.usPerDelivery, 2)]);
+    for (const l of ok(s.latency) ?? [])
+      for (const c of l.cpu)
+        row([labels[s.system], `${l.rate} msg/s`, c.process, fmt(c.percent), fmt(c.usPerDelivery, 2)]);
   }
   out.push('');
 
@@ -279,12 +284,13 @@ export function markdown(run: RunResult): string {
   }
   out.push('');
 
-  const profiles = systems.flatMap((s) => {
-    const t = ok(s.throughput);
-    return t?.profile ? [{ s, profile: t.profile }] : [];
-  });
-  for (const { profile } of profiles) {
-    out.push('## CPU profile: one process, throughput', '');
+  // The sweep repeats the throughput run at its own size, profile included: one section per profile file.
+  const profiles = new Map<string, { roomSize: number; profile: ProfileSummary }>();
+  for (const s of systems)
+    for (const r of [ok(s.throughput), ...s.sweep.map((run) => ok(run))])
+      if (r?.profile) profiles.set(r.profile.file, { roomSize: r.roomSize, profile: r.profile });
+  for (const { roomSize, profile } of profiles.values()) {
+    out.push(`## CPU profile: one process, throughput, room of ${roomSize}`, '');
     out.push(`${profile.totalMs} ms sampled; \`${profile.file}\`. Top self time:`, '');
     row(['#', 'function', 'where', 'self ms', '%']);
     row(['---:', '---', '---', '---:', '---:']);

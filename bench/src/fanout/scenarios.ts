@@ -53,6 +53,8 @@ export interface ClosedLoopResult {
   clientCpu: ProcessCpu[];
   /** Events other than `message` the receivers got meanwhile (presence, typing...). */
   otherEvents: number;
+  /** Receivers the server closed during the run (a slow consumer is closed with 1013). */
+  closedByServer: number;
   connect: OpenResult;
   profile?: ProfileSummary;
 }
@@ -74,6 +76,8 @@ export interface LatencyResult {
   /** Send -> each delivery, ms. */
   deliveryP50: number;
   deliveryP99: number;
+  /** Each process over the sending window, servers first, then the clients (what a tail waits on). */
+  cpu: ProcessCpu[];
 }
 
 export interface MemoryUse {
@@ -205,6 +209,7 @@ interface Snapshot {
   at: number;
   deliveries: number;
   otherEvents: number;
+  closedAfterHello: Failures;
   acked: number;
   cpu: Map<string, number>;
 }
@@ -221,6 +226,7 @@ async function snapshot(ctx: Context): Promise<Snapshot> {
     at: performance.now(),
     deliveries: count.deliveries,
     otherEvents: count.otherEvents,
+    closedAfterHello: count.closedAfterHello,
     acked: sender.acked,
     cpu,
   };
@@ -290,14 +296,19 @@ export async function closedLoop(
   const { options } = ctx;
   const roomId = ctx.cast.rooms.get(size)!;
   if (connect.opened === 0) throw new Error(noReceivers(connect));
+  let stopPacing = async (): Promise<void> => undefined;
   try {
     await settle(ctx);
+    const group = receiverGroup(size);
+    await Promise.all(ctx.workers.map((worker) => worker.request({ cmd: 'received-reset', group })));
     await ctx.senderWorker.request({
       cmd: 'closed-start',
       roomId,
       window: options.window,
+      lag: options.lag,
       textBytes: options.textBytes,
     });
+    stopPacing = pace(ctx, group);
     await sleep(options.warmup * 1000);
     const a = await snapshot(ctx);
     await sleep(options.duration * 1000);
@@ -313,6 +324,8 @@ export async function closedLoop(
       summary = summarizeProfile(file);
     }
     const sender = await ctx.senderWorker.request<SendStats>({ cmd: 'closed-stop' }, 60_000);
+    await stopPacing();
+    const end = await counters(ctx);
     const seconds = (b.at - a.at) / 1000;
     const deliveries = b.deliveries - a.deliveries;
     const cpu = cpuBetween(ctx.system.servers, a, b, deliveries);
@@ -335,12 +348,39 @@ export async function closedLoop(
       serverUsPerDelivery: deliveries > 0 ? (all * 1e6) / deliveries : NaN,
       clientCpu: cpuBetween([...ctx.workers, ctx.senderWorker], a, b, deliveries),
       otherEvents: b.otherEvents - a.otherEvents,
+      closedByServer: sum(Object.values(end.closedAfterHello)) - sum(Object.values(a.closedAfterHello)),
       connect,
       ...(summary ? { profile: summary } : {}),
     };
   } finally {
+    await stopPacing();
     await settle(ctx, 10_000);
   }
+}
+
+/** The group of client sockets that are the receivers of the room of `size`. */
+const receiverGroup = (size: number) => `room-${size}`;
+
+/**
+ * Tells the closed-loop sender, every 20 ms, how many messages the slowest open receiver of `group` has got,
+ * which holds it to `--lag` sends ahead of that receiver. Returns what stops it.
+ */
+function pace(ctx: Context, group: string): () => Promise<void> {
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const slowest = await Promise.all(
+        ctx.workers.map((worker) => worker.request<number | null>({ cmd: 'slowest', group })),
+      );
+      const open = slowest.filter((count): count is number => count !== null);
+      if (open.length > 0) await ctx.senderWorker.request({ cmd: 'credit', slowest: Math.min(...open) });
+      await sleep(20);
+    }
+  })();
+  return async () => {
+    running = false;
+    await loop;
+  };
 }
 
 function noReceivers(connect: OpenResult): string {
@@ -356,7 +396,7 @@ export async function withReceivers<T>(
   size: number,
   body: (connect: OpenResult) => Promise<T>,
 ): Promise<T> {
-  const group = `room-${size}`;
+  const group = receiverGroup(size);
   const connect = await open(ctx, ctx.cast.members.slice(0, size), group);
   try {
     return await body(connect);
@@ -377,6 +417,7 @@ export async function openLoop(ctx: Context, connect: OpenResult): Promise<Laten
   for (const rate of options.rates) {
     await settle(ctx);
     await Promise.all(ctx.workers.map((worker) => worker.request({ cmd: 'latency-start' })));
+    const before = await snapshot(ctx);
     const sent = await ctx.senderWorker.request<SendStats>(
       {
         cmd: 'open-loop',
@@ -387,6 +428,7 @@ export async function openLoop(ctx: Context, connect: OpenResult): Promise<Laten
       },
       options.latencyDuration * 1000 + 60_000,
     );
+    const after = await snapshot(ctx);
     await settle(ctx, 10_000);
     const records = await Promise.all(
       ctx.workers.map((worker) => worker.request<LatencyRecord>({ cmd: 'latency-stop' })),
@@ -421,6 +463,12 @@ export async function openLoop(ctx: Context, connect: OpenResult): Promise<Laten
       lastMax: last.length > 0 ? last[last.length - 1]! : NaN,
       deliveryP50: percentile(each, 50),
       deliveryP99: percentile(each, 99),
+      cpu: cpuBetween(
+        [...ctx.system.servers, ...ctx.workers, ctx.senderWorker],
+        before,
+        after,
+        sent.sent * connect.opened,
+      ),
     });
   }
   return results;
@@ -535,5 +583,5 @@ export async function connectionStorm(ctx: Context): Promise<StormSummary> {
 async function snapshotCpu(ctx: Context): Promise<Snapshot> {
   const cpu = new Map<string, number>();
   for (const proc of ctx.system.servers) cpu.set(proc.name, cpuSecondsOf(proc.pid) ?? NaN);
-  return { at: performance.now(), deliveries: 0, otherEvents: 0, acked: 0, cpu };
+  return { at: performance.now(), deliveries: 0, otherEvents: 0, closedAfterHello: {}, acked: 0, cpu };
 }

@@ -56,7 +56,6 @@ export const OUR_ENV: Readonly<Record<string, string>> = Object.freeze({
   // (5 s) would drop a receiver process that falls that far behind parsing the throughput run's backlog,
   // since a Node client answers a ping only once its event loop reaches it (a browser answers at once).
   HEARTBEAT_INTERVAL_MS: '25000',
-  SHUTDOWN_TIMEOUT_MS: '5000',
 });
 
 const dist = (pkg: string, file = 'main.js') => path.join(REPO_ROOT, pkg, 'dist', file);
@@ -76,7 +75,9 @@ export function distributedMissing(backend: FerretBackend): string | undefined {
 function stopper(procs: Proc[], dirs: string[]): () => Promise<ExitRecord[]> {
   return async () => {
     const exits: ExitRecord[] = [];
-    for (const proc of [...procs].reverse()) exits.push(await proc.stop(8_000));
+    // A service's own budget to stop (SHUTDOWN_TIMEOUT_MS, 10 s by default) and a little more: chat-service
+    // drains its sockets, then holds presence for its grace before it lets the users go offline.
+    for (const proc of [...procs].reverse()) exits.push(await proc.stop(12_000));
     for (const dir of dirs) await rm(dir, { recursive: true, force: true });
     return exits;
   };

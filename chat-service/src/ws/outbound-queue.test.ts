@@ -1,15 +1,49 @@
-import { FlushScheduler, OutboundQueue, type FrameSink, type Outgoing } from './outbound-queue';
+import WebSocket from 'ws';
+import {
+  FlushScheduler,
+  OutboundQueue,
+  outgoingJson,
+  TEXT_FRAME,
+  type FrameSink,
+  type Outgoing,
+} from './outbound-queue';
 
+/** `ws`'s own frame parser (exported by the package, not typed by @types/ws): frames are checked by it. */
+interface FrameReceiver {
+  write(chunk: Buffer): boolean;
+  on(event: 'message', listener: (data: Buffer, isBinary: boolean) => void): void;
+  on(event: 'error', listener: (error: Error) => void): void;
+}
+const { Receiver } = WebSocket as unknown as { Receiver: new () => FrameReceiver };
+
+/** A socket as the queue sees a `ws` WebSocket: whole frames reach its sender, and ws's receiver reads them. */
 class FakeSocket implements FrameSink {
   frames: string[] = [];
   /** The buffers as handed over, to tell a shared one from a copy. */
   sent: Buffer[] = [];
   /** What the kernel has not taken yet; a test sets it to play a client that stopped reading. */
   bufferedAmount = 0;
-  send(data: Buffer, options: { binary: boolean }): void {
-    expect(options.binary).toBe(false);
-    this.sent.push(data);
-    this.frames.push(data.toString('utf8'));
+  readyState = 1;
+  private readonly receiver = new Receiver();
+  readonly _sender = {
+    _state: 0,
+    sendFrame: (list: Buffer[]): void => {
+      expect(list).toHaveLength(1);
+      this.sent.push(list[0]!);
+      this.receiver.write(list[0]!);
+    },
+  };
+  constructor() {
+    this.receiver.on('message', (data, isBinary) => {
+      expect(isBinary).toBe(false);
+      this.frames.push(data.toString('utf8'));
+    });
+    this.receiver.on('error', (error) => {
+      throw error;
+    });
+  }
+  send(): void {
+    throw new Error('frames go whole to the sender');
   }
   /** Every event received, frames unpacked as a client does (an object or an array of them). */
   events(): { type: string; n?: number }[] {
@@ -40,10 +74,31 @@ function setup(options: { maxBytes?: number; maxFrameBytes?: number; stallMs?: n
   return { sink, queue, overflows, flushes, advance: (ms: number) => (clock += ms) };
 }
 
+/** `count` queues of one flush round (one scheduler, so one memo of joined frames). */
+function flushedTogether(count: number, maxFrameBytes: number) {
+  const scheduler = new FlushScheduler();
+  const sinks = Array.from({ length: count }, () => new FakeSocket());
+  const queues = sinks.map(
+    (sink) =>
+      new OutboundQueue(
+        sink,
+        {
+          maxBytes: 100_000,
+          maxFrameBytes,
+          stallMs: 2_000,
+          onOverflow: () => undefined,
+          requestFlush: scheduler.request,
+          frames: scheduler.frames,
+        },
+        undefined,
+      ),
+  );
+  return { sinks, queues };
+}
+
 /** The queue never looks inside events: numbered stand-ins make order and drops easy to read. */
 function item(event: object, droppable = false): Outgoing {
-  const data = Buffer.from(JSON.stringify(event));
-  return { data, bytes: data.length, droppable };
+  return outgoingJson(JSON.stringify(event), droppable);
 }
 const message = (n: number, pad = 0) => item({ type: 'message', n, pad: 'x'.repeat(pad) });
 const typing = (n: number) => item({ type: 'typing', n }, true);
@@ -70,24 +125,8 @@ describe('OutboundQueue', () => {
   });
 
   it('joins the events of one tick once for every socket flushed together that has the same ones', () => {
-    const scheduler = new FlushScheduler();
     const events = [message(1), message(2), message(3)];
-    const sinks = [0, 1, 2].map(() => new FakeSocket());
-    const queues = sinks.map(
-      (sink) =>
-        new OutboundQueue(
-          sink,
-          {
-            maxBytes: 10_000,
-            maxFrameBytes: 16_384,
-            stallMs: 2_000,
-            onOverflow: () => undefined,
-            requestFlush: scheduler.request,
-            frames: scheduler.frames,
-          },
-          undefined,
-        ),
-    );
+    const { sinks, queues } = flushedTogether(3, 16_384);
     for (const queue of queues.slice(0, 2)) for (const event of events) queue.push(event);
     for (const event of [events[0]!, events[2]!]) queues[2]!.push(event);
     for (const queue of queues) queue.flush();
@@ -100,6 +139,19 @@ describe('OutboundQueue', () => {
     ]);
   });
 
+  it('joins a round that fills several frames once for every socket that gets the same events', () => {
+    const events = Array.from({ length: 20 }, (_, i) => message(i + 1, 30));
+    const { sinks, queues } = flushedTogether(3, 200);
+    for (const queue of queues) for (const event of events) queue.push(event);
+    for (const queue of queues) queue.flush();
+    expect(sinks[0]!.sent.length).toBeGreaterThan(1);
+    for (const sink of sinks.slice(1)) {
+      expect(sink.sent).toHaveLength(sinks[0]!.sent.length);
+      sink.sent.forEach((frame, index) => expect(frame).toBe(sinks[0]!.sent[index]));
+      expect(sink.events().map((event) => event.n)).toEqual(events.map((_, i) => i + 1));
+    }
+  });
+
   it('sends the same bytes of an event to every socket, without a copy', () => {
     const shared = message(7);
     const first = setup();
@@ -108,8 +160,61 @@ describe('OutboundQueue', () => {
     second.queue.push(shared);
     first.queue.flush();
     second.queue.flush();
-    expect(first.sink.sent[0]).toBe(shared.data);
-    expect(second.sink.sent[0]).toBe(shared.data);
+    expect(first.sink.sent[0]).toBe(shared.frame);
+    expect(second.sink.sent[0]).toBe(shared.frame);
+  });
+
+  it('builds frames whose header carries each length form (7, 16 and 64 bits), as ws reads them', () => {
+    const { sink, queue } = setup({ maxBytes: 1_000_000, maxFrameBytes: 1_000_000 });
+    const sizes = [2, 125, 126, 65_535, 65_536, 200_000];
+    const texts = sizes.map((size) => JSON.stringify('x'.repeat(size - 2)));
+    for (const text of texts) {
+      queue.push(outgoingJson(text));
+      queue.flush();
+    }
+    expect(sink.frames).toEqual(texts);
+    const headers = sink.sent.map((frame, index) => frame.length - Buffer.byteLength(texts[index]!));
+    expect(headers).toEqual([2, 2, 4, 4, 10, 10]);
+  });
+
+  it('sends the payload alone through send when the socket has no sender to take whole frames', () => {
+    const payloads: Buffer[] = [];
+    const plain: FrameSink = {
+      bufferedAmount: 0,
+      readyState: 1,
+      send: (data, options) => {
+        expect(options).toBe(TEXT_FRAME);
+        payloads.push(data);
+      },
+    };
+    const queue = new OutboundQueue(
+      plain,
+      {
+        maxBytes: 1000,
+        maxFrameBytes: 1000,
+        stallMs: 1000,
+        onOverflow: () => undefined,
+        requestFlush: () => undefined,
+      },
+      undefined,
+    );
+    queue.push(message(1));
+    queue.push(message(2));
+    queue.flush();
+    expect(payloads.map((payload) => JSON.parse(payload.toString()) as unknown)).toEqual([
+      [
+        { type: 'message', n: 1, pad: '' },
+        { type: 'message', n: 2, pad: '' },
+      ],
+    ]);
+  });
+
+  it('writes nothing to a socket that is no longer open', () => {
+    const { sink, queue } = setup();
+    sink.readyState = 2;
+    queue.push(message(1));
+    queue.flush();
+    expect(sink.sent).toEqual([]);
   });
 
   it('splits a long tick into frames no larger than maxFrameBytes, keeping the order', () => {

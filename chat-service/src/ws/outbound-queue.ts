@@ -1,10 +1,14 @@
 import type { ServerEvent } from '@chat/protocol';
 
-/** One serialized server event, shared by every socket it goes to (serialized once per broadcast). */
+/**
+ * One server event, serialized once and shared by every socket it goes to: its complete WebSocket text
+ * frame (header, then the UTF-8 JSON) is built once per broadcast, so writing it to a socket is one
+ * `write` of the same bytes, with no framing or copy per socket.
+ */
 export interface Outgoing {
-  /** The event as UTF-8 JSON, encoded once: a frame of this one event is written without a copy. */
-  data: Buffer;
-  /** Its size in bytes. */
+  /** The whole frame: a header of 2, 4 or 10 bytes, then the payload. */
+  frame: Buffer;
+  /** The payload's size in bytes (the event's JSON). */
   bytes: number;
   /** Typing and presence: the first to go when a socket falls behind. */
   droppable: boolean;
@@ -12,18 +16,76 @@ export interface Outgoing {
 
 /** Wraps an event for {@link OutboundQueue.push}: serialize once, then push the same object to every socket. */
 export function outgoing(event: ServerEvent, droppable = false): Outgoing {
-  const data = Buffer.from(JSON.stringify(event));
-  return { data, bytes: data.length, droppable };
+  return outgoingJson(JSON.stringify(event), droppable);
 }
 
-/** How frames are sent: as text, from bytes that are already UTF-8. */
+/** An {@link Outgoing} of JSON text that is already serialized. */
+export function outgoingJson(json: string, droppable = false): Outgoing {
+  const bytes = Buffer.byteLength(json);
+  const frame = allocFrame(bytes);
+  frame.write(json, frame.length - bytes, 'utf8');
+  return { frame, bytes, droppable };
+}
+
+/** The payload of a frame built here. */
+export function payloadOf(frame: Buffer, bytes: number): Buffer {
+  return frame.subarray(frame.length - bytes);
+}
+
+/** The bytes of a server-to-client frame header (unmasked) for a payload of `bytes`: RFC 6455 §5.2. */
+function headerBytes(bytes: number): number {
+  if (bytes < 126) return 2;
+  return bytes < 65_536 ? 4 : 10;
+}
+
+/** A buffer for a final, unmasked text frame of `bytes` of payload, its header written, its payload not. */
+function allocFrame(bytes: number): Buffer {
+  const header = headerBytes(bytes);
+  const frame = Buffer.allocUnsafe(header + bytes);
+  frame[0] = 0x81;
+  if (header === 2) {
+    frame[1] = bytes;
+  } else if (header === 4) {
+    frame[1] = 126;
+    frame.writeUInt16BE(bytes, 2);
+  } else {
+    frame[1] = 127;
+    frame.writeUInt32BE(0, 2);
+    frame.writeUInt32BE(bytes, 6);
+  }
+  return frame;
+}
+
+/** How a frame goes out when it cannot be written whole: as text, from bytes that are already UTF-8. */
 export const TEXT_FRAME = Object.freeze({ binary: false });
 
-/** Where a queue writes: a `ws` WebSocket has both members. */
+/** `ws`'s `readyState` while a socket is open. */
+const OPEN = 1;
+
+/**
+ * Where a queue writes: a `ws` WebSocket. Frames built here are handed to its sender's `sendFrame`, which
+ * writes them to the TCP socket as they are (Socket.IO writes its pre-encoded broadcasts the same way;
+ * `ws` documents `Sender.frame` for building them). Should a `ws` release lack that sender, or be in the
+ * middle of compressing (never, as our servers do not negotiate permessage-deflate), the payload goes through
+ * `send` instead.
+ */
 export interface FrameSink {
-  /** Bytes accepted by `send` but not yet handed to the kernel. */
+  /** Bytes accepted but not yet handed to the kernel. */
   readonly bufferedAmount: number;
+  readonly readyState: number;
   send(data: Buffer, options: typeof TEXT_FRAME): void;
+}
+
+interface SenderOf {
+  _sender?: { _state?: unknown; sendFrame?: (list: Buffer[]) => void };
+}
+
+/** Writes a frame built here to an open socket, once, as it is. */
+export function writeFrame(sink: FrameSink, frame: Buffer, bytes: number): void {
+  if (sink.readyState !== OPEN) return;
+  const sender = (sink as SenderOf)._sender;
+  if (sender?._state === 0 && typeof sender.sendFrame === 'function') sender.sendFrame([frame]);
+  else sink.send(payloadOf(frame, bytes), TEXT_FRAME);
 }
 
 /**
@@ -141,11 +203,12 @@ export class OutboundQueue<Owner = unknown> {
         bytes += items[end]!.bytes + 1;
         end += 1;
       }
-      const frame =
-        end - start === 1
-          ? items[start]!.data
-          : (this.options.frames?.join(items, start, end) ?? frameOf(items, start, end));
-      this.sink.send(frame, TEXT_FRAME);
+      if (end - start === 1) {
+        writeFrame(this.sink, items[start]!.frame, items[start]!.bytes);
+      } else {
+        const joined = this.options.frames?.join(items, start, end) ?? frameOf(items, start, end);
+        writeFrame(this.sink, joined.frame, joined.bytes);
+      }
       start = end;
     }
     this.peakBytes = Math.max(this.peakBytes, this.pressure());
@@ -196,45 +259,53 @@ export class OutboundQueue<Owner = unknown> {
   }
 }
 
-const OPEN = Buffer.from('[');
-const COMMA = Buffer.from(',');
-const CLOSE = Buffer.from(']');
+const OPEN_BRACKET = 0x5b;
+const COMMA = 0x2c;
+const CLOSE_BRACKET = 0x5d;
 
-/** The events `start` to `end` as one JSON array, joined from their bytes (never re-serialized). */
-function frameOf(items: Outgoing[], start: number, end: number): Buffer {
-  const parts: Buffer[] = [OPEN, items[start]!.data];
-  let length = 2 + items[start]!.bytes;
-  for (let i = start + 1; i < end; i++) {
-    parts.push(COMMA, items[i]!.data);
-    length += 1 + items[i]!.bytes;
+/** The events `start` to `end` as one frame of a JSON array, joined from their bytes (never re-serialized). */
+function frameOf(items: Outgoing[], start: number, end: number): Outgoing {
+  let bytes = 1 + items[start]!.bytes;
+  for (let i = start + 1; i < end; i++) bytes += 1 + items[i]!.bytes;
+  bytes += 1;
+  const frame = allocFrame(bytes);
+  let offset = frame.length - bytes;
+  frame[offset++] = OPEN_BRACKET;
+  for (let i = start; i < end; i++) {
+    if (i > start) frame[offset++] = COMMA;
+    const item = items[i]!;
+    offset += item.frame.copy(frame, offset, item.frame.length - item.bytes);
   }
-  parts.push(CLOSE);
-  return Buffer.concat(parts, length);
+  frame[offset] = CLOSE_BRACKET;
+  return { frame, bytes, droppable: false };
 }
 
 /**
- * The array frame joined last in one flush round, handed to the next socket whose events in the round
- * are the very same: sockets of a room are flushed one after another, so a broadcast is joined once, not
- * once per socket.
+ * The array frames joined in one flush round, handed to every later socket whose events in the round are
+ * the very same: the sockets of a room get the same events in the same order, so a broadcast is joined once
+ * per round, not once per socket, even when a socket's events of the round fill several frames.
  */
 export class FrameMemo {
-  private items: Outgoing[] = [];
-  private frame: Buffer | undefined;
+  /** Frames joined this round, by their first event. */
+  private readonly joined = new Map<Outgoing, { items: Outgoing[]; frame: Outgoing }[]>();
 
-  join(items: Outgoing[], start: number, end: number): Buffer {
-    const same =
-      this.frame !== undefined &&
-      this.items.length === end - start &&
-      this.items.every((item, index) => item === items[start + index]);
-    if (same) return this.frame!;
-    this.items = items.slice(start, end);
-    this.frame = frameOf(items, start, end);
-    return this.frame;
+  join(items: Outgoing[], start: number, end: number): Outgoing {
+    const candidates = this.joined.get(items[start]!);
+    const found = candidates?.find(
+      (candidate) =>
+        candidate.items.length === end - start &&
+        candidate.items.every((item, index) => item === items[start + index]),
+    );
+    if (found) return found.frame;
+    const frame = frameOf(items, start, end);
+    const entry = { items: items.slice(start, end), frame };
+    if (candidates) candidates.push(entry);
+    else this.joined.set(items[start]!, [entry]);
+    return frame;
   }
 
   clear(): void {
-    this.items = [];
-    this.frame = undefined;
+    this.joined.clear();
   }
 }
 
