@@ -15,6 +15,13 @@ export type ClientSocketOptions = OutboundQueueOptions<ClientSocket>;
 const EXPIRING_NOTICE_MS = 60_000;
 /** setTimeout's ceiling; a token living longer is rechecked when this fires. */
 const MAX_TIMER_MS = 2_147_483_647;
+/**
+ * Session timers wait whole seconds: Node keeps a list of timers per distinct duration, so waits to the
+ * millisecond would give nearly every socket a list of its own; rounded up, sockets share them.
+ */
+const TIMER_STEP_MS = 1_000;
+/** The chain of a socket that has not sent a frame yet: one settled promise for all of them. */
+const SETTLED: Promise<void> = Promise.resolve();
 
 /**
  * One open socket: who it is (claims and profile), the rooms it receives, its outbound queue, and the
@@ -26,7 +33,7 @@ export class ClientSocket {
   /** Answered the last ping (or has not been pinged yet). */
   alive = true;
   /** Client frames are handled one after another, in order; this is the tail of that line. */
-  chain: Promise<void> = Promise.resolve();
+  chain: Promise<void> = SETTLED;
   /** Frames accepted and not yet answered. */
   pending = 0;
   private readonly queue: OutboundQueue<ClientSocket>;
@@ -113,7 +120,8 @@ export class ClientSocket {
     }
     if (!this.expiringNoticeDue && now >= expiresAt)
       return this.close(CloseCode.SESSION_ENDED, 'The session expired.');
-    const wait = (this.expiringNoticeDue ? noticeAt : expiresAt) - now;
+    const wait =
+      Math.ceil(((this.expiringNoticeDue ? noticeAt : expiresAt) - now) / TIMER_STEP_MS) * TIMER_STEP_MS;
     this.sessionTimer = setTimeout(ClientSocket.onSessionTimer, Math.min(wait, MAX_TIMER_MS), this);
   }
 

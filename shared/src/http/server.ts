@@ -62,6 +62,13 @@ export interface RunningServer {
   close(deadlineMs?: number): Promise<void>;
 }
 
+/**
+ * Connections the kernel may hold for the server before it accepts them (it caps this at
+ * `net.core.somaxconn`, 4096 on current Linux). Node's default, 511, overflows when thousands of clients
+ * reconnect at once (an instance restarted): the kernel drops their SYNs and they retry after 1, 3, 7 s...
+ */
+const LISTEN_BACKLOG = 4096;
+
 export async function listen(
   handler: http.RequestListener,
   port: number,
@@ -73,7 +80,7 @@ export async function listen(
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => {
+    server.listen({ port, host, backlog: LISTEN_BACKLOG }, () => {
       server.off('error', reject);
       resolve();
     });
