@@ -275,6 +275,23 @@ export function markdown(run: RunResult): string {
   }
   out.push('');
 
+  for (const s of systems) {
+    const census = ok(s.idle)?.census;
+    if (!census) continue;
+    out.push(`## Heap per idle socket by kind: ${labels[s.system]}`, '');
+    out.push(
+      'From heap snapshots (`--profile`) before and after the idle sockets opened, in the processes that hold ' +
+        'them: what grew most, per socket. (The snapshots take memory of their own, so a run with `--profile` ' +
+        'reports no RSS per idle socket.)',
+      '',
+    );
+    row(['process', 'kind', 'bytes / socket', 'objects / socket']);
+    row(['---', '---', '---:', '---:']);
+    for (const c of census)
+      row([c.process, `\`${c.kind}\``, fmt(c.bytesPerSocket), fmt(c.countPerSocket, 2)]);
+    out.push('');
+  }
+
   out.push('## Connection storm: CPU of the servers', '');
   row(['system', 'process', '% of a core over the storm', 'CPU µs per served socket']);
   row(['---', '---', '---:', '---:']);

@@ -99,6 +99,31 @@ export interface IdleResult {
   /** Bytes per socket, summed over the processes the sockets end in (ours: gateway and chat instances). */
   rssPerSocket: number;
   heapPerSocket: number;
+  /** With --profile: what each socket added to the heap, by kind, the largest first. */
+  census?: HeapShare[];
+}
+
+export interface HeapShare {
+  process: string;
+  /** `object <constructor>`, `closure <name>`, or a node type (`string`, `array`, `hidden`, ...). */
+  kind: string;
+  bytesPerSocket: number;
+  countPerSocket: number;
+}
+
+type Census = Record<string, { bytes: number; count: number }>;
+
+/** The kinds that grew most between two censuses of `process`, per socket. */
+function heapShares(process: string, before: Census, after: Census, sockets: number, top = 15): HeapShare[] {
+  return Object.entries(after)
+    .map(([kind, { bytes, count }]) => ({
+      process,
+      kind,
+      bytesPerSocket: (bytes - (before[kind]?.bytes ?? 0)) / sockets,
+      countPerSocket: (count - (before[kind]?.count ?? 0)) / sockets,
+    }))
+    .sort((a, b) => b.bytesPerSocket - a.bytesPerSocket)
+    .slice(0, top);
 }
 
 export interface StormSummary {
@@ -493,18 +518,24 @@ export async function idleMemory(ctx: Context): Promise<IdleResult> {
   await Promise.all(ctx.system.servers.map(memoryOf));
   await pause(ctx, 1_000);
   const before = await Promise.all(ctx.system.servers.map(memoryOf));
+  // Heap censuses (with --profile) come after the memory readings, so their snapshots do not show in them.
+  const censused = options.profile ? ctx.system.servers.filter((proc) => proc.holdsSockets) : [];
+  const census = (proc: Proc) => proc.request<Census>({ cmd: 'heap-census' }, 120_000);
+  const censusBefore = await Promise.all(censused.map(census));
   const connect = await open(ctx, entries, 'idle');
   try {
     await pause(ctx, 2_000);
     await settle(ctx);
     const after = await Promise.all(ctx.system.servers.map(memoryOf));
     const sockets = Math.max(1, connect.opened);
+    const censusAfter = await Promise.all(censused.map(census));
     const perProcess = ctx.system.servers.map((proc, i) => ({
       process: proc.name,
       holdsSockets: proc.holdsSockets,
       before: before[i]!,
       after: after[i]!,
-      rssPerSocket: (after[i]!.rss - before[i]!.rss) / sockets,
+      // A heap snapshot's own memory shows in RSS: with censuses, RSS per socket is not read.
+      rssPerSocket: censused.length > 0 ? NaN : (after[i]!.rss - before[i]!.rss) / sockets,
       ...(after[i]!.heapUsed === undefined
         ? {}
         : { heapPerSocket: (after[i]!.heapUsed! - before[i]!.heapUsed!) / sockets }),
@@ -516,6 +547,13 @@ export async function idleMemory(ctx: Context): Promise<IdleResult> {
       perProcess,
       rssPerSocket: sum(holders.map((p) => p.rssPerSocket)),
       heapPerSocket: sum(holders.map((p) => p.heapPerSocket ?? 0)),
+      ...(censused.length > 0
+        ? {
+            census: censused.flatMap((proc, i) =>
+              heapShares(proc.name, censusBefore[i]!, censusAfter[i]!, sockets),
+            ),
+          }
+        : {}),
     };
   } finally {
     await close(ctx, 'idle');

@@ -1,17 +1,45 @@
 /**
  * Preloaded (`node --expose-gc -r server-hook.js <service main>`) into every server process the fan-out
  * benchmark starts, so production code carries no benchmark hooks. Over the IPC channel it answers:
- * `gc` (a full collection, twice, then `process.memoryUsage()`), `memory`, and `profile-start` /
- * `profile-stop` (a V8 CPU profile through the inspector, written to the given path). The process exits
- * when the benchmark that forked it goes away.
+ * `gc` (a full collection, twice, then `process.memoryUsage()`), `memory`, `profile-start` /
+ * `profile-stop` (a V8 CPU profile through the inspector, written to the given path) and `heap-census`
+ * (after a full collection, the heap's bytes and objects by kind: constructor name for objects, node type
+ * for the rest, from a heap snapshot). The process exits when the benchmark that forked it goes away.
  */
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
+import { getHeapSnapshot } from 'node:v8';
 
 interface Command {
   benchId: number;
-  cmd: 'gc' | 'memory' | 'profile-start' | 'profile-stop';
+  cmd: 'gc' | 'memory' | 'profile-start' | 'profile-stop' | 'heap-census';
   path?: string;
+}
+
+interface HeapSnapshot {
+  snapshot: { meta: { node_fields: string[]; node_types: [string[], ...unknown[]] } };
+  nodes: number[];
+  strings: string[];
+}
+
+/** Bytes and count of the live heap by kind (`object Foo`, `string`, `closure bar`, ...). */
+async function heapCensus(): Promise<Record<string, { bytes: number; count: number }>> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of getHeapSnapshot()) chunks.push(chunk as Buffer);
+  const heap = JSON.parse(Buffer.concat(chunks).toString('utf8')) as HeapSnapshot;
+  const fields = heap.snapshot.meta.node_fields;
+  const types = heap.snapshot.meta.node_types[0];
+  const [type, name, size] = ['type', 'name', 'self_size'].map((field) => fields.indexOf(field));
+  const census: Record<string, { bytes: number; count: number }> = {};
+  for (let i = 0; i < heap.nodes.length; i += fields.length) {
+    const kind = types[heap.nodes[i + type!]!]!;
+    const key =
+      kind === 'object' || kind === 'closure' ? `${kind} ${heap.strings[heap.nodes[i + name!]!]}` : kind;
+    const entry = (census[key] ??= { bytes: 0, count: 0 });
+    entry.bytes += heap.nodes[i + size!]!;
+    entry.count += 1;
+  }
+  return census;
 }
 
 let session: Session | undefined;
@@ -34,6 +62,8 @@ async function answer(command: Command): Promise<unknown> {
     }
     case 'memory':
       return process.memoryUsage();
+    case 'heap-census':
+      return heapCensus();
     case 'profile-start':
       session = new Session();
       session.connect();

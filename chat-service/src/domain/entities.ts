@@ -24,7 +24,7 @@ export interface Actor {
 }
 
 /** The actor of a verified token. */
-export const actorOf = (claims: AccessClaims): Actor => ({
+export const actorOf = (claims: Pick<AccessClaims, 'sub' | 'username' | 'role'>): Actor => ({
   id: claims.sub,
   username: claims.username,
   role: claims.role,

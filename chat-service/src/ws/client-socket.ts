@@ -3,23 +3,31 @@ import type { AccessClaims } from '@chat/shared';
 import { CloseCode, type ServerEvent, type ServerEventOf, type UserPublic } from '@chat/protocol';
 import { OutboundQueue, outgoing, type OutboundQueueOptions, type Outgoing } from './outbound-queue';
 import type { TokenBucket } from './rate-limiter';
+import type { SessionClock } from './session-clock';
 
 /**
  * What every socket of a server shares (one object, not one per socket: an idle socket's memory is
  * mostly its own objects). `onOverflow` is called once when the socket is given up, with the reason for
  * the 1013 close; `maxBytes` also bounds what waits before the hello.
  */
-export type ClientSocketOptions = OutboundQueueOptions<ClientSocket>;
+export type ClientSocketOptions = OutboundQueueOptions<ClientSocket> & {
+  /** Where every socket's session deadlines wait. */
+  clock: SessionClock<ClientSocket>;
+};
+
+/** What a socket keeps of its token: who, in which session, until when; not the issuer, audience and the rest. */
+export type SocketClaims = Pick<AccessClaims, 'sub' | 'username' | 'role' | 'sid' | 'exp'>;
+
+const keptOf = ({ sub, username, role, sid, exp }: SocketClaims): SocketClaims => ({
+  sub,
+  username,
+  role,
+  sid,
+  exp,
+});
 
 /** `session.expiring` goes out this long before the token expires. */
 const EXPIRING_NOTICE_MS = 60_000;
-/** setTimeout's ceiling; a token living longer is rechecked when this fires. */
-const MAX_TIMER_MS = 2_147_483_647;
-/**
- * Session timers wait whole seconds: Node keeps a list of timers per distinct duration, so waits to the
- * millisecond would give nearly every socket a list of its own; rounded up, sockets share them.
- */
-const TIMER_STEP_MS = 1_000;
 /** The chain of a socket that has not sent a frame yet: one settled promise for all of them. */
 const SETTLED: Promise<void> = Promise.resolve();
 
@@ -40,18 +48,29 @@ export class ClientSocket {
   private early: Outgoing[] | undefined = [];
   private earlyBytes = 0;
   private closing = false;
-  /** One timer per socket: for `session.expiring` first, then for the expiry itself. */
-  private sessionTimer: NodeJS.Timeout | undefined;
+  /** The second the socket's next session deadline is due ({@link SessionClock}). */
+  dueSecond: number | undefined;
   private expiringNoticeDue = true;
+  private kept: SocketClaims;
 
   constructor(
     readonly ws: WebSocket,
     readonly user: UserPublic,
-    public claims: AccessClaims,
+    claims: AccessClaims,
     readonly limiter: TokenBucket,
     private readonly options: ClientSocketOptions,
   ) {
+    this.kept = keptOf(claims);
     this.queue = new OutboundQueue<ClientSocket>(ws, options, this);
+  }
+
+  get claims(): SocketClaims {
+    return this.kept;
+  }
+
+  /** The socket goes on under a fresh token of the same user (a `refresh` frame); see {@link scheduleExpiry}. */
+  renew(claims: AccessClaims): void {
+    this.kept = keptOf(claims);
   }
 
   get userId(): string {
@@ -95,23 +114,20 @@ export class ClientSocket {
     for (const item of early) this.queue.push(item);
   }
 
-  /**
-   * (Re)schedules `session.expiring` a minute before `exp` and the 4001 close at `exp`; a token that
-   * outlives setTimeout's range is rechecked when the longest timer fires. The timer carries the socket as
-   * its argument rather than a closure, which would cost every idle socket its own context.
-   */
-  scheduleExpiry(claims: AccessClaims): void {
-    this.claims = claims;
+  /** (Re)schedules `session.expiring` a minute before `exp` and the 4001 close at `exp`. */
+  scheduleExpiry(): void {
     this.expiringNoticeDue = true;
-    clearTimeout(this.sessionTimer);
     this.tick();
   }
 
-  private static readonly onSessionTimer = (client: ClientSocket): void => client.tick();
+  /** Called by the clock when the socket's deadline has come. */
+  onDue(): void {
+    this.tick();
+  }
 
-  /** What the session timer does when it fires: the notice, the close, or a wait for either. */
+  /** The notice, the close, or a wait on the clock for either. */
   private tick(): void {
-    const expiresAt = this.claims.exp * 1000;
+    const expiresAt = this.kept.exp * 1000;
     const noticeAt = expiresAt - EXPIRING_NOTICE_MS;
     const now = Date.now();
     if (this.expiringNoticeDue && now >= noticeAt) {
@@ -120,9 +136,7 @@ export class ClientSocket {
     }
     if (!this.expiringNoticeDue && now >= expiresAt)
       return this.close(CloseCode.SESSION_ENDED, 'The session expired.');
-    const wait =
-      Math.ceil(((this.expiringNoticeDue ? noticeAt : expiresAt) - now) / TIMER_STEP_MS) * TIMER_STEP_MS;
-    this.sessionTimer = setTimeout(ClientSocket.onSessionTimer, Math.min(wait, MAX_TIMER_MS), this);
+    this.options.clock.schedule(this, this.expiringNoticeDue ? noticeAt : expiresAt);
   }
 
   /** Closes with `code` once; nothing more is sent after the close frame. */
@@ -144,6 +158,6 @@ export class ClientSocket {
   dispose(): void {
     this.early = undefined;
     this.queue.close();
-    clearTimeout(this.sessionTimer);
+    this.options.clock.cancel(this);
   }
 }

@@ -147,7 +147,7 @@ async function dispatch(
     case 'refresh': {
       const claims = await context.verifier.verify(frame.token);
       if (claims.sub !== client.userId) throw new ForbiddenError('The token belongs to another user.');
-      client.claims = claims;
+      client.renew(claims);
       context.renewed(client);
       return client.send({ type: 'refreshed', ...ref, expiresAt: new Date(claims.exp * 1000).toISOString() });
     }

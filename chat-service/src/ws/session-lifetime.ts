@@ -57,7 +57,7 @@ export class SessionLifetime {
 
   /** (Re)schedules `session.expiring` and the 4001 close for the socket's current token. */
   readonly renewed = (client: ClientSocket): void => {
-    client.scheduleExpiry(client.claims);
+    client.scheduleExpiry();
   };
 
   private pingAll(): void {

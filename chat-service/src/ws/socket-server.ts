@@ -24,6 +24,7 @@ import { FlushScheduler } from './outbound-queue';
 import { Presence } from './presence';
 import { PresenceDelivery } from './presence-delivery';
 import { TokenBucket } from './rate-limiter';
+import { SessionClock } from './session-clock';
 import { SessionLifetime } from './session-lifetime';
 import { clientVisible, refuseUpgrade } from './socket-errors';
 import type { SocketHub } from './socket-hub';
@@ -75,13 +76,15 @@ export interface SocketStats {
 /**
  * The WebSocket edge (docs/asyncapi.md): upgrades are authenticated before any socket opens
  * (`upgrade.ts`); each socket is set up with its rooms and `hello`, then its frames are handled
- * (`frames.ts`); `session-lifetime.ts` ends it on expiry, revocation or silence; presence goes out through
+ * (`frames.ts`); `session-lifetime.ts` ends it on revocation or silence and `session-clock.ts` at expiry
+ * (one timer for every socket); presence goes out through
  * `presence-delivery.ts`; `drain.ts` closes every socket when the instance stops.
  */
 export class ChatSocketServer {
   readonly presence: Presence;
   private readonly wss: WebSocketServer;
   private readonly scheduler = new FlushScheduler();
+  private readonly clock = new SessionClock<ClientSocket>();
   private readonly frames: FrameContext;
   private readonly lifetime: SessionLifetime;
   private readonly delivery: PresenceDelivery;
@@ -112,6 +115,7 @@ export class ChatSocketServer {
       stallMs: OUTBOUND_STALL_MS,
       requestFlush: this.scheduler.request,
       frames: this.scheduler.frames,
+      clock: this.clock,
       onOverflow: (client, reason) => {
         logger.warn('socket fell too far behind; closing', { userId: client.userId, reason });
         client.close(CloseCode.TRY_AGAIN_LATER, 'Too far behind: outbound buffer full.');
@@ -194,9 +198,14 @@ export class ChatSocketServer {
     this.lifetime.start();
   }
 
+  /** Kept by every upgraded connection for its whole life: one function for all of them. */
+  private readonly onConnectionError = (error: Error): void => {
+    this.options.logger.debug('upgrade connection failed', { error });
+  };
+
   /** For `server.on('upgrade')`. */
   readonly handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    socket.on('error', (error) => this.options.logger.debug('upgrade connection failed', { error }));
+    socket.on('error', this.onConnectionError);
     this.upgrade(req, socket, head).catch((error: unknown) => {
       this.options.logger.error('upgrade failed', { error });
       refuseUpgrade(socket, new InternalError());
@@ -234,6 +243,7 @@ export class ChatSocketServer {
     this.draining = true;
     this.lifetime.stop();
     for (const client of this.options.hub.all()) client.terminate();
+    this.clock.stop();
     await this.presence.stop();
     await this.options.hub.close();
     this.wss.close();
@@ -295,7 +305,8 @@ export class ChatSocketServer {
     ws.on('pong', this.listeners.pong);
     ws.on('message', this.listeners.message);
     ws.on('error', this.listeners.error);
-    ws.once('close', this.listeners.close);
+    // `close` comes once; `once` would wrap the listener in a bound function and a state object per socket.
+    ws.on('close', this.listeners.close);
     this.quotas.socketOpened(user.id);
     try {
       hub.add(client);

@@ -1,0 +1,76 @@
+import { SessionClock, type ClockMember } from './session-clock';
+
+class Member implements ClockMember {
+  dueSecond: number | undefined;
+  calls = 0;
+  onDue(): void {
+    this.calls += 1;
+  }
+}
+
+describe('SessionClock', () => {
+  it('calls a member once its deadline has passed, once, and not before', () => {
+    let now = 10_000;
+    const clock = new SessionClock(() => now);
+    const member = new Member();
+    clock.schedule(member, 12_300);
+    now = 12_900;
+    clock.tick();
+    expect(member.calls).toBe(0);
+    now = 13_000;
+    clock.tick();
+    clock.tick();
+    expect(member.calls).toBe(1);
+    clock.stop();
+  });
+
+  it('replaces an earlier deadline when a member is scheduled again, and forgets a cancelled one', () => {
+    let now = 0;
+    const clock = new SessionClock(() => now);
+    const moved = new Member();
+    const cancelled = new Member();
+    clock.schedule(moved, 1_000);
+    clock.schedule(moved, 5_000);
+    clock.schedule(cancelled, 1_000);
+    clock.cancel(cancelled);
+    now = 2_000;
+    clock.tick();
+    expect([moved.calls, cancelled.calls]).toEqual([0, 0]);
+    now = 5_000;
+    clock.tick();
+    expect([moved.calls, cancelled.calls]).toEqual([1, 0]);
+    clock.stop();
+  });
+
+  it('lets a member schedule itself again from its call', () => {
+    let now = 0;
+    const clock = new SessionClock(() => now);
+    const member = new Member();
+    member.onDue = () => {
+      member.calls += 1;
+      if (member.calls === 1) clock.schedule(member, now + 1_000);
+    };
+    clock.schedule(member, 1_000);
+    now = 1_000;
+    clock.tick();
+    now = 2_000;
+    clock.tick();
+    expect(member.calls).toBe(2);
+    clock.stop();
+  });
+
+  it('calls members on its own timer, never early and at most two seconds late', async () => {
+    const clock = new SessionClock();
+    const member = new Member();
+    const due = Date.now() + 300;
+    let calledAt = 0;
+    member.onDue = () => {
+      calledAt = Date.now();
+    };
+    clock.schedule(member, due);
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    expect(calledAt).toBeGreaterThanOrEqual(due);
+    expect(calledAt - due).toBeLessThanOrEqual(2_100);
+    clock.stop();
+  });
+});
