@@ -326,6 +326,7 @@ export async function closedLoop(
     await settle(ctx);
     const group = receiverGroup(size);
     await Promise.all(ctx.workers.map((worker) => worker.request({ cmd: 'received-reset', group })));
+    const start = await counters(ctx);
     await ctx.senderWorker.request({
       cmd: 'closed-start',
       roomId,
@@ -373,12 +374,12 @@ export async function closedLoop(
       serverUsPerDelivery: deliveries > 0 ? (all * 1e6) / deliveries : NaN,
       clientCpu: cpuBetween([...ctx.workers, ctx.senderWorker], a, b, deliveries),
       otherEvents: b.otherEvents - a.otherEvents,
-      closedByServer: sum(Object.values(end.closedAfterHello)) - sum(Object.values(a.closedAfterHello)),
+      closedByServer: sum(Object.values(end.closedAfterHello)) - sum(Object.values(start.closedAfterHello)),
       connect,
       ...(summary ? { profile: summary } : {}),
     };
   } finally {
-    await stopPacing();
+    await stopPacing().catch(() => undefined);
     await settle(ctx, 10_000);
   }
 }
@@ -392,6 +393,7 @@ const receiverGroup = (size: number) => `room-${size}`;
  */
 function pace(ctx: Context, group: string): () => Promise<void> {
   let running = true;
+  let failure: unknown;
   const loop = (async () => {
     while (running) {
       const slowest = await Promise.all(
@@ -401,10 +403,14 @@ function pace(ctx: Context, group: string): () => Promise<void> {
       if (open.length > 0) await ctx.senderWorker.request({ cmd: 'credit', slowest: Math.min(...open) });
       await sleep(20);
     }
-  })();
+  })().catch((error: unknown) => {
+    // A worker that failed: the run reports it when it stops pacing (an unhandled rejection would end it).
+    failure = error;
+  });
   return async () => {
     running = false;
     await loop;
+    if (failure !== undefined) throw failure;
   };
 }
 

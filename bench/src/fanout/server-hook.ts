@@ -17,7 +17,7 @@ interface Command {
 }
 
 interface HeapSnapshot {
-  snapshot: { meta: { node_fields: string[]; node_types: [string[], ...unknown[]] } };
+  snapshot: { meta: { node_fields: string[]; node_types: unknown[] } };
   nodes: number[];
   strings: string[];
 }
@@ -28,8 +28,8 @@ async function heapCensus(): Promise<Record<string, { bytes: number; count: numb
   for await (const chunk of getHeapSnapshot()) chunks.push(chunk as Buffer);
   const heap = JSON.parse(Buffer.concat(chunks).toString('utf8')) as HeapSnapshot;
   const fields = heap.snapshot.meta.node_fields;
-  const types = heap.snapshot.meta.node_types[0];
   const [type, name, size] = ['type', 'name', 'self_size'].map((field) => fields.indexOf(field));
+  const types = heap.snapshot.meta.node_types[type!] as string[];
   const census: Record<string, { bytes: number; count: number }> = {};
   for (let i = 0; i < heap.nodes.length; i += fields.length) {
     const kind = types[heap.nodes[i + type!]!]!;

@@ -32,8 +32,8 @@ const EXPIRING_NOTICE_MS = 60_000;
 const SETTLED: Promise<void> = Promise.resolve();
 
 /**
- * One open socket: who it is (claims and profile), the rooms it receives, its outbound queue, and the
- * timers of its session. Events pushed before the hello is sent wait behind it, so a client always hears
+ * One open socket: who it is (claims and profile), the rooms it receives, its outbound queue, and its
+ * session deadlines (on the server's {@link SessionClock}). Events pushed before the hello is sent wait behind it, so a client always hears
  * `hello` first and misses nothing that happened while its session was being set up.
  */
 export class ClientSocket {
@@ -125,8 +125,9 @@ export class ClientSocket {
     this.tick();
   }
 
-  /** The notice, the close, or a wait on the clock for either. */
+  /** The notice, the close, or a wait on the clock for either; nothing once the socket is disposed. */
   private tick(): void {
+    if (this.queue.isClosed) return;
     const expiresAt = this.kept.exp * 1000;
     const noticeAt = expiresAt - EXPIRING_NOTICE_MS;
     const now = Date.now();

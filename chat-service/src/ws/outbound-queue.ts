@@ -110,8 +110,8 @@ export interface OutboundQueueOptions<Owner> {
 
 /**
  * The outbound side of one socket: events pushed during a tick leave together at the next flush, as one
- * frame (a single event as itself, several as a JSON array joined from their serialized text, never
- * re-serialized). System calls per write, not bytes, are what fan-out costs.
+ * frame per `maxFrameBytes` of them (a single event as itself, several as a JSON array joined from their
+ * serialized text, never re-serialized). System calls per write, not bytes, are what fan-out costs.
  *
  * Bounded: what waits here plus what `ws` has not yet written never exceeds `maxBytes` for long.
  * Policy when a socket falls behind (queued + buffered > maxBytes):
@@ -285,6 +285,13 @@ function frameOf(items: Outgoing[], start: number, end: number): Outgoing {
  * the very same: the sockets of a room get the same events in the same order, so a broadcast is joined once
  * per round, not once per socket, even when a socket's events of the round fill several frames.
  */
+/**
+ * Frames kept per first event in a round. Sockets of a room share theirs; sockets that got different
+ * events (presence sent to each with their own contacts) would otherwise make every later join compare
+ * against all the others and keep them all until the round ends.
+ */
+const MAX_JOINED_PER_EVENT = 8;
+
 export class FrameMemo {
   /** Frames joined this round, by their first event. */
   private readonly joined = new Map<Outgoing, { items: Outgoing[]; frame: Outgoing }[]>();
@@ -299,8 +306,8 @@ export class FrameMemo {
     if (found) return found.frame;
     const frame = frameOf(items, start, end);
     const entry = { items: items.slice(start, end), frame };
-    if (candidates) candidates.push(entry);
-    else this.joined.set(items[start]!, [entry]);
+    if (!candidates) this.joined.set(items[start]!, [entry]);
+    else if (candidates.push(entry) > MAX_JOINED_PER_EVENT) candidates.shift();
     return frame;
   }
 

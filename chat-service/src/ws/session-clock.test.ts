@@ -59,6 +59,27 @@ describe('SessionClock', () => {
     clock.stop();
   });
 
+  it('does not call a member that an earlier call of the same second cancelled or moved', () => {
+    let now = 0;
+    const clock = new SessionClock(() => now);
+    const cancelled = new Member();
+    const moved = new Member();
+    const first = new Member();
+    first.onDue = () => {
+      first.calls += 1;
+      clock.cancel(cancelled);
+      clock.schedule(moved, 10_000);
+    };
+    for (const member of [first, cancelled, moved]) clock.schedule(member, 1_000);
+    now = 1_000;
+    clock.tick();
+    expect([first.calls, cancelled.calls, moved.calls]).toEqual([1, 0, 0]);
+    now = 10_000;
+    clock.tick();
+    expect([first.calls, cancelled.calls, moved.calls]).toEqual([1, 0, 1]);
+    clock.stop();
+  });
+
   it('calls members on its own timer, never early and at most two seconds late', async () => {
     const clock = new SessionClock();
     const member = new Member();

@@ -56,6 +56,8 @@ export class SessionClock<Member extends ClockMember = ClockMember> {
       if (second > current) continue;
       this.buckets.delete(second);
       for (const member of bucket) {
+        // A member an earlier call in this bucket cancelled or moved is no longer due here.
+        if (member.dueSecond !== second) continue;
         member.dueSecond = undefined;
         member.onDue();
       }
