@@ -234,7 +234,6 @@ interface Snapshot {
   at: number;
   deliveries: number;
   otherEvents: number;
-  closedAfterHello: Failures;
   acked: number;
   cpu: Map<string, number>;
 }
@@ -251,7 +250,6 @@ async function snapshot(ctx: Context): Promise<Snapshot> {
     at: performance.now(),
     deliveries: count.deliveries,
     otherEvents: count.otherEvents,
-    closedAfterHello: count.closedAfterHello,
     acked: sender.acked,
     cpu,
   };
@@ -627,5 +625,5 @@ export async function connectionStorm(ctx: Context): Promise<StormSummary> {
 async function snapshotCpu(ctx: Context): Promise<Snapshot> {
   const cpu = new Map<string, number>();
   for (const proc of ctx.system.servers) cpu.set(proc.name, cpuSecondsOf(proc.pid) ?? NaN);
-  return { at: performance.now(), deliveries: 0, otherEvents: 0, closedAfterHello: {}, acked: 0, cpu };
+  return { at: performance.now(), deliveries: 0, otherEvents: 0, acked: 0, cpu };
 }

@@ -15,7 +15,7 @@ export type ClientSocketOptions = OutboundQueueOptions<ClientSocket> & {
   clock: SessionClock<ClientSocket>;
 };
 
-/** What a socket keeps of its token: who, in which session, until when; not the issuer, audience and the rest. */
+/** What a socket keeps of its token: who, in which session, until when (not its issuer, audience, iat). */
 export type SocketClaims = Pick<AccessClaims, 'sub' | 'username' | 'role' | 'sid' | 'exp'>;
 
 const keptOf = ({ sub, username, role, sid, exp }: SocketClaims): SocketClaims => ({
@@ -33,8 +33,9 @@ const SETTLED: Promise<void> = Promise.resolve();
 
 /**
  * One open socket: who it is (claims and profile), the rooms it receives, its outbound queue, and its
- * session deadlines (on the server's {@link SessionClock}). Events pushed before the hello is sent wait behind it, so a client always hears
- * `hello` first and misses nothing that happened while its session was being set up.
+ * session deadlines (on the server's {@link SessionClock}). Events pushed before the hello is sent wait
+ * behind it, so a client always hears `hello` first and misses nothing that happened while its session was
+ * being set up.
  */
 export class ClientSocket {
   readonly rooms = new Set<string>();

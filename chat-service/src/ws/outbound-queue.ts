@@ -27,11 +27,6 @@ export function outgoingJson(json: string, droppable = false): Outgoing {
   return { frame, bytes, droppable };
 }
 
-/** The payload of a frame built here. */
-export function payloadOf(frame: Buffer, bytes: number): Buffer {
-  return frame.subarray(frame.length - bytes);
-}
-
 /** The bytes of a server-to-client frame header (unmasked) for a payload of `bytes`: RFC 6455 §5.2. */
 function headerBytes(bytes: number): number {
   if (bytes < 126) return 2;
@@ -80,12 +75,12 @@ interface SenderOf {
   _sender?: { _state?: unknown; sendFrame?: (list: Buffer[]) => void };
 }
 
-/** Writes a frame built here to an open socket, once, as it is. */
-export function writeFrame(sink: FrameSink, frame: Buffer, bytes: number): void {
+/** Writes the frame of `item` to an open socket, once, as it is. */
+function writeFrame(sink: FrameSink, { frame, bytes }: Outgoing): void {
   if (sink.readyState !== OPEN) return;
   const sender = (sink as SenderOf)._sender;
   if (sender?._state === 0 && typeof sender.sendFrame === 'function') sender.sendFrame([frame]);
-  else sink.send(payloadOf(frame, bytes), TEXT_FRAME);
+  else sink.send(frame.subarray(frame.length - bytes), TEXT_FRAME);
 }
 
 /**
@@ -203,12 +198,12 @@ export class OutboundQueue<Owner = unknown> {
         bytes += items[end]!.bytes + 1;
         end += 1;
       }
-      if (end - start === 1) {
-        writeFrame(this.sink, items[start]!.frame, items[start]!.bytes);
-      } else {
-        const joined = this.options.frames?.join(items, start, end) ?? frameOf(items, start, end);
-        writeFrame(this.sink, joined.frame, joined.bytes);
-      }
+      writeFrame(
+        this.sink,
+        end - start === 1
+          ? items[start]!
+          : (this.options.frames?.join(items, start, end) ?? frameOf(items, start, end)),
+      );
       start = end;
     }
     this.peakBytes = Math.max(this.peakBytes, this.pressure());
@@ -281,17 +276,17 @@ function frameOf(items: Outgoing[], start: number, end: number): Outgoing {
 }
 
 /**
- * The array frames joined in one flush round, handed to every later socket whose events in the round are
- * the very same: the sockets of a room get the same events in the same order, so a broadcast is joined once
- * per round, not once per socket, even when a socket's events of the round fill several frames.
- */
-/**
  * Frames kept per first event in a round. Sockets of a room share theirs; sockets that got different
  * events (presence sent to each with their own contacts) would otherwise make every later join compare
  * against all the others and keep them all until the round ends.
  */
 const MAX_JOINED_PER_EVENT = 8;
 
+/**
+ * The array frames joined in one flush round, handed to every later socket whose events in the round are
+ * the very same: the sockets of a room get the same events in the same order, so a broadcast is joined once
+ * per round, not once per socket, even when a socket's events of the round fill several frames.
+ */
 export class FrameMemo {
   /** Frames joined this round, by their first event. */
   private readonly joined = new Map<Outgoing, { items: Outgoing[]; frame: Outgoing }[]>();
