@@ -296,6 +296,22 @@ export function busContractSuite(label: string, makeBuses: (logger: Logger) => P
         );
       });
 
+      it('gives each consumer the events its filter matches, in order, among interleaved others', async () => {
+        const subjectOf = (n: number) => (n % 3 === 0 ? 'events.mix.a' : 'events.mix.b');
+        for (let n = 0; n < 10; n++) await a.publishDurable(subjectOf(n), n);
+        const onA: Seen[] = [];
+        const onB: Seen[] = [];
+        await b.consume('events.mix.a', record(onA), { durable: 'mix-a' });
+        await b.consume('events.mix.b', record(onB), { durable: 'mix-b' });
+
+        for (let n = 10; n < 15; n++) await a.publishDurable(subjectOf(n), n);
+
+        await waitFor(() => expect(onA.map((event) => event.data)).toEqual([0, 3, 6, 9, 12]));
+        await waitFor(() =>
+          expect(onB.map((event) => event.data)).toEqual([1, 2, 4, 5, 7, 8, 10, 11, 13, 14]),
+        );
+      });
+
       it('splits events between consumers sharing a durable name, each handled once', async () => {
         const handled: Array<[string, unknown]> = [];
         await a.consume('events.jobs.>', (message) => void handled.push(['a', message.data]), {

@@ -355,9 +355,7 @@ export class MemoryBus implements Bus {
     const run = (async () => {
       let delay = RETRY_MIN_MS;
       while (!this.closed && cursor.members.length > 0) {
-        const event = this.log.find(
-          (stored) => stored.seq >= cursor.next && subjectMatches(cursor.filter, stored.message.subject),
-        );
+        const event = this.nextFor(cursor);
         if (!event) break;
         const handler = cursor.members[cursor.turn++ % cursor.members.length]!;
         try {
@@ -378,6 +376,26 @@ export class MemoryBus implements Bus {
       cursor.running = false;
     })();
     this.track(run);
+  }
+
+  /**
+   * The cursor's next event its filter matches; the cursor moves past the events it skips. The log is in
+   * order of seq, so the search starts where the cursor is instead of at the oldest event.
+   */
+  private nextFor(cursor: Cursor): StoredEvent | undefined {
+    let low = 0;
+    let high = this.log.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (this.log[middle]!.seq < cursor.next) low = middle + 1;
+      else high = middle;
+    }
+    for (let i = low; i < this.log.length; i++) {
+      const event = this.log[i]!;
+      if (subjectMatches(cursor.filter, event.message.subject)) return event;
+      cursor.next = event.seq + 1;
+    }
+    return undefined;
   }
 
   private track(promise: Promise<unknown>): void {
