@@ -49,6 +49,12 @@ export const chatConfigShape = {
   WS_MAX_BUFFERED_BYTES: z.coerce.number().int().min(16_384).default(1_048_576),
   /** How long a user's last socket may be gone before this instance announces them offline. */
   PRESENCE_GRACE_MS: z.coerce.number().int().min(0).default(3_000),
+  /**
+   * Rooms with more members than this carry no presence: its members hear of each other's presence only
+   * through a smaller room they share (when all of a room's members come online, presence costs the square
+   * of its size).
+   */
+  PRESENCE_MAX_ROOM_MEMBERS: z.coerce.number().int().min(2).default(1_000),
   /** An instance whose presence heartbeat is older than this is taken as gone, with its users. */
   PRESENCE_TTL_MS: positiveMs.default(15_000),
   /** How often this instance announces itself (url, load, draining) on `chat.instances`. */

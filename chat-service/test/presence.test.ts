@@ -209,3 +209,47 @@ describe('presence when two online users start sharing a room', () => {
 
 // Everything the server sent in this suite is an event of the protocol package.
 afterAll(() => expect(protocolViolations).toEqual([]));
+
+describe('presence in rooms of more than PRESENCE_MAX_ROOM_MEMBERS members', () => {
+  let chat: TestChat;
+
+  beforeAll(async () => {
+    chat = await startChat({ env: { PRESENCE_MAX_ROOM_MEMBERS: '2', PRESENCE_GRACE_MS: '300' } });
+  });
+
+  afterAll(() => chat.stop());
+
+  it('carries none through the larger room, while a direct room shared with it still does', async () => {
+    const ann = chat.users.add('ann');
+    const bob = chat.users.add('bob');
+    const cid = chat.users.add('cid');
+    const dee = chat.users.add('dee');
+    const big = await createRoom(chat, ann);
+    for (const user of [bob, cid])
+      await chat.call('POST', `/api/rooms/${big.id}/members`, { token: user.token });
+    await chat.call('POST', `/api/direct/${cid.id}`, { token: ann.token });
+    const annSocket = await chat.connect(ann);
+    const deeSocket = await chat.connect(dee);
+    const bobSocket = await chat.connect(bob);
+    const cidSocket = await chat.connect(cid);
+
+    expect(await annSocket.waitFor((e) => e.type === 'presence')).toEqual({
+      type: 'presence',
+      user: publicProfile(cid),
+      status: 'online',
+    });
+    expect(bobSocket.of('hello')[0]).toMatchObject({ online: [], presenceMaxRoomMembers: 2 });
+    expect(cidSocket.of('hello')[0].online).toEqual([publicProfile(ann)]);
+    // Joining the larger room tells dee of no one, and no one of dee.
+    await chat.call('POST', `/api/rooms/${big.id}/members`, { token: dee.token });
+    await annSocket.waitFor((e) => e.type === 'member.joined' && e.user.id === dee.id);
+    bobSocket.close();
+    cidSocket.close();
+
+    await annSocket.waitFor((e) => e.type === 'presence' && e.status === 'offline');
+    await sleep(200);
+    const heard = (socket: TestClient) => socket.of('presence').map((e) => `${e.user.name} ${e.status}`);
+    expect(heard(annSocket)).toEqual(['cid online', 'cid offline']);
+    expect(heard(deeSocket)).toEqual([]);
+  });
+});

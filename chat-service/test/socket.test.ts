@@ -161,6 +161,7 @@ describe('the WebSocket protocol', () => {
         sessionId: ann.sid,
         rooms: [expect.objectContaining({ id: room.id, kind: 'private', memberCount: 2 })],
         online: [publicProfile(bob)],
+        presenceMaxRoomMembers: 1000,
         announcements: [],
       });
       expect(client.events[0].type).toBe('hello');

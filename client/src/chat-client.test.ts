@@ -53,6 +53,7 @@ const hello: ServerEvent = {
   sessionId: 's1',
   rooms: [room],
   online: [],
+  presenceMaxRoomMembers: 1000,
   announcements: [],
 };
 

@@ -16,12 +16,13 @@ const reply = <K extends string, T extends z.ZodRawShape>(type: K, description: 
 
 export const helloEvent = event(
   'hello',
-  'First on every socket: who you are, your rooms, who of the users sharing a room with you is online, and the latest announcements (at most 20, newest first).',
+  'First on every socket: who you are, your rooms, who of the users sharing a room with you is online, and the latest announcements (at most 20, newest first). Presence travels through rooms of at most `presenceMaxRoomMembers` members: `online` and `presence` events leave out users who share only larger rooms with you.',
   {
     user: userPublicSchema,
     sessionId: z.string(),
     rooms: z.array(roomSchema),
     online: z.array(userPublicSchema),
+    presenceMaxRoomMembers: z.number().int().min(2),
     announcements: z.array(announcementSchema),
   },
 );
@@ -102,7 +103,7 @@ export const announcementEvent = event('announcement', 'An admin announced somet
 });
 export const presenceEvent = event(
   'presence',
-  'A user sharing a room with you came online (first socket anywhere) or went offline (last socket gone).',
+  'A user sharing a room of at most `presenceMaxRoomMembers` members with you (see `hello`) came online (first socket anywhere) or went offline (last socket gone).',
   {
     user: userPublicSchema,
     status: z.enum(['online', 'offline']),

@@ -141,12 +141,14 @@ describe('contract: WebSocket', () => {
       expect(Object.keys(hello).sort()).toEqual([
         'announcements',
         'online',
+        'presenceMaxRoomMembers',
         'rooms',
         'sessionId',
         'type',
         'user',
       ]);
       expect(hello.type).toBe('hello');
+      expect(hello.presenceMaxRoomMembers).toBe(1000);
       expect(hello.user).toEqual(publicOf(ben));
       expect(hello.sessionId).toBe(ben.sid);
       expect(hello.rooms.map((r: Json) => r.id)).toEqual([room.id]);

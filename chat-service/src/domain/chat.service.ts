@@ -158,6 +158,11 @@ export class ChatService {
     return this.cache.memberIdsOf(roomIds);
   }
 
+  /** The rooms of `roomIds` that exist, as read within the last seconds (for presence: their member counts). */
+  recentRooms(roomIds: readonly string[]): Promise<Room[]> {
+    return this.cache.getRooms(roomIds);
+  }
+
   /**
    * For `hello`: the rooms `userId` belongs to, oldest first, their details as read within the last
    * seconds (member counts may lag another instance's changes by that much). Sockets of one user opening

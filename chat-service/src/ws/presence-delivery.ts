@@ -1,4 +1,4 @@
-import type { UserPublic } from '@chat/protocol';
+import type { Room, UserPublic } from '@chat/protocol';
 import type { ChatService } from '../domain/chat.service';
 import type { UserDirectory } from '../domain/ports';
 import { chatMetrics } from '../metrics';
@@ -13,17 +13,26 @@ export interface PresenceDeliveryOptions {
   chat: ChatService;
   users: UserDirectory;
   tracker: PresenceTracker;
+  /** Rooms with more members carry no presence (PRESENCE_MAX_ROOM_MEMBERS). */
+  maxRoomMembers: number;
 }
 
 /**
  * Turns presence into `presence` events for this instance's sockets: who is online at `hello`, and each
  * window of changes gathered by {@link Presence}. Memberships are read through the chat domain.
+ *
+ * Presence travels only through rooms of at most `maxRoomMembers` members. When all of a room's M members
+ * come online, each is told of the others: M² / 2 events, and a `hello` listing up to M users. A room of
+ * 10,000 would make 50 million events; above the limit its members hear of each other only through a
+ * smaller room they share (a direct room always counts).
  */
 export class PresenceDelivery {
   constructor(private readonly options: PresenceDeliveryOptions) {}
 
-  /** The online users sharing at least one of `roomIds` with `userId`, for `hello`. */
-  async onlineAmong(userId: string, roomIds: string[]): Promise<UserPublic[]> {
+  /** The online users sharing at least one of `rooms` that carries presence with `userId`, for `hello`. */
+  async onlineAmong(userId: string, rooms: readonly Room[]): Promise<UserPublic[]> {
+    const roomIds = rooms.filter((room) => this.carriesPresence(room)).map((room) => room.id);
+    if (roomIds.length === 0) return [];
     const ids = this.online(await this.options.chat.memberIdsOf(roomIds), userId);
     if (ids.length === 0) return [];
     const profiles = await this.options.users.find(ids);
@@ -40,7 +49,7 @@ export class PresenceDelivery {
   readonly notify = async (batch: PresenceBatch): Promise<void> => {
     if (this.options.hub.size === 0) return;
     await this.notifyChanges(batch.changes);
-    this.showNewcomers(batch.membersJoined);
+    await this.showNewcomers(batch.membersJoined);
     await this.showOnlineMembers(batch.roomsAdded);
   };
 
@@ -50,11 +59,15 @@ export class PresenceDelivery {
     const { hub, chat, users } = this.options;
     const userIds = [...changes.keys()];
     const [profiles, roomsByUser] = await Promise.all([users.find(userIds), chat.roomIdsOfUsers(userIds)]);
+    const sharing = await this.sharing(
+      [...roomsByUser.values()].flat().filter((roomId) => hub.socketsIn(roomId).size > 0),
+    );
     for (const [userId, status] of changes) {
       const user = profiles.get(userId);
       if (!user) continue;
       const recipients = new Set<ClientSocket>();
       for (const roomId of roomsByUser.get(userId) ?? []) {
+        if (!sharing.has(roomId)) continue;
         for (const client of hub.socketsIn(roomId)) if (client.userId !== userId) recipients.add(client);
       }
       if (recipients.size === 0) continue;
@@ -67,9 +80,10 @@ export class PresenceDelivery {
   /** Tells the local sockets of users who became members of rooms which of those rooms' members are online. */
   private async showOnlineMembers(roomsAdded: Map<string, Set<string>>): Promise<void> {
     const { hub, chat, users, tracker } = this.options;
+    const sharing = await this.sharing(roomsAdded.keys());
     const rooms = [...roomsAdded].flatMap(([roomId, userIds]) => {
       const here = [...userIds].filter((userId) => hub.socketsOf(userId).length > 0);
-      return here.length > 0 ? [{ roomId, userIds: here }] : [];
+      return here.length > 0 && sharing.has(roomId) ? [{ roomId, userIds: here }] : [];
     });
     if (rooms.length === 0) return;
     const members = await chat.memberIdsOf(rooms.map(({ roomId }) => roomId));
@@ -102,6 +116,18 @@ export class PresenceDelivery {
     }
   }
 
+  private carriesPresence(room: Room): boolean {
+    return room.memberCount <= this.options.maxRoomMembers;
+  }
+
+  /** Those of `roomIds` that carry presence, by their member counts as read within the last seconds. */
+  private async sharing(roomIds: Iterable<string>): Promise<Set<string>> {
+    const ids = [...new Set(roomIds)];
+    if (ids.length === 0) return new Set();
+    const rooms = await this.options.chat.recentRooms(ids);
+    return new Set(rooms.filter((room) => this.carriesPresence(room)).map((room) => room.id));
+  }
+
   /** The online users among the members of the rooms, once each, but `except`. */
   private online(members: Map<string, ReadonlySet<string>>, except?: string): string[] {
     const { tracker } = this.options;
@@ -112,10 +138,12 @@ export class PresenceDelivery {
   }
 
   /** Tells the local sockets of rooms that gained members which of the newcomers are online. */
-  private showNewcomers(membersJoined: Map<string, Map<string, UserPublic>>): void {
+  private async showNewcomers(membersJoined: Map<string, Map<string, UserPublic>>): Promise<void> {
     const { hub, tracker } = this.options;
+    const sharing = await this.sharing(membersJoined.keys());
     const recipients = new Map<string, { user: UserPublic; sockets: Set<ClientSocket> }>();
     for (const [roomId, newcomers] of membersJoined) {
+      if (!sharing.has(roomId)) continue;
       for (const user of newcomers.values()) {
         if (!tracker.isOnline(user.id)) continue;
         const entry = recipients.get(user.id) ?? { user, sockets: new Set<ClientSocket>() };

@@ -50,6 +50,7 @@ export type SocketServerConfig = Pick<
   | 'MESSAGES_PER_USER_BURST'
   | 'WS_MAX_BUFFERED_BYTES'
   | 'PRESENCE_GRACE_MS'
+  | 'PRESENCE_MAX_ROOM_MEMBERS'
   | 'PRESENCE_TTL_MS'
 >;
 
@@ -142,6 +143,7 @@ export class ChatSocketServer {
       chat: options.chat,
       users: options.users,
       tracker: this.presence.tracker,
+      maxRoomMembers: config.PRESENCE_MAX_ROOM_MEMBERS,
     });
     hub.observe(this.presence);
     hub.observe({
@@ -331,16 +333,14 @@ export class ChatSocketServer {
         this.options.people.latestAnnouncements(),
       ]);
       for (const room of rooms) this.options.hub.enter(client, room.id);
-      const online = await this.delivery.onlineAmong(
-        client.userId,
-        rooms.map((room) => room.id),
-      );
+      const online = await this.delivery.onlineAmong(client.userId, rooms);
       client.open({
         type: 'hello',
         user: client.user,
         sessionId: client.claims.sid,
         rooms,
         online,
+        presenceMaxRoomMembers: this.options.config.PRESENCE_MAX_ROOM_MEMBERS,
         announcements,
       });
     } catch (error) {

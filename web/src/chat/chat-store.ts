@@ -70,8 +70,8 @@ export interface ChatState {
   typing: Readonly<Record<string, Readonly<Record<string, string>>>>;
   online: ReadonlySet<string>;
   /**
-   * Users whose presence this client hears of (they share a room with the user): only they show as online
-   * or offline; anyone else's presence is unknown and shows no dot.
+   * Users whose presence this client hears of (they share a room that carries presence with the user):
+   * only they show as online or offline; anyone else's presence is unknown and shows no dot.
    */
   presenceKnown: ReadonlySet<string>;
   /** Per room whose member list was asked for: its members, kept up to date by member events. */
@@ -153,6 +153,8 @@ export class ChatStore {
   private ownTyping: { roomId: string; sentAt: number; timer: ReturnType<typeof setTimeout> } | undefined;
   private attemptsWithoutHello = 0;
   private hellos = 0;
+  /** Rooms with more members carry no presence (`hello.presenceMaxRoomMembers`). */
+  private presenceMaxRoomMembers = Infinity;
   private renewedAt = 0;
   private reloadTimer: ReturnType<typeof setTimeout> | undefined;
   private pollTimer: ReturnType<typeof setInterval> | undefined;
@@ -324,10 +326,11 @@ export class ChatStore {
         cursor = page.nextCursor ?? undefined;
       } while (cursor);
       this.rememberUsers(members.map((member) => member.user));
-      this.set({
-        members: { ...this.current.members, [roomId]: members },
-        presenceKnown: new Set([...this.current.presenceKnown, ...members.map((member) => member.user.id)]),
-      });
+      this.set({ members: { ...this.current.members, [roomId]: members } });
+      if (members.length <= this.presenceMaxRoomMembers)
+        this.set({
+          presenceKnown: new Set([...this.current.presenceKnown, ...members.map((member) => member.user.id)]),
+        });
     } catch (error) {
       this.fail(error, 'The member list could not be loaded');
     }
@@ -653,6 +656,7 @@ export class ChatStore {
     this.cleanups.push(
       on('hello', (hello) => {
         this.attemptsWithoutHello = 0;
+        this.presenceMaxRoomMembers = hello.presenceMaxRoomMembers;
         this.rememberUsers([hello.user, ...hello.online]);
         const known = new Map(this.current.rooms.map((room) => [room.id, room]));
         for (const room of hello.rooms) known.set(room.id, room);
@@ -852,7 +856,9 @@ export class ChatStore {
       notices: { ...this.current.notices, [roomId]: [...(this.current.notices[roomId] ?? []), notice] },
       ...(members ? { members: { ...this.current.members, [roomId]: members } } : {}),
     });
-    if (joined && user.id !== this.current.me.id)
+    const memberCount =
+      members?.length ?? this.current.rooms.find((room) => room.id === roomId)?.memberCount ?? 0;
+    if (joined && user.id !== this.current.me.id && memberCount <= this.presenceMaxRoomMembers)
       this.set({ presenceKnown: new Set([...this.current.presenceKnown, user.id]) });
     if (user.id === this.current.me.id) {
       const memberOf = new Set(this.current.memberOf);
