@@ -497,8 +497,9 @@ export function chatStoreContract(newDatabase: () => Promise<StoreOpener>): void
       expect(Math.max(...changed.items.map((message) => message.rev))).toBe(22);
     });
 
-    it('moves a read position forward only, and counts unread messages and mentions of others, deleted ones left out', async () => {
-      const room = await store.createRoom(newRoom('reading'));
+    /** A room with `reader` as a member who has read nothing. */
+    async function roomWithReader(name: string) {
+      const room = await store.createRoom(newRoom(name));
       await store.addMember({
         roomId: room.id,
         userId: 'reader',
@@ -506,6 +507,11 @@ export function chatStoreContract(newDatabase: () => Promise<StoreOpener>): void
         joinedAt: at(),
         lastReadSeq: 0,
       });
+      return room;
+    }
+
+    it('moves a read position forward only, and counts unread messages and mentions of others, deleted ones left out', async () => {
+      const room = await roomWithReader('reading');
       const send = (senderId: string, mentions: string[] = []) =>
         store.appendMessage(newMessage(room.id, { senderId, mentions }));
       await send('other');
@@ -535,6 +541,27 @@ export function chatStoreContract(newDatabase: () => Promise<StoreOpener>): void
       });
       expect(await store.lastSeq(room.id)).toBe(5);
       expect(await store.lastSeq('empty-room')).toBe(0);
+    });
+
+    it('counts mentions as edits leave them, and a mention of oneself never', async () => {
+      const room = await roomWithReader('mentions');
+      const plain = (await store.appendMessage(newMessage(room.id, { senderId: 'other' }))).message;
+      const named = (
+        await store.appendMessage(newMessage(room.id, { senderId: 'other', mentions: ['reader'] }))
+      ).message;
+      await store.appendMessage(newMessage(room.id, { senderId: 'reader', mentions: ['reader'] }));
+      const counts = async () => {
+        const state = (await store.readStates('reader', [room.id])).get(room.id)!;
+        return [state.unread, state.mentions];
+      };
+      expect(await counts()).toEqual([2, 1]);
+
+      await store.changeMessage(plain.id, { kind: 'edit', text: '@reader', mentions: ['reader'], at: at() });
+      expect(await counts()).toEqual([2, 2]);
+      await store.changeMessage(named.id, { kind: 'edit', text: 'no one', mentions: [], at: at() });
+      expect(await counts()).toEqual([2, 1]);
+      await store.changeMessage(plain.id, { kind: 'delete', at: at() });
+      expect(await counts()).toEqual([1, 0]);
     });
   });
 }

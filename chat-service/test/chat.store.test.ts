@@ -50,6 +50,15 @@ describe('EmbeddedChatStore', () => {
       mentions: [],
     });
     expect(next.message.seq).toBe(2);
+    // Unread counts are kept in memory: the message stored before the reopen is counted too.
+    await second.addMember({
+      roomId: 'r1',
+      userId: 'u2',
+      role: 'member',
+      joinedAt: new Date(),
+      lastReadSeq: 0,
+    });
+    expect((await second.readStates('u2', ['r1'])).get('r1')).toMatchObject({ unread: 2, mentions: 0 });
     await second.close();
   });
 

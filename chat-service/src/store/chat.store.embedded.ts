@@ -36,6 +36,7 @@ import { MessageChanges } from './message-changes';
 import { nedbCollection } from './document-collection';
 import { PeopleStore, type AnnouncementDocument, type BanDocument, type BlockDocument } from './people.store';
 import { Revisions } from './revisions';
+import { UnreadCounts } from './unread-counts';
 
 type Collection<T> = Datastore<T & Record<string, unknown>>;
 
@@ -79,7 +80,8 @@ function isUniqueViolation(error: unknown): boolean {
 /**
  * Rooms, memberships and messages in NeDB files under DATA_DIR (`chat-rooms.db`, `chat-memberships.db`,
  * `chat-messages.db`), for the run with nothing installed. One process only, like every embedded store.
- * NeDB's indexes answer equality only: history sorts a room's messages in memory, fine at this scale.
+ * NeDB's indexes answer equality only: history sorts a room's messages in memory, fine at this scale;
+ * unread counts, read at every socket open, come from {@link UnreadCounts} instead.
  */
 export class EmbeddedChatStore implements ChatStore {
   private readonly appender: MessageAppender;
@@ -91,6 +93,8 @@ export class EmbeddedChatStore implements ChatStore {
    * writes here, so it is exact, and `hello` reads it for every room of the user without a query.
    */
   private readonly lastSeqs = new Map<string, number>();
+  /** Kept like `lastSeqs`: every message read at open, stored or changed. */
+  private readonly unread = new UnreadCounts();
 
   private constructor(
     private readonly rooms: Collection<StoredRoom>,
@@ -102,16 +106,19 @@ export class EmbeddedChatStore implements ChatStore {
     private readonly blocks: Collection<BlockDocument>,
     private readonly announcementLog: Collection<AnnouncementDocument>,
   ) {
-    this.people = new PeopleStore({
-      rooms: nedbCollection<RoomDocument>(rooms),
-      memberships: nedbCollection(memberships),
-      messages: nedbCollection(messages),
-      revisions: nedbCollection(revisionLog),
-      reactions: nedbCollection(reactions),
-      bans: nedbCollection(bans),
-      blocks: nedbCollection(blocks),
-      announcements: nedbCollection(announcementLog),
-    });
+    this.people = new PeopleStore(
+      {
+        rooms: nedbCollection<RoomDocument>(rooms),
+        memberships: nedbCollection(memberships),
+        messages: nedbCollection(messages),
+        revisions: nedbCollection(revisionLog),
+        reactions: nedbCollection(reactions),
+        bans: nedbCollection(bans),
+        blocks: nedbCollection(blocks),
+        announcements: nedbCollection(announcementLog),
+      },
+      (roomId) => this.unread.forgetRoom(roomId),
+    );
     this.revisions = new Revisions({
       lastRev: async (roomId) => {
         const [last] = await this.revisionLog.findAsync({ roomId }).sort({ rev: -1 }).limit(1);
@@ -138,6 +145,7 @@ export class EmbeddedChatStore implements ChatStore {
           try {
             // NeDB inserts an array all or nothing.
             await this.messages.insertAsync(documents as (MessageDocument & Record<string, unknown>)[]);
+            for (const document of documents) this.unread.add(document);
             return 'inserted';
           } catch (error) {
             if (isUniqueViolation(error)) return 'duplicate';
@@ -162,10 +170,14 @@ export class EmbeddedChatStore implements ChatStore {
           const update: Record<string, unknown> = { $max: { rev } };
           if (Object.keys(set).length > 0) update.$set = set;
           if (unset.length > 0) update.$unset = Object.fromEntries(unset.map((field) => [field, true]));
+          const before = await this.messages.findOneAsync({ _id: id });
           const { affectedDocuments } = await this.messages.updateAsync({ _id: id }, update, {
             returnUpdatedDocs: true,
           });
-          return (affectedDocuments as MessageDocument | null) ?? undefined;
+          const after = (affectedDocuments as MessageDocument | null) ?? undefined;
+          if (before) this.unread.remove(before);
+          if (after) this.unread.add(after);
+          return after;
         },
         insertReaction: async (reaction) => {
           try {
@@ -203,14 +215,8 @@ export class EmbeddedChatStore implements ChatStore {
           );
           return moved.numAffected === 1;
         },
-        countUnread: (roomId, userId, afterSeq, mentioning) =>
-          this.messages.countAsync({
-            roomId,
-            seq: { $gt: afterSeq },
-            deletedAt: { $exists: false },
-            senderId: { $ne: userId },
-            ...(mentioning ? { mentions: userId } : {}),
-          }),
+        countUnread: async (roomId, userId, afterSeq, mentioning) =>
+          this.unread.count(roomId, userId, afterSeq, mentioning),
       },
       this.revisions,
       async (roomIds) => new Map(roomIds.map((roomId) => [roomId, this.lastSeqs.get(roomId) ?? 0])),
@@ -269,8 +275,10 @@ export class EmbeddedChatStore implements ChatStore {
       blocks,
       announcements,
     );
-    for (const { roomId, seq } of messages.getAllData()) {
+    for (const message of messages.getAllData()) {
+      const { roomId, seq } = message;
       if (seq > (store.lastSeqs.get(roomId) ?? 0)) store.lastSeqs.set(roomId, seq);
+      store.unread.add(message);
     }
     await store.backfillMemberCounts();
     return store;

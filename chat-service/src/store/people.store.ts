@@ -83,7 +83,11 @@ function pageFilter(
  * store and MongoDB keep the same rules. Unique `_id`s make bans, blocks and memberships idempotent.
  */
 export class PeopleStore {
-  constructor(private readonly collections: PeopleCollections) {}
+  constructor(
+    private readonly collections: PeopleCollections,
+    /** Told once a room and its messages are gone (the embedded store's unread counts let go of it). */
+    private readonly roomDeleted: (roomId: string) => void = () => undefined,
+  ) {}
 
   membership(roomId: string, userId: string): Promise<MembershipDocument | undefined> {
     return this.collections.memberships.findOne({ _id: `${roomId}/${userId}` });
@@ -140,6 +144,7 @@ export class PeopleStore {
       await collection.remove({ roomId }, { multi: true });
     }
     await rooms.remove({ _id: roomId });
+    this.roomDeleted(roomId);
   }
 
   ban(roomId: string, userId: string, bannedBy: string, at: Date): Promise<boolean> {
