@@ -35,7 +35,7 @@ describe('EmbeddedChatStore', () => {
       senderUsername: 'u',
       text: 'a',
       createdAt: new Date(),
-      mentions: [],
+      mentions: ['u2'],
     });
     await first.close();
     const second = await EmbeddedChatStore.open(dataDir);
@@ -58,7 +58,7 @@ describe('EmbeddedChatStore', () => {
       joinedAt: new Date(),
       lastReadSeq: 0,
     });
-    expect((await second.readStates('u2', ['r1'])).get('r1')).toMatchObject({ unread: 2, mentions: 0 });
+    expect((await second.readStates('u2', ['r1'])).get('r1')).toMatchObject({ unread: 2, mentions: 1 });
     await second.close();
   });
 

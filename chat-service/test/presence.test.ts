@@ -207,9 +207,6 @@ describe('presence when two online users start sharing a room', () => {
   });
 });
 
-// Everything the server sent in this suite is an event of the protocol package.
-afterAll(() => expect(protocolViolations).toEqual([]));
-
 describe('presence in rooms of more than PRESENCE_MAX_ROOM_MEMBERS members', () => {
   let chat: TestChat;
 
@@ -253,3 +250,6 @@ describe('presence in rooms of more than PRESENCE_MAX_ROOM_MEMBERS members', () 
     expect(heard(deeSocket)).toEqual([]);
   });
 });
+
+// Everything the server sent in this suite is an event of the protocol package.
+afterAll(() => expect(protocolViolations).toEqual([]));

@@ -95,6 +95,8 @@ export class EmbeddedChatStore implements ChatStore {
   private readonly lastSeqs = new Map<string, number>();
   /** Kept like `lastSeqs`: every message read at open, stored or changed. */
   private readonly unread = new UnreadCounts();
+  /** The last message update queued; the next waits for it. */
+  private updating: Promise<unknown> = Promise.resolve();
 
   private constructor(
     private readonly rooms: Collection<StoredRoom>,
@@ -170,14 +172,18 @@ export class EmbeddedChatStore implements ChatStore {
           const update: Record<string, unknown> = { $max: { rev } };
           if (Object.keys(set).length > 0) update.$set = set;
           if (unset.length > 0) update.$unset = Object.fromEntries(unset.map((field) => [field, true]));
-          const before = await this.messages.findOneAsync({ _id: id });
-          const { affectedDocuments } = await this.messages.updateAsync({ _id: id }, update, {
-            returnUpdatedDocs: true,
+          // One update at a time: the counts swap each message from the state it really had before.
+          const updated = this.updating.then(async () => {
+            const before = await this.messages.findOneAsync({ _id: id });
+            const { affectedDocuments } = await this.messages.updateAsync({ _id: id }, update, {
+              returnUpdatedDocs: true,
+            });
+            const after = (affectedDocuments as MessageDocument | null) ?? undefined;
+            if (before) this.unread.change(before, after);
+            return after;
           });
-          const after = (affectedDocuments as MessageDocument | null) ?? undefined;
-          if (before) this.unread.remove(before);
-          if (after) this.unread.add(after);
-          return after;
+          this.updating = updated.catch(() => undefined);
+          return updated;
         },
         insertReaction: async (reaction) => {
           try {
@@ -275,7 +281,8 @@ export class EmbeddedChatStore implements ChatStore {
       blocks,
       announcements,
     );
-    for (const message of messages.getAllData()) {
+    // In seq order, so each room's seqs are appended rather than inserted (NeDB gives them by random `_id`).
+    for (const message of messages.getAllData().sort((a, b) => a.seq - b.seq)) {
       const { roomId, seq } = message;
       if (seq > (store.lastSeqs.get(roomId) ?? 0)) store.lastSeqs.set(roomId, seq);
       store.unread.add(message);

@@ -67,6 +67,13 @@ export class UnreadCounts {
     this.apply(message, (seqs, seq) => seqs.remove(seq));
   }
 
+  /** Swaps a message's entry for its state after a change; nothing when what is counted stayed the same. */
+  change(before: Counted, after: Counted | undefined): void {
+    if (after && countedAlike(before, after)) return;
+    this.remove(before);
+    if (after) this.add(after);
+  }
+
   forgetRoom(roomId: string): void {
     this.rooms.delete(roomId);
   }
@@ -92,6 +99,14 @@ export class UnreadCounts {
       if (userId !== message.senderId)
         changeFor(room.mentioning, userId, (seqs) => change(seqs, message.seq));
   }
+}
+
+function countedAlike(a: Counted, b: Counted): boolean {
+  return (
+    !a.deletedAt === !b.deletedAt &&
+    a.senderId === b.senderId &&
+    (a.mentions ?? []).join('\n') === (b.mentions ?? []).join('\n')
+  );
 }
 
 /** Changes the user's seqs, and lets go of them once empty. */

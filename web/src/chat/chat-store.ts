@@ -153,8 +153,8 @@ export class ChatStore {
   private ownTyping: { roomId: string; sentAt: number; timer: ReturnType<typeof setTimeout> } | undefined;
   private attemptsWithoutHello = 0;
   private hellos = 0;
-  /** Rooms with more members carry no presence (`hello.presenceMaxRoomMembers`). */
-  private presenceMaxRoomMembers = Infinity;
+  /** Rooms with more members carry no presence (`hello.presenceMaxRoomMembers`); none is known before it. */
+  private presenceMaxRoomMembers = 0;
   private renewedAt = 0;
   private reloadTimer: ReturnType<typeof setTimeout> | undefined;
   private pollTimer: ReturnType<typeof setInterval> | undefined;
@@ -326,11 +326,12 @@ export class ChatStore {
         cursor = page.nextCursor ?? undefined;
       } while (cursor);
       this.rememberUsers(members.map((member) => member.user));
-      this.set({ members: { ...this.current.members, [roomId]: members } });
-      if (members.length <= this.presenceMaxRoomMembers)
-        this.set({
-          presenceKnown: new Set([...this.current.presenceKnown, ...members.map((member) => member.user.id)]),
-        });
+      const known =
+        members.length <= this.presenceMaxRoomMembers ? members.map((member) => member.user.id) : [];
+      this.set({
+        members: { ...this.current.members, [roomId]: members },
+        presenceKnown: new Set([...this.current.presenceKnown, ...known]),
+      });
     } catch (error) {
       this.fail(error, 'The member list could not be loaded');
     }
@@ -666,7 +667,7 @@ export class ChatStore {
           memberOf: new Set(hello.rooms.map((room) => room.id)),
           rooms: [...known.values()],
           online: new Set(online),
-          presenceKnown: new Set([...this.current.presenceKnown, ...online]),
+          presenceKnown: this.presenceKnownAt(hello.rooms, online),
           // Anyone typing before the drop has stopped or will say so again.
           typing: {},
         });
@@ -841,6 +842,20 @@ export class ChatStore {
     };
   }
 
+  /**
+   * Whose presence a new socket's events will keep current: the user, who is online, direct peers, and the
+   * members of loaded lists of rooms that carry presence. A room may have grown past the limit since its
+   * members became known: what was known before is not kept.
+   */
+  private presenceKnownAt(rooms: readonly Room[], online: readonly string[]): Set<string> {
+    const known = new Set([...online, ...Object.values(this.current.directPeers)]);
+    for (const room of rooms) {
+      if (room.memberCount > this.presenceMaxRoomMembers) continue;
+      for (const member of this.current.members[room.id] ?? []) known.add(member.user.id);
+    }
+    return known;
+  }
+
   private onMember(roomId: string, user: UserPublic, joined: boolean): void {
     this.rememberUsers([user]);
     const notice: MemberNotice = {
@@ -856,8 +871,9 @@ export class ChatStore {
       notices: { ...this.current.notices, [roomId]: [...(this.current.notices[roomId] ?? []), notice] },
       ...(members ? { members: { ...this.current.members, [roomId]: members } } : {}),
     });
+    // Before the room's count comes back from the server, it is one more with the newcomer.
     const memberCount =
-      members?.length ?? this.current.rooms.find((room) => room.id === roomId)?.memberCount ?? 0;
+      members?.length ?? (this.current.rooms.find((room) => room.id === roomId)?.memberCount ?? 0) + 1;
     if (joined && user.id !== this.current.me.id && memberCount <= this.presenceMaxRoomMembers)
       this.set({ presenceKnown: new Set([...this.current.presenceKnown, user.id]) });
     if (user.id === this.current.me.id) {
