@@ -94,10 +94,9 @@ export class UnreadCounts {
       this.rooms.set(message.roomId, room);
     }
     change(room.live, message.seq);
-    changeFor(room.sent, message.senderId, (seqs) => change(seqs, message.seq));
-    for (const userId of new Set(message.mentions ?? []))
-      if (userId !== message.senderId)
-        changeFor(room.mentioning, userId, (seqs) => change(seqs, message.seq));
+    changeFor(room.sent, message.senderId, message.seq, change);
+    for (const userId of new Set(message.mentions))
+      if (userId !== message.senderId) changeFor(room.mentioning, userId, message.seq, change);
   }
 }
 
@@ -110,9 +109,14 @@ function countedAlike(a: Counted, b: Counted): boolean {
 }
 
 /** Changes the user's seqs, and lets go of them once empty. */
-function changeFor(users: Map<string, Seqs>, userId: string, change: (seqs: Seqs) => void): void {
+function changeFor(
+  users: Map<string, Seqs>,
+  userId: string,
+  seq: number,
+  change: (seqs: Seqs, seq: number) => void,
+): void {
   const seqs = users.get(userId) ?? new Seqs();
-  change(seqs);
+  change(seqs, seq);
   if (seqs.size > 0) users.set(userId, seqs);
   else users.delete(userId);
 }

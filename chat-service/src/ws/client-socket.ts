@@ -118,16 +118,14 @@ export class ClientSocket {
   /** (Re)schedules `session.expiring` a minute before `exp` and the 4001 close at `exp`. */
   scheduleExpiry(): void {
     this.expiringNoticeDue = true;
-    this.tick();
+    this.onDue();
   }
 
-  /** Called by the clock when the socket's deadline has come. */
+  /**
+   * When the clock finds the socket's deadline come (and on scheduling): the notice, the close, or a wait on
+   * the clock for either; nothing once the socket is disposed.
+   */
   onDue(): void {
-    this.tick();
-  }
-
-  /** The notice, the close, or a wait on the clock for either; nothing once the socket is disposed. */
-  private tick(): void {
     if (this.queue.isClosed) return;
     const expiresAt = this.kept.exp * 1000;
     const noticeAt = expiresAt - EXPIRING_NOTICE_MS;

@@ -8,16 +8,21 @@ class Member implements ClockMember {
   }
 }
 
+/** A clock on a time the test sets (`at`), starting at `start`. */
+function manualClock(start = 0) {
+  let now = start;
+  return { clock: new SessionClock(() => now), at: (ms: number) => (now = ms), now: () => now };
+}
+
 describe('SessionClock', () => {
   it('calls a member once its deadline has passed, once, and not before', () => {
-    let now = 10_000;
-    const clock = new SessionClock(() => now);
+    const { clock, at } = manualClock(10_000);
     const member = new Member();
     clock.schedule(member, 12_300);
-    now = 12_900;
+    at(12_900);
     clock.tick();
     expect(member.calls).toBe(0);
-    now = 13_000;
+    at(13_000);
     clock.tick();
     clock.tick();
     expect(member.calls).toBe(1);
@@ -25,43 +30,40 @@ describe('SessionClock', () => {
   });
 
   it('replaces an earlier deadline when a member is scheduled again, and forgets a cancelled one', () => {
-    let now = 0;
-    const clock = new SessionClock(() => now);
+    const { clock, at } = manualClock();
     const moved = new Member();
     const cancelled = new Member();
     clock.schedule(moved, 1_000);
     clock.schedule(moved, 5_000);
     clock.schedule(cancelled, 1_000);
     clock.cancel(cancelled);
-    now = 2_000;
+    at(2_000);
     clock.tick();
     expect([moved.calls, cancelled.calls]).toEqual([0, 0]);
-    now = 5_000;
+    at(5_000);
     clock.tick();
     expect([moved.calls, cancelled.calls]).toEqual([1, 0]);
     clock.stop();
   });
 
   it('lets a member schedule itself again from its call', () => {
-    let now = 0;
-    const clock = new SessionClock(() => now);
+    const { clock, at, now } = manualClock();
     const member = new Member();
     member.onDue = () => {
       member.calls += 1;
-      if (member.calls === 1) clock.schedule(member, now + 1_000);
+      if (member.calls === 1) clock.schedule(member, now() + 1_000);
     };
     clock.schedule(member, 1_000);
-    now = 1_000;
+    at(1_000);
     clock.tick();
-    now = 2_000;
+    at(2_000);
     clock.tick();
     expect(member.calls).toBe(2);
     clock.stop();
   });
 
   it('does not call a member that an earlier call of the same second cancelled or moved', () => {
-    let now = 0;
-    const clock = new SessionClock(() => now);
+    const { clock, at } = manualClock();
     const cancelled = new Member();
     const moved = new Member();
     const first = new Member();
@@ -71,10 +73,10 @@ describe('SessionClock', () => {
       clock.schedule(moved, 10_000);
     };
     for (const member of [first, cancelled, moved]) clock.schedule(member, 1_000);
-    now = 1_000;
+    at(1_000);
     clock.tick();
     expect([first.calls, cancelled.calls, moved.calls]).toEqual([1, 0, 0]);
-    now = 10_000;
+    at(10_000);
     clock.tick();
     expect([first.calls, cancelled.calls, moved.calls]).toEqual([1, 0, 1]);
     clock.stop();
